@@ -1,11 +1,13 @@
 """The `triage` command line: one Typer app; each feature registers its own commands."""
 
 import sys
+from pathlib import Path
 
 import click
 import typer
 from rich.console import Console
 
+from bot.cli.common import state
 from bot.errors import UserError
 
 app = typer.Typer(
@@ -17,6 +19,16 @@ app = typer.Typer(
 )
 
 err_console = Console(stderr=True)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    config: Path | None = typer.Option(
+        None, "--config", envvar="TRIAGE_CONFIG", help="Path of app.yaml (default ./app.yaml)."
+    ),
+) -> None:
+    state(ctx).config_path = config
 
 
 def _register_commands() -> None:

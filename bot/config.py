@@ -1,0 +1,313 @@
+"""The deployment's structured configuration, `app.yaml`, validated with pydantic.
+
+A bad file stops start-up with one line naming the file, the key and the problem.
+"""
+
+import re
+from datetime import date, time, timedelta
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bot.errors import ConfigError
+
+Priority = Literal["low", "normal", "high", "urgent"]
+Source = Literal["email", "slack", "web", "phone", "cli"]
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def parse_duration(value: object) -> timedelta:
+    """`90m`, `4h`, `2d`, `1d 4h` or a number of minutes."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float):
+        return timedelta(minutes=value)
+    match = _DURATION.match(str(value))
+    if not match or not any(match.groups()):
+        raise ValueError(f"not a duration: {value!r} (use e.g. 30m, 4h, 2d)")
+    days, hours, minutes = (int(g or 0) for g in match.groups())
+    return timedelta(days=days, hours=hours, minutes=minutes)
+
+
+def check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}") from None
+    return name
+
+
+class Desk(Strict):
+    name: str = "Help desk"
+    timezone: str = "UTC"
+    ticket_prefix: str = "TRI"
+    bot_email: str = "triage@desk.example.org"
+    message_id_domain: str = "triage.desk.example.org"
+
+    _tz = field_validator("timezone")(check_timezone)
+
+
+class Owner(Strict):
+    """A named person who can own tickets."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    name: str
+    email: str
+    slack_user_id: str | None = None
+    timezone: str = "UTC"
+    calendar: str = "24x7"
+    backup: str | None = None
+
+    _tz = field_validator("timezone")(check_timezone)
+
+
+class Team(Strict):
+    lead: str
+    members: list[str] = []
+
+
+class Calendar(Strict):
+    """Business hours per weekday in the calendar's time zone, plus holidays."""
+
+    timezone: str = "UTC"
+    hours: dict[str, str] = {}  # e.g. {"mon-fri": "09:00-17:30"}
+    holidays: list[date] = []
+
+    _tz = field_validator("timezone")(check_timezone)
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, value: dict[str, str]) -> dict[str, str]:
+        for days, span in value.items():
+            expand_days(days)
+            parse_span(span)
+        return value
+
+    def opening_hours(self) -> dict[int, tuple[time, time]]:
+        """Weekday number (Monday 0) to its opening and closing time."""
+        table: dict[int, tuple[time, time]] = {}
+        for days, span in self.hours.items():
+            for day in expand_days(days):
+                table[day] = parse_span(span)
+        return table
+
+
+def expand_days(spec: str) -> list[int]:
+    days: list[int] = []
+    for part in spec.lower().replace(" ", "").split(","):
+        first, _, last = part.partition("-")
+        if first not in WEEKDAYS or (last and last not in WEEKDAYS):
+            raise ValueError(f"bad weekday range {spec!r} (use e.g. mon-fri or sat,sun)")
+        start, end = WEEKDAYS.index(first), WEEKDAYS.index(last or first)
+        days.extend(range(start, end + 1))
+    return days
+
+
+def parse_span(span: str) -> tuple[time, time]:
+    try:
+        opens, closes = (time.fromisoformat(part.strip()) for part in span.split("-"))
+    except ValueError:
+        raise ValueError(f"bad hours {span!r} (use e.g. 09:00-17:30)") from None
+    if closes <= opens:
+        raise ValueError(f"bad hours {span!r}: closes before it opens")
+    return opens, closes
+
+
+class RuleMatch(Strict):
+    """Every listed condition must hold; an empty condition matches anything."""
+
+    issues: list[str] = []
+    regions: list[str] = []
+    countries: list[str] = []
+    exams: list[str] = []
+    priorities: list[Priority] = []
+    sources: list[Source] = []
+    unknown_issue: bool = False
+
+
+class RoutingRule(Strict):
+    name: str
+    match: RuleMatch = RuleMatch()
+    owner: str | None = None
+    team: str | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> "RoutingRule":
+        if (self.owner is None) == (self.team is None):
+            raise ValueError("a rule names exactly one of owner or team")
+        return self
+
+
+class SlaTarget(Strict):
+    first_response: timedelta
+    resolution: timedelta
+
+    _durations = field_validator("first_response", "resolution", mode="before")(
+        lambda value: parse_duration(value)
+    )
+
+
+class Escalation(Strict):
+    due_soon: timedelta = timedelta(hours=1)
+    # Steps: `owner`, `backup` (the owner's backup), `team_lead`, `triage_lead`, or an owner id.
+    chain: list[str] = ["owner", "backup", "team_lead"]
+
+    _due = field_validator("due_soon", mode="before")(lambda value: parse_duration(value))
+
+
+class DigestSchedule(Strict):
+    owner: str
+    at: time = time(8, 0)
+    days: str = "mon-fri"
+    channels: list[Literal["slack", "email"]] = ["slack", "email"]
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: str) -> str:
+        expand_days(value)
+        return value
+
+
+class SlackConfig(Strict):
+    command: str = "/triage"
+    intake_channels: list[str] = []
+    agent_channels: list[str] = []
+    agent_user_groups: list[str] = []
+    agent_users: list[str] = []
+    public_url: str = "https://triage.example.org"
+
+
+class RecordsHttp(Strict):
+    base_url: str
+    timeout_seconds: float = 3.0
+    retries: int = 3
+    cache_seconds: int = 60
+
+
+class RecordsConfig(Strict):
+    source: Literal["database", "http"] = "database"
+    http: RecordsHttp | None = None
+    vouchers_per_beta_exam: int = 1
+
+    @model_validator(mode="after")
+    def _http_needs_url(self) -> "RecordsConfig":
+        if self.source == "http" and self.http is None:
+            raise ValueError("source 'http' needs an 'http' section with base_url")
+        return self
+
+
+class EmailConfig(Strict):
+    auto_reply_limit_per_hour: int = 5
+    processed_folder: str = "Processed"
+    quarantine_folder: str = "Quarantine"
+    max_attachment_bytes: int = 5_000_000
+
+
+class AppConfig(Strict):
+    desk: Desk = Desk()
+    owners: list[Owner]
+    teams: dict[str, Team] = {}
+    triage_lead: str
+    calendars: dict[str, Calendar] = {}
+    routing: list[RoutingRule] = []
+    sla: dict[Priority, SlaTarget] = {}
+    escalation: Escalation = Escalation()
+    digests: list[DigestSchedule] = []
+    slack: SlackConfig = SlackConfig()
+    email: EmailConfig = EmailConfig()
+    records: RecordsConfig = RecordsConfig()
+
+    @model_validator(mode="after")
+    def _references(self) -> "AppConfig":
+        owners = {owner.id for owner in self.owners}
+        problems: list[tuple[str, str]] = []
+
+        def need_owner(key: str, owner_id: str | None) -> None:
+            if owner_id is not None and owner_id not in owners:
+                problems.append(
+                    (key, f"unknown owner {owner_id!r} (known: {', '.join(sorted(owners))})")
+                )
+
+        if len(owners) != len(self.owners):
+            problems.append(("owners", "two owners share an id"))
+        need_owner("triage_lead", self.triage_lead)
+        for i, owner in enumerate(self.owners):
+            need_owner(f"owners[{i}].backup", owner.backup)
+            if owner.calendar != "24x7" and owner.calendar not in self.calendars:
+                problems.append((f"owners[{i}].calendar", f"unknown calendar {owner.calendar!r}"))
+        for name, team in self.teams.items():
+            need_owner(f"teams.{name}.lead", team.lead)
+            for j, member in enumerate(team.members):
+                need_owner(f"teams.{name}.members[{j}]", member)
+        for i, rule in enumerate(self.routing):
+            need_owner(f"routing[{i}].owner", rule.owner)
+            if rule.team is not None and rule.team not in self.teams:
+                problems.append((f"routing[{i}].team", f"unknown team {rule.team!r}"))
+        for i, step in enumerate(self.escalation.chain):
+            if step not in {"owner", "backup", "team_lead", "triage_lead"}:
+                need_owner(f"escalation.chain[{i}]", step)
+        for i, digest in enumerate(self.digests):
+            need_owner(f"digests[{i}].owner", digest.owner)
+        if problems:
+            key, problem = problems[0]
+            raise ValueError(f"@{key}@{problem}")
+        return self
+
+    def owner(self, owner_id: str) -> Owner:
+        return next(owner for owner in self.owners if owner.id == owner_id)
+
+    def find_owner(self, owner_id: str | None) -> Owner | None:
+        return next((owner for owner in self.owners if owner.id == owner_id), None)
+
+    def owner_by_slack(self, slack_user_id: str) -> Owner | None:
+        return next((o for o in self.owners if o.slack_user_id == slack_user_id), None)
+
+    def team_of(self, owner_id: str) -> str | None:
+        return next(
+            (name for name, t in self.teams.items() if owner_id in (t.lead, *t.members)), None
+        )
+
+
+def _error_key(loc: tuple[int | str, ...]) -> str:
+    key = ""
+    for part in loc:
+        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
+    return key
+
+
+def load_app_config(path: Path) -> AppConfig:
+    """Read and validate `app.yaml`; any problem becomes one `ConfigError` line."""
+    source = str(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(source, "", "file not found (set TRIAGE_CONFIG to its path)") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else ""
+        raise ConfigError(
+            source, where, f"not valid YAML: {getattr(exc, 'problem', exc)}"
+        ) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(source, "", "expected a mapping of settings at the top level")
+    try:
+        return AppConfig.model_validate(raw)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if message.startswith("@"):  # cross-reference errors carry their own key
+            _, key, problem = message.split("@", 2)
+            raise ConfigError(source, key, problem) from None
+        if error["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif error["type"] == "missing":
+            message = "required key is missing"
+        raise ConfigError(source, _error_key(error["loc"]), message) from None

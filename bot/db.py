@@ -1,0 +1,104 @@
+"""Engine, sessions and schema migrations (Alembic, shipped inside the package)."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.errors import DatabaseUnavailable
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def make_engine(url: str, **kwargs: object) -> Engine:
+    """An engine for SQLite (WAL, foreign keys, busy timeout) or PostgreSQL (pre-ping)."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session whose work is committed on success and rolled back on error."""
+    with factory() as session, session.begin():
+        yield session
+
+
+def alembic_config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = engine
+    return config
+
+
+def head_revisions() -> set[str]:
+    return set(ScriptDirectory(str(MIGRATIONS)).get_heads())
+
+
+def current_revisions(engine: Engine) -> set[str]:
+    with engine.connect() as connection:
+        return set(MigrationContext.configure(connection).get_current_heads())
+
+
+def upgrade(engine: Engine) -> list[str]:
+    """Apply every pending migration; returns the revisions applied (none when current)."""
+    before = _checked_revisions(engine)
+    if before == head_revisions():
+        return []
+    command.upgrade(alembic_config(engine), "heads")
+    return sorted(current_revisions(engine) - before)
+
+
+def is_current(engine: Engine) -> bool:
+    return _checked_revisions(engine) == head_revisions()
+
+
+def _checked_revisions(engine: Engine) -> set[str]:
+    try:
+        return current_revisions(engine)
+    except OperationalError as exc:
+        raise DatabaseUnavailable(f"cannot reach the database: {_first_line(exc)}") from None
+
+
+def ping(engine: Engine) -> bool:
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return True
+    except OperationalError:
+        return False
+
+
+def open_database(url: str) -> Engine:
+    """The engine for `url`, migrated if the embedded default is new or behind."""
+    engine = make_engine(url)
+    if url.startswith("sqlite"):
+        upgrade(engine)
+    elif not is_current(engine):
+        raise DatabaseUnavailable("the database schema is not current: run `triage db upgrade`")
+    return engine
+
+
+def _first_line(exc: Exception) -> str:
+    return str(getattr(exc, "orig", exc)).strip().splitlines()[0]

@@ -1,0 +1,60 @@
+"""The schema: migrations agree with the models, upgrade is idempotent, timestamps stay UTC."""
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.db import head_revisions, is_current, make_engine, upgrade
+from bot.models import Base, Message, Ticket, TicketEvent
+
+
+def test_models_and_migrations_agree(engine: Engine) -> None:
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+
+
+def test_upgrade_twice_changes_nothing(engine: Engine) -> None:
+    assert is_current(engine)
+    assert upgrade(engine) == []
+
+
+def test_upgrade_creates_schema_on_empty_sqlite(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    engine = make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+    assert set(upgrade(engine)) == head_revisions()
+    assert upgrade(engine) == []
+
+
+def test_same_message_twice_is_one_record(db: Session) -> None:
+    db.add(Message(source="email", external_id="<a@x>", body="hi"))
+    db.commit()
+    db.add(Message(source="email", external_id="<a@x>", body="hi"))
+    with pytest.raises(IntegrityError):
+        db.commit()
+    db.rollback()
+    assert len(db.scalars(select(Message)).all()) == 1
+
+
+def test_timestamps_come_back_aware_in_utc(db: Session) -> None:
+    paris = timezone(timedelta(hours=1))
+    ticket = Ticket(source="email", created_at=datetime(2026, 3, 1, 12, 0, tzinfo=paris))
+    ticket.events.append(TicketEvent(actor="system", action="open", to_status="new"))
+    db.add(ticket)
+    db.commit()
+    db.expire_all()
+    stored = db.get(Ticket, ticket.id)
+    assert stored is not None
+    assert stored.created_at == datetime(2026, 3, 1, 11, 0, tzinfo=UTC)
+    assert stored.created_at.tzinfo is not None
+    assert stored.events[0].at.tzinfo is not None
+
+
+def test_naive_timestamps_are_refused(db: Session) -> None:
+    db.add(Ticket(source="email", created_at=datetime(2026, 3, 1, 12, 0)))
+    with pytest.raises(Exception, match="time-zone aware"):
+        db.commit()
