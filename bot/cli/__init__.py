@@ -1,5 +1,7 @@
 """The `triage` command line: one Typer app; each feature registers its own commands."""
 
+import importlib
+import pkgutil
 import sys
 from pathlib import Path
 
@@ -31,12 +33,21 @@ def _root(
     state(ctx).config_path = config
 
 
-def _register_commands() -> None:
-    # Imported here so that importing `bot.cli` has no side effects beyond building the app.
-    from bot.cli import config_cmd, db_cmd
+_registered = False
 
-    for module in (config_cmd, db_cmd):
-        module.register(app)
+
+def _register_commands() -> None:
+    """Each module of this package that has `register(app)` adds its commands (done once)."""
+    global _registered
+    if _registered:
+        return
+    import bot.cli as package
+
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"bot.cli.{info.name}")
+        if hasattr(module, "register"):
+            module.register(app)
+    _registered = True
 
 
 def main(argv: list[str] | None = None) -> None:

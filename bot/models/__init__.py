@@ -1,8 +1,15 @@
-"""All tables; importing this package registers every model on `Base.metadata`."""
+"""All tables. Importing this package registers every model on `Base.metadata`: each feature keeps
+its tables in its own module here, and every module of the package is imported."""
+
+import importlib
+import pkgutil
 
 from bot.models.base import Base, UTCDateTime, utcnow
 from bot.models.messages import Message, TicketMessage
 from bot.models.tickets import OPEN_STATUSES, STATUSES, Ticket, TicketEvent
+
+for _info in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_info.name}")
 
 __all__ = [
     "OPEN_STATUSES",
