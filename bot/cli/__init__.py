@@ -37,14 +37,24 @@ _registered = False
 
 
 def _register_commands() -> None:
-    """Each module of this package that has `register(app)` adds its commands (done once)."""
+    """Every module of this package, and every adapter's `handlers.<name>.cli` module, that has
+    `register(app)` adds its commands (done once). Discovery keeps the core free of adapter
+    imports: `bot` never names Slack or email code."""
     global _registered
     if _registered:
         return
     import bot.cli as package
+    import handlers
 
-    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"bot.cli.{info.name}")
+    names = [f"bot.cli.{m.name}" for m in pkgutil.iter_modules(package.__path__)]
+    names += [f"handlers.{m.name}.cli" for m in pkgutil.iter_modules(handlers.__path__) if m.ispkg]
+    for name in sorted(names):
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # an adapter without commands
+                continue
+            raise
         if hasattr(module, "register"):
             module.register(app)
     _registered = True

@@ -1,0 +1,156 @@
+"""The outbox: durable delivery of outgoing messages with retries and back-off.
+
+Producers `enqueue` inside the same transaction as the change that caused the message, so a
+ticket and its notification commit together. Workers `claim` due items (row locks with
+SKIP LOCKED on PostgreSQL, so two workers never take the same item), hand each to the sender for
+its channel, and record the result.
+"""
+
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from bot.models.base import utcnow
+from bot.models.outbox import OutboxItem
+
+MAX_ATTEMPTS = 12
+CLAIM_FOR = timedelta(minutes=2)
+
+
+class TransientDeliveryError(Exception):
+    """The channel failed in a way worth retrying (server down, rate limited)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentDeliveryError(Exception):
+    """The channel refused the message for good (bad address, unknown channel)."""
+
+
+Sender = Callable[[OutboxItem], None]
+
+
+def enqueue(
+    session: Session,
+    *,
+    channel: str,
+    kind: str,
+    recipient: str,
+    payload: dict[str, Any],
+    dedupe_key: str,
+    ticket_id: int | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """Add a delivery unless one with the same key exists; True when it was added."""
+    values = {
+        "channel": channel,
+        "kind": kind,
+        "recipient": recipient,
+        "payload": payload,
+        "dedupe_key": dedupe_key,
+        "ticket_id": ticket_id,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now or utcnow(),
+        "created_at": now or utcnow(),
+    }
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(OutboxItem).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    )
+    return bool(session.execute(statement).rowcount)
+
+
+def backoff(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min ... capped at one hour."""
+    return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
+
+
+def claim(
+    session: Session, *, channel: str | None = None, limit: int = 50, now: datetime | None = None
+) -> list[OutboxItem]:
+    """Take up to `limit` due items for this worker; commit before delivering them."""
+    now = now or utcnow()
+    query = (
+        select(OutboxItem)
+        .where(
+            OutboxItem.status == "pending",
+            OutboxItem.next_attempt_at <= now,
+            or_(OutboxItem.claimed_until.is_(None), OutboxItem.claimed_until < now),
+        )
+        .order_by(OutboxItem.next_attempt_at, OutboxItem.id)
+        .limit(limit)
+    )
+    if channel is not None:
+        query = query.where(OutboxItem.channel == channel)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    items = list(session.scalars(query))
+    for item in items:
+        item.claimed_until = now + CLAIM_FOR
+    return items
+
+
+def record_result(
+    item: OutboxItem, error: Exception | None, *, now: datetime | None = None
+) -> None:
+    now = now or utcnow()
+    item.claimed_until = None
+    item.attempts += 1
+    if error is None:
+        item.status, item.sent_at, item.last_error = "sent", now, None
+        return
+    item.last_error = f"{type(error).__name__}: {error}"[:1000]
+    if isinstance(error, PermanentDeliveryError) or item.attempts >= MAX_ATTEMPTS:
+        item.status = "dead"
+        return
+    retry_after = getattr(error, "retry_after", None)
+    delay = timedelta(seconds=retry_after) if retry_after else backoff(item.attempts)
+    item.next_attempt_at = now + delay
+
+
+def deliver_due(
+    session_factory: Callable[[], Session],
+    senders: Mapping[str, Sender],
+    *,
+    limit: int = 50,
+    now: datetime | None = None,
+) -> tuple[int, int]:
+    """Claim due items for the channels we have senders for, deliver them, record each result.
+
+    Returns (sent, failed). Each item's result is committed on its own, so a crash mid-batch
+    loses nothing: unfinished claims expire and the items are taken again.
+    """
+    sent = failed = 0
+    for channel, send in senders.items():
+        with session_factory() as session, session.begin():
+            ids = [item.id for item in claim(session, channel=channel, limit=limit, now=now)]
+        for item_id in ids:
+            with session_factory() as session, session.begin():
+                item = session.get(OutboxItem, item_id)
+                if item is None or item.status != "pending":
+                    continue
+                error: Exception | None = None
+                try:
+                    send(item)
+                except (TransientDeliveryError, PermanentDeliveryError) as exc:
+                    error = exc
+                except Exception as exc:  # an unexpected sender bug must not lose the item
+                    error = TransientDeliveryError(f"{type(exc).__name__}: {exc}")
+                record_result(item, error, now=now)
+                if error is None:
+                    sent += 1
+                else:
+                    failed += 1
+    return sent, failed
+
+
+def depth(session: Session) -> int:
+    return len(session.scalars(select(OutboxItem.id).where(OutboxItem.status == "pending")).all())
