@@ -63,9 +63,12 @@ def enqueue(
     }
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = (
-        insert(OutboxItem).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        insert(OutboxItem)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(OutboxItem.id)
     )
-    return bool(session.execute(statement).rowcount)
+    return session.execute(statement).scalar() is not None
 
 
 def backoff(attempts: int) -> timedelta:
