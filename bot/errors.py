@@ -6,7 +6,7 @@ class UserError(Exception):
 
 
 class ConfigError(UserError):
-    """The settings or `app.yaml` are invalid; the message names the file, the key and the problem."""
+    """Invalid settings or `app.yaml`; the message names the file, the key and the problem."""
 
     def __init__(self, source: str, key: str, problem: str) -> None:
         self.source = source

@@ -21,9 +21,9 @@ err_console = Console(stderr=True)
 
 def _register_commands() -> None:
     # Imported here so that importing `bot.cli` has no side effects beyond building the app.
-    from bot.cli import config_cmd, db_cmd
+    from bot.cli import classify
 
-    for module in (config_cmd, db_cmd):
+    for module in (classify,):
         module.register(app)
 
 
