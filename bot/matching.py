@@ -41,6 +41,10 @@ QUESTION_PENALTY = 0.3
 SIGNAL_WEIGHT = (0.0, 0.12, 0.2, 0.26)  # by the signal's length in tokens (1, 2, 3+)
 NEGATIVE_WEIGHT = 0.12
 FUZZ_WEIGHT = 0.25
+FUZZ_FLOOR = 50
+FUZZ_ISSUES = 3
+ONE_WORD_DAMPING = 0.6
+WHOLE_TOKENS = 60
 COVER_EXAMPLE = 0.7  # weight of 'the sentence covers the example' vs 'the example explains it'
 MAX_MATCH_CHARS = 20_000  # a longer message is a paste; its opening carries the request
 TYPO_CUTOFF = 86
@@ -151,6 +155,8 @@ class Matcher:
                 self._by_issue[iid].append(idx)
                 for f in feats:
                     self._postings[f].append((idx, self._idf[f]))
+        self._ex_issue = [e.issue for e in self._examples]
+        self._ex_scale = [(e.norm * e.norm) ** -COVER_EXAMPLE for e in self._examples]
         self._example_tokens = {
             iid: [self._examples[i].tokens for i in idxs] for iid, idxs in self._by_issue.items()
         }
@@ -196,28 +202,34 @@ class Matcher:
         """Stemmed words, stop words kept: signals are phrases and must match as written."""
         return [stem(w) for w in self._words(prepared)]
 
-    def _score_unit(self, toks: list[str]) -> dict[int, float]:
-        feats = _features(toks)
-        dots: dict[int, float] = defaultdict(float)
+    def _score_unit(self, toks: list[str]) -> dict[str, tuple[float, int]]:
+        """Best example score per issue for one sentence: issue -> (score, example index)."""
+        dots: dict[int, float] = {}
+        get = dots.get
         qnorm_sq = 0.0
-        for f in feats:
-            w = self._idf.get(f)
+        idf, postings = self._idf, self._postings
+        for f in _features(toks):
+            w = idf.get(f)
             if w is None:
                 continue
             qnorm_sq += w * w
-            for idx, ew in self._postings[f]:
-                dots[idx] += w * ew
+            for idx, ew in postings[f]:
+                dots[idx] = get(idx, 0.0) + w * ew
         if not dots:
             return {}
-        qnorm = math.sqrt(qnorm_sq)
-        ex = self._examples
-        # How much of the example the sentence covers, tempered by how much of the sentence
-        # the example explains: a long sentence containing the whole example still matches.
-        return {
-            i: (d / (ex[i].norm ** 2)) ** COVER_EXAMPLE
-            * (d / (qnorm * qnorm)) ** (1 - COVER_EXAMPLE)
-            for i, d in dots.items()
-        }
+        # score = (d/|e|^2)^A * (d/|q|^2)^(1-A): how much of the example the sentence covers,
+        # tempered by how much of the sentence the example explains. Factored so that the
+        # per-example work is one multiplication.
+        q_scale = qnorm_sq ** (COVER_EXAMPLE - 1)
+        scale, owner = self._ex_scale, self._ex_issue
+        best: dict[str, tuple[float, int]] = {}
+        for idx, d in dots.items():
+            s = d * scale[idx]
+            iid = owner[idx]
+            current = best.get(iid)
+            if current is None or s > current[0]:
+                best[iid] = (s, idx)
+        return {iid: (s * q_scale, idx) for iid, (s, idx) in best.items()}
 
     def classify(self, text: str) -> Classification:
         """Classify one message."""
@@ -228,25 +240,28 @@ class Matcher:
         prepared_units = split_units(prepare(parsed.new_text[:MAX_MATCH_CHARS]))
         units = [t for t in (self.tokens(u) for u in prepared_units) if t]
         if not units:
-            return Classification(
-                issue=None, confidence=0.0, entities=parsed.entities, signals=parsed.signals
+            return Classification.model_construct(
+                issue=None,
+                confidence=0.0,
+                issues=[],
+                entities=parsed.entities,
+                signals=parsed.signals,
+                explanation=[],
             )
-        whole = [t for u in units for t in u]
         if len(units) > 1:
-            units.append(whole[:60])
+            units.append([t for u in units for t in u][:WHOLE_TOKENS])
         whole_index = len(units) - 1
 
         best: dict[str, tuple[float, int, int]] = {}  # issue -> (score, unit, example)
         winners: dict[str, float] = {}  # issue -> best score among units it wins
         for u, toks in enumerate(units):
-            unit_best: dict[str, tuple[float, int]] = {}
-            for idx, s in self._score_unit(toks).items():
-                iid = self._examples[idx].issue
+            unit_best = self._score_unit(toks)
+            if u != whole_index:
                 # Thanks are judged on the whole message: a closing "thanks" is no request.
-                if iid == NOT_A_REQUEST and u != whole_index:
-                    continue
-                if iid not in unit_best or s > unit_best[iid][0]:
-                    unit_best[iid] = (s, idx)
+                unit_best.pop(NOT_A_REQUEST, None)
+            if len(toks) == 1:
+                # One word ("junk", "exam") is too little to name an issue.
+                unit_best = {i: (s * ONE_WORD_DAMPING, x) for i, (s, x) in unit_best.items()}
             for iid, (s, idx) in unit_best.items():
                 if iid not in best or s > best[iid][0]:
                     best[iid] = (s, u, idx)
@@ -254,70 +269,49 @@ class Matcher:
                 top = min(unit_best, key=lambda i: (-unit_best[i][0], i))
                 winners[top] = max(winners.get(top, 0.0), unit_best[top][0])
 
-        evidence: list[Evidence] = []
+        evidence: list[tuple[str, str, str, float]] = []
         scores: dict[str, float] = {}
         for iid, (s, _u, idx) in best.items():
             scores[iid] = s
-            evidence.append(
-                Evidence(
-                    issue=iid, kind="example", detail=self._examples[idx].text, weight=round(s, 3)
-                )
-            )
+            evidence.append((iid, "example", self._examples[idx].text, s))
 
         # A second opinion from rapidfuzz on the leading issues: token-set similarity of the
-        # best sentence with the issue's closest example phrasing.
-        for iid in sorted(scores, key=lambda i: (-scores[i], i))[:3]:
+        # sentence that matched with the issue's phrasings, which forgives word order and
+        # the odd extra word.
+        for iid in sorted(scores, key=lambda i: (-scores[i], i))[:FUZZ_ISSUES]:
             unit = " ".join(units[best[iid][1]])
             match = process.extractOne(
                 unit,
                 self._example_tokens[iid],
                 scorer=fuzz.token_set_ratio,
                 processor=None,
-                score_cutoff=50,
+                score_cutoff=FUZZ_FLOOR,
             )
             if match:
-                bonus = FUZZ_WEIGHT * (match[1] - 50) / 50
+                bonus = FUZZ_WEIGHT * (match[1] - FUZZ_FLOOR) / (100 - FUZZ_FLOOR)
                 scores[iid] = scores[iid] * (1 - FUZZ_WEIGHT) + bonus
-                evidence.append(
-                    Evidence(
-                        issue=iid,
-                        kind="fuzzy",
-                        detail=f"{unit!r} ~ {match[0]!r} ({match[1]:.0f})",
-                        weight=round(bonus, 3),
-                    )
-                )
+                evidence.append((iid, "fuzzy", f"{unit!r} ~ {match[0]!r} ({match[1]:.0f})", bonus))
 
         light = " " + " ".join(self.light_tokens(" ".join(prepared_units))) + " "
         for ph in self._signals:
             if ph.padded in light:
                 w = SIGNAL_WEIGHT[min(len(ph.tokens), 3)]
                 scores[ph.issue] = scores.get(ph.issue, 0.0) + w
-                evidence.append(Evidence(issue=ph.issue, kind="signal", detail=ph.text, weight=w))
+                evidence.append((ph.issue, "signal", ph.text, w))
         for ph in self._negatives:
             if ph.issue in scores and ph.padded in light:
                 scores[ph.issue] -= NEGATIVE_WEIGHT
-                evidence.append(
-                    Evidence(
-                        issue=ph.issue, kind="negative", detail=ph.text, weight=-NEGATIVE_WEIGHT
-                    )
-                )
+                evidence.append((ph.issue, "negative", ph.text, -NEGATIVE_WEIGHT))
         if NOT_A_REQUEST in scores and "?" in parsed.new_text:
             scores[NOT_A_REQUEST] -= QUESTION_PENALTY
-            evidence.append(
-                Evidence(
-                    issue=NOT_A_REQUEST,
-                    kind="rule",
-                    detail="asks a question",
-                    weight=-QUESTION_PENALTY,
-                )
-            )
+            evidence.append((NOT_A_REQUEST, "rule", "asks a question", -QUESTION_PENALTY))
         return self._decide(scores, winners, evidence, parsed)
 
     def _decide(
         self,
         scores: dict[str, float],
         winners: dict[str, float],
-        evidence: list[Evidence],
+        evidence: list[tuple[str, str, str, float]],
         parsed: ParsedMessage,
     ) -> Classification:
         ranked = sorted(
@@ -325,15 +319,12 @@ class Matcher:
         )
         top_id, top = ranked[0] if ranked else (None, 0.0)
         if top_id is None or top < UNKNOWN_BELOW:
-            return Classification(
-                issue=None,
-                confidence=round(top, 2),
-                entities=parsed.entities,
-                signals=parsed.signals,
-                explanation=evidence,
-            )
-        if top_id == NOT_A_REQUEST:
+            chosen: list[tuple[str, float]] = []
+            keep = {iid for iid, _ in ranked[:3]}
+            top_id = None
+        elif top_id == NOT_A_REQUEST:
             chosen = [(top_id, top)]
+            keep = {top_id}
         else:
             # Secondary issues: strong overall, or the best reading of one of the sentences.
             chosen = [
@@ -343,14 +334,18 @@ class Matcher:
                 and s >= REPORT
                 and (s >= SECONDARY_RATIO * top or winners.get(iid, 0.0) >= UNIT_WIN)
             ]
-        keep = {iid for iid, _ in chosen}
-        return Classification(
+            keep = {iid for iid, _ in chosen}
+        return Classification.model_construct(
             issue=top_id,
             confidence=round(top, 2),
-            issues=[IssueScore(id=iid, score=round(s, 2)) for iid, s in chosen],
+            issues=[IssueScore.model_construct(id=iid, score=round(s, 2)) for iid, s in chosen],
             entities=parsed.entities,
             signals=parsed.signals,
-            explanation=[e for e in evidence if e.issue in keep],
+            explanation=[
+                Evidence.model_construct(issue=i, kind=k, detail=d, weight=round(w, 3))
+                for i, k, d, w in evidence
+                if i in keep
+            ],
         )
 
 
