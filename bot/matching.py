@@ -40,11 +40,13 @@ UNIT_WIN = 0.45
 QUESTION_PENALTY = 0.3
 SIGNAL_WEIGHT = (0.0, 0.12, 0.2, 0.26)  # by the signal's length in tokens (1, 2, 3+)
 NEGATIVE_WEIGHT = 0.12
-FUZZ_WEIGHT = 0.25
+FUZZ_WEIGHT = 0.35
 FUZZ_FLOOR = 50
 FUZZ_ISSUES = 3
+FUZZ_CANDIDATES = 4
 ONE_WORD_DAMPING = 0.6
 WHOLE_TOKENS = 60
+MAX_ISSUE_SHARE = 0.5  # index features found in at most this share of the issues
 COVER_EXAMPLE = 0.7  # weight of 'the sentence covers the example' vs 'the example explains it'
 MAX_MATCH_CHARS = 20_000  # a longer message is a paste; its opening carries the request
 TYPO_CUTOFF = 86
@@ -114,6 +116,7 @@ class Matcher:
         self.kb = kb
         self.issue_ids = sorted(kb.issues)
         self._typos: dict[str, str | None] = {}
+        self._word_cache: dict[str, tuple[tuple[str, ...], str]] = {}
         vocab: set[str] = set()
         for issue in kb.issues.values():
             for text in (*issue.examples, *issue.signals, *issue.negative):
@@ -139,7 +142,9 @@ class Matcher:
             for feat in set().union(*(_features(t) for t in tokenised[iid])):
                 df[feat] += 1
         n = len(self.issue_ids)
-        self._idf = {f: math.log(1 + n / c) for f, c in df.items()}
+        # Features in most issues ("exam", "beta") separate nothing and make every posting
+        # list long; they are left out of the index.
+        self._idf = {f: math.log(1 + n / c) for f, c in df.items() if c <= MAX_ISSUE_SHARE * n}
 
         self._examples: list[_Example] = []
         self._postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
@@ -150,6 +155,9 @@ class Matcher:
                 if not feats:
                     continue
                 idx = len(self._examples)
+                feats = {f for f in feats if f in self._idf}
+                if not feats:
+                    continue
                 norm = math.sqrt(sum(self._idf[f] ** 2 for f in feats))
                 self._examples.append(_Example(iid, text, " ".join(toks), norm))
                 self._by_issue[iid].append(idx)
@@ -187,23 +195,43 @@ class Matcher:
         self._typos[word] = fixed
         return fixed or word
 
-    def _words(self, prepared: str) -> list[str]:
-        words = raw_words(prepared)
-        return [self._correct(w) if len(w) >= 5 and w not in self._vocab else w for w in words]
+    def _word(self, word: str) -> tuple[tuple[str, ...], str]:
+        """A raw word's canonical tokens and its light form (stem), typo corrected; cached."""
+        info = self._word_cache.get(word)
+        if info is None:
+            fixed = self._correct(word) if len(word) >= 5 and word not in self._vocab else word
+            info = (tuple(canonical(fixed)), stem(fixed))
+            if len(self._word_cache) > _TYPO_CACHE_LIMIT:
+                self._word_cache.clear()
+            self._word_cache[word] = info
+        return info
+
+    def analyse(self, prepared: str) -> tuple[list[str], list[str]]:
+        """(canonical tokens, light tokens) of prepared text.
+
+        Canonical tokens drop stop words and fold synonyms, for example similarity; light
+        tokens are stemmed words with stop words kept, because signals are phrases that must
+        match as written.
+        """
+        canon: list[str] = []
+        light: list[str] = []
+        for word in join_place_pairs(raw_words(prepared)):
+            toks, stemmed = self._word(word)
+            canon.extend(toks)
+            light.append(stemmed)
+        return canon, light
 
     def tokens(self, prepared: str) -> list[str]:
         """Canonical tokens of prepared text, typos corrected against the knowledge vocabulary."""
-        out: list[str] = []
-        for word in join_place_pairs(self._words(prepared)):
-            out.extend(canonical(word))
-        return out
+        return self.analyse(prepared)[0]
 
     def light_tokens(self, prepared: str) -> list[str]:
-        """Stemmed words, stop words kept: signals are phrases and must match as written."""
-        return [stem(w) for w in self._words(prepared)]
+        """Stemmed words, stop words kept."""
+        return self.analyse(prepared)[1]
 
-    def _score_unit(self, toks: list[str]) -> dict[str, tuple[float, int]]:
-        """Best example score per issue for one sentence: issue -> (score, example index)."""
+    def _score_unit(self, toks: list[str]) -> tuple[dict[str, tuple[float, int]], dict[int, float]]:
+        """Best example per issue for one sentence, issue -> (score, example index), and the
+        unscaled similarity of every example the sentence touches."""
         dots: dict[int, float] = {}
         get = dots.get
         qnorm_sq = 0.0
@@ -216,7 +244,7 @@ class Matcher:
             for idx, ew in postings[f]:
                 dots[idx] = get(idx, 0.0) + w * ew
         if not dots:
-            return {}
+            return {}, {}
         # score = (d/|e|^2)^A * (d/|q|^2)^(1-A): how much of the example the sentence covers,
         # tempered by how much of the sentence the example explains. Factored so that the
         # per-example work is one multiplication.
@@ -229,7 +257,7 @@ class Matcher:
             current = best.get(iid)
             if current is None or s > current[0]:
                 best[iid] = (s, idx)
-        return {iid: (s * q_scale, idx) for iid, (s, idx) in best.items()}
+        return {iid: (s * q_scale, idx) for iid, (s, idx) in best.items()}, dots
 
     def classify(self, text: str) -> Classification:
         """Classify one message."""
@@ -237,10 +265,15 @@ class Matcher:
 
     def classify_parsed(self, parsed: ParsedMessage) -> Classification:
         """Classify a message that is already parsed (the parse is reused for its entities)."""
-        prepared_units = split_units(prepare(parsed.new_text[:MAX_MATCH_CHARS]))
-        units = [t for t in (self.tokens(u) for u in prepared_units) if t]
+        units: list[list[str]] = []
+        light_words: list[str] = []
+        for prepared in split_units(prepare(parsed.new_text[:MAX_MATCH_CHARS])):
+            canon, light = self.analyse(prepared)
+            light_words.extend(light)
+            if canon:
+                units.append(canon)
         if not units:
-            return Classification.model_construct(
+            return Classification(
                 issue=None,
                 confidence=0.0,
                 issues=[],
@@ -254,8 +287,10 @@ class Matcher:
 
         best: dict[str, tuple[float, int, int]] = {}  # issue -> (score, unit, example)
         winners: dict[str, float] = {}  # issue -> best score among units it wins
+        touched: list[dict[int, float]] = []
         for u, toks in enumerate(units):
-            unit_best = self._score_unit(toks)
+            unit_best, dots = self._score_unit(toks)
+            touched.append(dots)
             if u != whole_index:
                 # Thanks are judged on the whole message: a closing "thanks" is no request.
                 unit_best.pop(NOT_A_REQUEST, None)
@@ -278,11 +313,19 @@ class Matcher:
         # A second opinion from rapidfuzz on the leading issues: token-set similarity of the
         # sentence that matched with the issue's phrasings, which forgives word order and
         # the odd extra word.
+        # Only the issue's examples closest by words are compared: rapidfuzz is fast, but not
+        # free, and the far ones would not win.
+        owner, scale, ex = self._ex_issue, self._ex_scale, self._examples
         for iid in sorted(scores, key=lambda i: (-scores[i], i))[:FUZZ_ISSUES]:
-            unit = " ".join(units[best[iid][1]])
+            u = best[iid][1]
+            near = sorted(
+                ((d * scale[idx], idx) for idx, d in touched[u].items() if owner[idx] == iid),
+                reverse=True,
+            )[:FUZZ_CANDIDATES]
+            unit = " ".join(units[u])
             match = process.extractOne(
                 unit,
-                self._example_tokens[iid],
+                [ex[idx].tokens for _, idx in near],
                 scorer=fuzz.token_set_ratio,
                 processor=None,
                 score_cutoff=FUZZ_FLOOR,
@@ -292,14 +335,15 @@ class Matcher:
                 scores[iid] = scores[iid] * (1 - FUZZ_WEIGHT) + bonus
                 evidence.append((iid, "fuzzy", f"{unit!r} ~ {match[0]!r} ({match[1]:.0f})", bonus))
 
-        light = " " + " ".join(self.light_tokens(" ".join(prepared_units))) + " "
+        light = " " + " ".join(light_words) + " "
+        present = set(light_words)
         for ph in self._signals:
-            if ph.padded in light:
+            if ph.tokens[0] in present and ph.padded in light:
                 w = SIGNAL_WEIGHT[min(len(ph.tokens), 3)]
                 scores[ph.issue] = scores.get(ph.issue, 0.0) + w
                 evidence.append((ph.issue, "signal", ph.text, w))
         for ph in self._negatives:
-            if ph.issue in scores and ph.padded in light:
+            if ph.issue in scores and ph.tokens[0] in present and ph.padded in light:
                 scores[ph.issue] -= NEGATIVE_WEIGHT
                 evidence.append((ph.issue, "negative", ph.text, -NEGATIVE_WEIGHT))
         if NOT_A_REQUEST in scores and "?" in parsed.new_text:
@@ -335,14 +379,14 @@ class Matcher:
                 and (s >= SECONDARY_RATIO * top or winners.get(iid, 0.0) >= UNIT_WIN)
             ]
             keep = {iid for iid, _ in chosen}
-        return Classification.model_construct(
+        return Classification(
             issue=top_id,
             confidence=round(top, 2),
-            issues=[IssueScore.model_construct(id=iid, score=round(s, 2)) for iid, s in chosen],
+            issues=[IssueScore(id=iid, score=round(s, 2)) for iid, s in chosen],
             entities=parsed.entities,
             signals=parsed.signals,
             explanation=[
-                Evidence.model_construct(issue=i, kind=k, detail=d, weight=round(w, 3))
+                Evidence(issue=i, kind=k, detail=d, weight=round(w, 3))
                 for i, k, d, w in evidence
                 if i in keep
             ],

@@ -56,10 +56,12 @@ _CODE_AFTER_WORD = re.compile(
     r"\bcode\b(?:\s+(?:is|was))?\s*[:=]?\s*[\"']?((?=[A-Za-z0-9-]*\d)(?=[A-Za-z0-9-]*[A-Za-z])[A-Za-z0-9][A-Za-z0-9-]{5,30})(?![\w-])",
     re.IGNORECASE,
 )
-_EXAM_FULL = re.compile(r"(?<![\d.\-/])0?(7[01])[ \t]?[-–_.]?[ \t]?(\d{3})(?![\d]|[ \t]?[-/.]?\d)")
-_EXAM_BARE = re.compile(
-    r"(?<![\d.\-/$£€#:])\b(6\d{2})\b(?![\d]|[.,:/-]\d|\s*(?:%|am|pm|days?|weeks?))"
-)
+# The character before a code is checked in Python: a leading look-behind would run at every
+# position of the text and costs more than the rest of the pattern.
+_EXAM_FULL = re.compile(r"0?(7[01])[ \t]?[-–_.]?[ \t]?(\d{3})(?![\d]|[ \t]?[-/.]?\d)")
+_NOT_BEFORE_CODE = frozenset("0123456789.-/")
+_EXAM_BARE = re.compile(r"\b(6\d{2})\b(?![\d]|[.,:/-]\d|\s*(?:%|am|pm|days?|weeks?))")
+_NOT_BEFORE_BARE = frozenset("0123456789.-/$£€#:")
 _EXAM_CONTEXT = re.compile(
     r"\b(?:exams?|beta|betas|tests?|retake|cert|transcript)\b", re.IGNORECASE
 )
@@ -92,14 +94,20 @@ _DATE_MDY = re.compile(rf"\b{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(\d{
 _DATE_RELATIVE = re.compile(r"\b(today|yesterday)\b", re.IGNORECASE)
 
 
-def _build_region_pattern() -> tuple[re.Pattern[str], dict[str, str]]:
-    table = alias_table()
-    alternatives = sorted(table, key=len, reverse=True)
-    body = "|".join(re.escape(a) for a in alternatives)
-    return re.compile(rf"(?<![\w.])(?:{body})(?![\w])", re.IGNORECASE), table
+_WORD = re.compile(r"[a-zà-ÿ]+")
 
 
-_REGION, _REGION_TABLE = _build_region_pattern()
+def _build_place_table() -> tuple[dict[tuple[str, ...], str], frozenset[str], int]:
+    """Place names keyed by their words: "U.K." and "uk" differ, "asia/pacific" and "asia
+    pacific" do not. Looking words up is much faster than one regex of 200 alternatives."""
+    table = {tuple(_WORD.findall(alias)): name for alias, name in alias_table().items()}
+    return table, frozenset(k[0] for k in table), max(len(k) for k in table)
+
+
+_PLACES, _PLACE_FIRST_WORDS, _PLACE_MAX_WORDS = _build_place_table()
+_MONTH_WORDS = frozenset(_MONTHS) | {"today", "yesterday"}
+_MCP_WORDS = frozenset({"mcp", "id", "member", "candidate"})
+_CODE_HINT = re.compile(r"[A-Z][A-Z0-9]*-[A-Z0-9]|[A-Z0-9]-[A-Z0-9]*[A-Z]")
 
 
 def _unique(items: list[str]) -> list[str]:
@@ -119,8 +127,12 @@ def _blank(text: str, spans: list[tuple[int, int]]) -> str:
 def _exams(text: str) -> list[str]:
     found: list[tuple[int, str]] = []
     for m in _EXAM_FULL.finditer(text):
+        if m.start() and text[m.start() - 1] in _NOT_BEFORE_CODE:
+            continue
         found.append((m.start(), f"{m.group(1)}-{m.group(2)}"))
     for m in _EXAM_BARE.finditer(text):
+        if m.start() and text[m.start() - 1] in _NOT_BEFORE_BARE:
+            continue
         window = text[max(0, m.start() - 30) : m.end() + 30]
         if _EXAM_CONTEXT.search(window):
             # The beta desk hears about betas; a bare number is the beta unless "live" is said.
@@ -135,8 +147,22 @@ def _providers(text: str) -> list[str]:
     return _unique([name for _, name in sorted(found)])
 
 
-def _regions(text: str) -> list[str]:
-    found = [(m.start(), _REGION_TABLE[m.group(0).lower()]) for m in _REGION.finditer(text)]
+def _regions(text: str, words: set[str]) -> list[str]:
+    found: list[tuple[int, str]] = []
+    if not words.isdisjoint(_PLACE_FIRST_WORDS):
+        spans = [(m.start(), m.group(0)) for m in _WORD.finditer(text.lower())]
+        i = 0
+        while i < len(spans):
+            if spans[i][1] not in _PLACE_FIRST_WORDS:
+                i += 1
+                continue
+            for n in range(min(_PLACE_MAX_WORDS, len(spans) - i), 0, -1):
+                name = _PLACES.get(tuple(w for _, w in spans[i : i + n]))
+                if name is not None:
+                    found.append((spans[i][0], name))
+                    i += n - 1
+                    break
+            i += 1
     for m in _US_ABBREV.finditer(text):
         # In an all-caps sentence "US" is the pronoun; only take it among lower-case words.
         around = text[max(0, m.start() - 12) : m.end() + 12]
@@ -161,11 +187,14 @@ def _safe_date(year: int, month: int, day: int) -> date | None:
         return None
 
 
-def _dates(text: str, today: date) -> list[date]:
+def _dates(text: str, today: date, words: set[str]) -> list[date]:
     found: list[tuple[int, date | None, bool]] = []
-    for m in _DATE_ISO.finditer(text):
-        iso = _safe_date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-        found.append((m.start(), iso, False))
+    if "-" in text:
+        for m in _DATE_ISO.finditer(text):
+            iso = _safe_date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+            found.append((m.start(), iso, False))
+    if words.isdisjoint(_MONTH_WORDS):
+        return [d for _, d, _ in found if d is not None]
     for m in _DATE_DMY.finditer(text):
         year = int(m.group(3)) if m.group(3) else today.year
         day = _safe_date(year, _MONTHS[m.group(2).lower()], int(m.group(1)))
@@ -195,12 +224,18 @@ def parse_message(text: str, *, today: date | None = None) -> ParsedMessage:
     head, _history = strip_history(text)
     new_text, _signature = split_signature(head)
 
-    emails = [(m.span(), m.group(0)) for m in _EMAIL.finditer(head)]
+    words = set(_WORD.findall(head.lower()))
+    emails = [(m.span(), m.group(0)) for m in _EMAIL.finditer(head)] if "@" in head else []
     scan = _blank(head, [span for span, _ in emails])
-    mcp = [(m.span(1), m.group(1)) for m in _MCP_ID.finditer(scan)]
-    scan = _blank(scan, [span for span, _ in mcp])
-    codes = [(m.span(1), m.group(1)) for m in _CODE_AFTER_WORD.finditer(scan)]
-    codes += [(m.span(), m.group(0)) for m in _CODE_SHAPE.finditer(scan)]
+    mcp = []
+    if not words.isdisjoint(_MCP_WORDS):
+        mcp = [(m.span(1), m.group(1)) for m in _MCP_ID.finditer(scan)]
+        scan = _blank(scan, [span for span, _ in mcp])
+    codes = []
+    if "code" in words:
+        codes += [(m.span(1), m.group(1)) for m in _CODE_AFTER_WORD.finditer(scan)]
+    if _CODE_HINT.search(scan):
+        codes += [(m.span(), m.group(0)) for m in _CODE_SHAPE.finditer(scan)]
     scan = _blank(scan, [span for span, _ in codes])
     secret_codes = _unique([code for _, code in sorted(codes)])
 
@@ -212,7 +247,7 @@ def parse_message(text: str, *, today: date | None = None) -> ParsedMessage:
     entities = Entities(
         exams=_exams(scan),
         providers=_providers(scan),
-        regions=_regions(scan),
+        regions=_regions(scan, words),
         mcp_ids=_unique([value for _, value in mcp]),
         emails=_unique([value.lower() for _, value in emails]),
         voucher_codes=_unique([mask_secret(c) for c in secret_codes]),
@@ -222,6 +257,6 @@ def parse_message(text: str, *, today: date | None = None) -> ParsedMessage:
         new_text=new_text.strip(),
         entities=entities,
         signals=read_signals(new_text),
-        dates=_dates(head, today or date.today()),
+        dates=_dates(head, today or date.today(), words),
         secret_codes=secret_codes,
     )
