@@ -1,4 +1,4 @@
-"""Fixtures for the records tests: a small exam catalogue and a builder of one candidate's records."""
+"""Records test fixtures: a small exam catalogue and a builder of one candidate's records."""
 
 from datetime import date
 from pathlib import Path

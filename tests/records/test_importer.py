@@ -68,8 +68,12 @@ def test_reimporting_the_same_files_changes_nothing(
     tmp_path: Path, sessions: sessionmaker[Session], db: Session
 ) -> None:
     write(tmp_path, "candidates.csv", CANDIDATES)
-    write(tmp_path, "vouchers.csv", "mcp_id,code,issued_at,for_exam,scope,redeemed_at\n"
-                                    "1234567,ABCD-EFGH-7Q2K,2026-04-02,71-621,70-621;70-622,\n")  # fmt: skip
+    header = "mcp_id,code,issued_at,for_exam,scope,redeemed_at\n"
+    write(
+        tmp_path,
+        "vouchers.csv",
+        header + "1234567,ABCD-EFGH-7Q2K,2026-04-02,71-621,70-621;70-622,\n",
+    )
     first = import_records(sessions, [tmp_path])
     assert [(f.inserted, f.updated, f.unchanged) for f in first.files] == [(2, 0, 0), (1, 0, 0)]
     again = import_records(sessions, [tmp_path])
