@@ -79,7 +79,10 @@ def voucher_scope(
         return _none("voucher_scope")
     open_ = [v for v in records.vouchers if v.redeemed_at is None]
     redeemed = len(records.vouchers) - len(open_)
-    asked = list(dict.fromkeys(exams))
+    # the exam to spend it on: a live one (a message also names the beta that earned it)
+    named = list(dict.fromkeys(exams))
+    asked = [e for e in named if not getattr(catalogue.get(e), "beta", e.startswith("71-"))]
+    asked = asked or named
     facts: dict[str, Any] = {"unredeemed": len(open_), "redeemed": redeemed, "exams": asked}
     exam = asked[0] if asked else None
     if not open_:

@@ -297,3 +297,9 @@ def test_availability_against_the_opening_date(catalogue, exam, today, open_, es
 def test_an_exam_missing_from_the_catalogue_escalates(catalogue) -> None:
     result = run("availability", records(), catalogue, exams=["71-699"])
     assert result.escalate and result.facts["known"] is False
+
+
+def test_voucher_scope_looks_at_the_live_exam_not_the_beta_that_earned_it(catalogue) -> None:
+    recs = records(vouchers=[voucher("SCOPE-1234", date(2026, 4, 2), scope="70-621")])
+    result = run("voucher_scope", recs, catalogue, exams=["71-621", "70-640"])
+    assert result.facts["exams"] == ["70-640"] and result.facts["covers"] is False
