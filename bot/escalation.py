@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from bot import sla, tickets
+from bot import metrics, sla, tickets
 from bot.config import AppConfig
 from bot.models import Ticket
 from bot.notifications import notify_escalation
@@ -32,6 +32,7 @@ class Notice:
     level: int
     recipient: str
     reason: str
+    breached: bool = False
 
 
 def chain_recipients(config: AppConfig, ticket: Ticket) -> list[str]:
@@ -94,7 +95,7 @@ def escalate_ticket(
         session, config, ticket=ticket, recipient=recipient, level=str(level + 1),
         reason=reason, now=now,
     )  # fmt: skip
-    return Notice(ticket.id, level + 1, recipient, reason)
+    return Notice(ticket.id, level + 1, recipient, reason, breached=now >= due)
 
 
 def _candidates(config: AppConfig, *, now: datetime, after_id: int, limit: int, lock: bool):  # type: ignore[no-untyped-def]
@@ -128,6 +129,7 @@ def sweep(
     notices: list[Notice] = []
     after = 0
     while True:
+        fired: list[Notice] = []
         with session_factory() as session, session.begin():
             lock = session.get_bind().dialect.name == "postgresql"
             query = _candidates(config, now=now, after_id=after, limit=batch, lock=lock)
@@ -135,7 +137,10 @@ def sweep(
             for ticket in rows:
                 notice = escalate_ticket(session, config, ticket=ticket, now=now)
                 if notice is not None:
-                    notices.append(notice)
+                    fired.append(notice)
+        for notice in fired:  # counted once committed
+            metrics.escalation_fired(notice.level, breached=notice.breached)
+        notices += fired
         if len(rows) < batch:
             return notices
         after = rows[-1].id

@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from bot import metrics
 from bot.models.base import utcnow
 from bot.models.outbox import OutboxItem
 
@@ -148,6 +149,7 @@ def deliver_due(
                 except Exception as exc:  # an unexpected sender bug must not lose the item
                     error = TransientDeliveryError(f"{type(exc).__name__}: {exc}")
                 record_result(item, error, now=now)
+                metrics.delivery_result(channel, error, gave_up=item.status == "dead")
                 if error is None:
                     sent += 1
                 else:
