@@ -138,16 +138,17 @@ def make_handler(log_format: str, stream: TextIO | None = None) -> logging.Handl
 
 
 def configure_logging(
-    settings: Settings, *, stream: TextIO | None = None, level: int | str = logging.INFO
+    settings: Settings, *, stream: TextIO | None = None, level: int | str | None = None
 ) -> logging.Handler:
     """Send every logger's records (ours, uvicorn's, libraries') through one redacting handler
-    on stderr, as text or JSON lines per `LOG_FORMAT`. Calling it again replaces the handler."""
+    on stderr, as text or JSON lines per `LOG_FORMAT`, at `LOG_LEVEL` unless `level` is given.
+    Calling it again replaces the handler."""
     root = logging.getLogger()
     for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
         root.removeHandler(old)
     handler = make_handler(settings.env.log_format, stream)
     root.addHandler(handler)
-    root.setLevel(level)
+    root.setLevel(level if level is not None else settings.env.log_level.upper())
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "slack_bolt", "slack_sdk"):
         logger = logging.getLogger(name)
         logger.handlers.clear()  # uvicorn installs its own, which would skip the redaction

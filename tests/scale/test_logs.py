@@ -21,7 +21,7 @@ CODES = ("X9K2-7Q2K-ABCD", "PROMO7Z9Q8")
 def captured(request: pytest.FixtureRequest, settings: Settings):  # type: ignore[no-untyped-def]
     settings.env.log_format = request.param
     stream = io.StringIO()
-    handler = configure_logging(settings, stream=stream)
+    handler = configure_logging(settings, stream=stream, level=logging.INFO)
     yield stream
     logging.getLogger().removeHandler(handler)
 
@@ -77,7 +77,7 @@ def test_intake_logs_ids_not_the_message(
 def test_json_lines_are_one_object_each(settings: Settings) -> None:
     settings.env.log_format = "json"
     stream = io.StringIO()
-    handler = configure_logging(settings, stream=stream)
+    handler = configure_logging(settings, stream=stream, level=logging.INFO)
     try:
         logging.getLogger("triage.test").info("sent", extra={"outbox_id": 3, "channel": "email"})
     finally:
