@@ -7,6 +7,7 @@ deterministic, and cheap enough to run thousands of times per second.
 from __future__ import annotations
 
 import functools
+import heapq
 import itertools
 import math
 from collections import defaultdict
@@ -168,8 +169,9 @@ class Matcher:
         self._example_tokens = {
             iid: [self._examples[i].tokens for i in idxs] for iid, idxs in self._by_issue.items()
         }
-        self._signals = self._phrases("signals")
-        self._negatives = self._phrases("negative")
+        # Phrases indexed by their first word: a message only tries the phrases it could hold.
+        self._signals = self._index(self._phrases("signals"))
+        self._negatives = self._index(self._phrases("negative"))
 
     def _phrases(self, field: str) -> list[_Phrase]:
         phrases: dict[tuple[str, str], _Phrase] = {}
@@ -181,6 +183,21 @@ class Matcher:
                 if toks and (iid, padded) not in phrases:
                     phrases[(iid, padded)] = _Phrase(iid, text, toks, padded)
         return list(phrases.values())
+
+    @staticmethod
+    def _index(phrases: list[_Phrase]) -> dict[str, list[_Phrase]]:
+        index: dict[str, list[_Phrase]] = defaultdict(list)
+        for ph in phrases:
+            index[ph.tokens[0]].append(ph)
+        return dict(index)
+
+    def _phrases_in(
+        self, index: dict[str, list[_Phrase]], present: set[str], light: str
+    ) -> list[_Phrase]:
+        found = [
+            ph for word in present.intersection(index) for ph in index[word] if ph.padded in light
+        ]
+        return sorted(found, key=lambda ph: (ph.issue, ph.text))
 
     def _correct(self, word: str) -> str:
         """Map an unknown word to a known one when it is a likely typo ("recieved", "progam")."""
@@ -316,16 +333,20 @@ class Matcher:
         # Only the issue's examples closest by words are compared: rapidfuzz is fast, but not
         # free, and the far ones would not win.
         owner, scale, ex = self._ex_issue, self._ex_scale, self._examples
-        for iid in sorted(scores, key=lambda i: (-scores[i], i))[:FUZZ_ISSUES]:
+        leading = sorted(scores, key=lambda i: (-scores[i], i))[:FUZZ_ISSUES]
+        near: dict[str, list[tuple[float, int]]] = {iid: [] for iid in leading}
+        for u in sorted({best[iid][1] for iid in leading}):
+            wanted = {iid for iid in leading if best[iid][1] == u}
+            for idx, d in touched[u].items():
+                if owner[idx] in wanted:
+                    near[owner[idx]].append((d * scale[idx], idx))
+        for iid in leading:
             u = best[iid][1]
-            near = sorted(
-                ((d * scale[idx], idx) for idx, d in touched[u].items() if owner[idx] == iid),
-                reverse=True,
-            )[:FUZZ_CANDIDATES]
+            closest = [idx for _, idx in heapq.nlargest(FUZZ_CANDIDATES, near[iid])]
             unit = " ".join(units[u])
             match = process.extractOne(
                 unit,
-                [ex[idx].tokens for _, idx in near],
+                [ex[i].tokens for i in closest],
                 scorer=fuzz.token_set_ratio,
                 processor=None,
                 score_cutoff=FUZZ_FLOOR,
@@ -337,13 +358,12 @@ class Matcher:
 
         light = " " + " ".join(light_words) + " "
         present = set(light_words)
-        for ph in self._signals:
-            if ph.tokens[0] in present and ph.padded in light:
-                w = SIGNAL_WEIGHT[min(len(ph.tokens), 3)]
-                scores[ph.issue] = scores.get(ph.issue, 0.0) + w
-                evidence.append((ph.issue, "signal", ph.text, w))
-        for ph in self._negatives:
-            if ph.issue in scores and ph.tokens[0] in present and ph.padded in light:
+        for ph in self._phrases_in(self._signals, present, light):
+            w = SIGNAL_WEIGHT[min(len(ph.tokens), 3)]
+            scores[ph.issue] = scores.get(ph.issue, 0.0) + w
+            evidence.append((ph.issue, "signal", ph.text, w))
+        for ph in self._phrases_in(self._negatives, present, light):
+            if ph.issue in scores:
                 scores[ph.issue] -= NEGATIVE_WEIGHT
                 evidence.append((ph.issue, "negative", ph.text, -NEGATIVE_WEIGHT))
         if NOT_A_REQUEST in scores and "?" in parsed.new_text:
