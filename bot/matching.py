@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 from rapidfuzz import fuzz, process
 
 from bot.knowledge import KnowledgeBase, load_knowledge
@@ -46,7 +46,7 @@ FUZZ_FLOOR = 50
 FUZZ_ISSUES = 3
 FUZZ_CANDIDATES = 4
 ONE_WORD_DAMPING = 0.6
-WHOLE_TOKENS = 60
+WHOLE_MAX_UNITS = 4
 MAX_ISSUE_SHARE = 0.5  # index features found in at most this share of the issues
 COVER_EXAMPLE = 0.7  # weight of 'the sentence covers the example' vs 'the example explains it'
 MAX_MATCH_CHARS = 20_000  # a longer message is a paste; its opening carries the request
@@ -76,7 +76,17 @@ class Classification(BaseModel):
     issues: list[IssueScore] = Field(default_factory=list)
     entities: Entities
     signals: Signals
-    explanation: list[Evidence] = Field(default_factory=list)
+    # Raw evidence (issue, kind, detail, weight); turned into models only when asked for,
+    # because most callers never look at it.
+    _evidence: list[tuple[str, str, str, float]] = PrivateAttr(default_factory=list)
+
+    @property
+    def explanation(self) -> list[Evidence]:
+        """Which phrases, signals and rules decided, for the reported issues (or the nearest
+        ones when the message is unknown)."""
+        return [
+            Evidence(issue=i, kind=k, detail=d, weight=round(w, 3)) for i, k, d, w in self._evidence
+        ]
 
     def contract(self) -> dict[str, object]:
         """The `triage classify --json` object (see DESIGN.md)."""
@@ -246,9 +256,9 @@ class Matcher:
         """Stemmed words, stop words kept."""
         return self.analyse(prepared)[1]
 
-    def _score_unit(self, toks: list[str]) -> tuple[dict[str, tuple[float, int]], dict[int, float]]:
-        """Best example per issue for one sentence, issue -> (score, example index), and the
-        unscaled similarity of every example the sentence touches."""
+    def _similarities(self, toks: list[str]) -> tuple[dict[int, float], float]:
+        """Dot products of a sentence with every example it shares a feature with, and the
+        sentence's squared norm."""
         dots: dict[int, float] = {}
         get = dots.get
         qnorm_sq = 0.0
@@ -260,12 +270,17 @@ class Matcher:
             qnorm_sq += w * w
             for idx, ew in postings[f]:
                 dots[idx] = get(idx, 0.0) + w * ew
+        return dots, qnorm_sq
+
+    def _best_per_issue(
+        self, dots: dict[int, float], qnorm_sq: float
+    ) -> dict[str, tuple[float, int]]:
+        """issue -> (score, example index) of its best example for one sentence."""
         if not dots:
-            return {}, {}
+            return {}
         # score = (d/|e|^2)^A * (d/|q|^2)^(1-A): how much of the example the sentence covers,
         # tempered by how much of the sentence the example explains. Factored so that the
         # per-example work is one multiplication.
-        q_scale = qnorm_sq ** (COVER_EXAMPLE - 1)
         scale, owner = self._ex_scale, self._ex_issue
         best: dict[str, tuple[float, int]] = {}
         for idx, d in dots.items():
@@ -274,7 +289,8 @@ class Matcher:
             current = best.get(iid)
             if current is None or s > current[0]:
                 best[iid] = (s, idx)
-        return {iid: (s * q_scale, idx) for iid, (s, idx) in best.items()}, dots
+        q_scale = qnorm_sq ** (COVER_EXAMPLE - 1)
+        return {iid: (s * q_scale, idx) for iid, (s, idx) in best.items()}
 
     def classify(self, text: str) -> Classification:
         """Classify one message."""
@@ -291,25 +307,33 @@ class Matcher:
                 units.append(canon)
         if not units:
             return Classification(
-                issue=None,
-                confidence=0.0,
-                issues=[],
-                entities=parsed.entities,
-                signals=parsed.signals,
-                explanation=[],
+                issue=None, confidence=0.0, entities=parsed.entities, signals=parsed.signals
             )
-        if len(units) > 1:
-            units.append([t for u in units for t in u][:WHOLE_TOKENS])
-        whole_index = len(units) - 1
+        touched: list[dict[int, float]] = []
+        norms: list[float] = []
+        for toks in units:
+            dots, qnorm_sq = self._similarities(toks)
+            touched.append(dots)
+            norms.append(qnorm_sq)
+        has_whole = len(units) <= WHOLE_MAX_UNITS  # a single sentence is its own whole
+        if 1 < len(units) <= WHOLE_MAX_UNITS:
+            # A short message is also read as one unit: context spread over its sentences
+            # ("I took the beta in May. Nothing since.") and thanks are judged on the whole.
+            whole = [t for u in units for t in u]
+            dots, qnorm_sq = self._similarities(whole)
+            units.append(whole)
+            touched.append(dots)
+            norms.append(qnorm_sq)
+        # Long messages have no whole unit, and thanks are then never their reading.
+        whole_index = len(units) - 1 if has_whole else -1
 
         best: dict[str, tuple[float, int, int]] = {}  # issue -> (score, unit, example)
         winners: dict[str, float] = {}  # issue -> best score among units it wins
-        touched: list[dict[int, float]] = []
         for u, toks in enumerate(units):
-            unit_best, dots = self._score_unit(toks)
-            touched.append(dots)
+            unit_best = self._best_per_issue(touched[u], norms[u])
             if u != whole_index:
                 # Thanks are judged on the whole message: a closing "thanks" is no request.
+                # (A message of one sentence is its own whole.)
                 unit_best.pop(NOT_A_REQUEST, None)
             if len(toks) == 1:
                 # One word ("junk", "exam") is too little to name an issue.
@@ -399,18 +423,15 @@ class Matcher:
                 and (s >= SECONDARY_RATIO * top or winners.get(iid, 0.0) >= UNIT_WIN)
             ]
             keep = {iid for iid, _ in chosen}
-        return Classification(
+        result = Classification(
             issue=top_id,
             confidence=round(top, 2),
             issues=[IssueScore(id=iid, score=round(s, 2)) for iid, s in chosen],
             entities=parsed.entities,
             signals=parsed.signals,
-            explanation=[
-                Evidence(issue=i, kind=k, detail=d, weight=round(w, 3))
-                for i, k, d, w in evidence
-                if i in keep
-            ],
         )
+        result._evidence = [e for e in evidence if e[0] in keep]
+        return result
 
 
 @functools.lru_cache(maxsize=4)
