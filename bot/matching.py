@@ -36,8 +36,8 @@ NOT_A_REQUEST = "not-a-request"
 # reach UNKNOWN_BELOW or the message is unknown (a person looks at it).
 REPORT = 0.42
 UNKNOWN_BELOW = 0.42
-SECONDARY_RATIO = 0.75
-UNIT_WIN = 0.45
+SECONDARY_RATIO = 0.9
+UNIT_WIN = 0.4
 QUESTION_PENALTY = 0.3
 SIGNAL_WEIGHT = (0.0, 0.12, 0.2, 0.26)  # by the signal's length in tokens (1, 2, 3+)
 NEGATIVE_WEIGHT = 0.12
