@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import Table, delete, exists, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,6 +29,7 @@ from bot.models.records import (
     Registration,
     Voucher,
 )
+from bot.records.bulk import bulk_insert
 from bot.records.schemas import ROW_MODELS, Row
 
 BATCH_SIZE = 5000
@@ -130,6 +131,9 @@ def _import_file(
 ) -> None:
     seen: set[int] = set()  # hashes of the natural keys met so far in this file
     batch: list[tuple[int, Row]] = []
+    with sessions() as session:  # an empty table needs no lookup of existing rows
+        table = _TABLES[model.file][0].__table__
+        fresh = not session.scalar(select(exists().select_from(table)))
     for line, data, problem in _read(path, model, advance):
         report.rows += data is not None or problem is not None
         if problem is not None:
@@ -140,9 +144,10 @@ def _import_file(
         except ValidationError as exc:
             report.errors.append(f"{path}:{line}: {_reason(exc)}")
             continue
-        key_hash = hash(row.key())
+        key = row.key()
+        key_hash = hash(key)
         if key_hash in seen:
-            shown = ", ".join(f"{k}={v}" for k, v in zip(row.key_fields, row.key(), strict=True))
+            shown = ", ".join(f"{k}={v}" for k, v in zip(row.key_fields, key, strict=True))
             secret = row.key_fields == ("code",)
             report.errors.append(
                 f"{path}:{line}: duplicate key ({'code' if secret else shown}) earlier in this file"
@@ -151,10 +156,10 @@ def _import_file(
         seen.add(key_hash)
         batch.append((line, row))
         if len(batch) >= batch_size:
-            _write(sessions, path, batch, report)
+            _write(sessions, path, batch, report, fresh=fresh)
             batch = []
     if batch:
-        _write(sessions, path, batch, report)
+        _write(sessions, path, batch, report, fresh=fresh)
 
 
 def _read(
@@ -219,19 +224,24 @@ def _reason(exc: ValidationError) -> str:
 
 
 def _write(
-    sessions: sessionmaker[Session], path: Path, batch: list[tuple[int, Row]], report: FileReport
+    sessions: sessionmaker[Session],
+    path: Path,
+    batch: list[tuple[int, Row]],
+    report: FileReport,
+    *,
+    fresh: bool = False,
 ) -> None:
     problems: list[str] = []
     try:
         with sessions() as session, session.begin():
-            counts = _upsert(session, batch, problems, path)
+            counts = _upsert(session, batch, problems, path, fresh=fresh)
     except DBAPIError as exc:
         if len(batch) == 1:
             reason = str(exc.orig or exc).strip().splitlines()[0]
             report.errors.append(f"{path}:{batch[0][0]}: the database refused the row: {reason}")
             return
         for one in batch:  # find the row the database refuses; keep the others
-            _write(sessions, path, [one], report)
+            _write(sessions, path, [one], report, fresh=False)
         return
     report.errors += problems
     report.inserted += counts[0]
@@ -240,8 +250,10 @@ def _write(
 
 
 def _upsert(
-    session: Session, batch: list[tuple[int, Row]], problems: list[str], path: Path
+    session: Session, batch: list[tuple[int, Row]], problems: list[str], path: Path, *, fresh: bool
 ) -> tuple[int, int, int]:
+    """Insert the new rows, update the changed ones; `fresh`: the table was empty before this
+    file, so (its keys being unique within the file) every row is new."""
     kind = batch[0][1].file
     model, lookup = _TABLES[kind]
     table: Table = model.__table__
@@ -251,11 +263,15 @@ def _upsert(
             return 0, 0, 0
     key_columns = batch[0][1].key_fields
     wanted = {getattr(row, lookup) for _, row in batch}
-    existing = {
-        tuple(r._mapping[c] for c in key_columns): r._mapping
-        for r in session.execute(select(table).where(table.c[lookup].in_(wanted)))
-    }
-    emails = _emails(session, wanted) if kind == "candidates" else {}
+    existing = (
+        {}
+        if fresh
+        else {
+            tuple(r._mapping[c] for c in key_columns): r._mapping
+            for r in session.execute(select(table).where(table.c[lookup].in_(wanted)))
+        }
+    )
+    emails = _emails(session, wanted) if kind == "candidates" and not fresh else {}
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     changed_emails: list[Row] = []
@@ -277,16 +293,14 @@ def _upsert(
         else:
             pk = {c.name: old[c.name] for c in table.primary_key}
             updates.append({**values, **pk})
-    if inserts:
-        session.execute(insert(model), inserts)
+    bulk_insert(session, table, inserts)
     if updates:
         session.execute(update(model), updates)
     if changed_emails:
         ids = [row.mcp_id for row in changed_emails]
         session.execute(delete(CandidateEmail).where(CandidateEmail.mcp_id.in_(ids)))
         addresses = [{"mcp_id": r.mcp_id, "email": e} for r in changed_emails for e in r.emails]
-        if addresses:
-            session.execute(insert(CandidateEmail), addresses)
+        bulk_insert(session, CandidateEmail.__table__, addresses)
     return len(inserts), len(updates), unchanged
 
 
