@@ -36,6 +36,7 @@ BATCH_SIZE = 5000
 SUFFIXES = (".csv", ".jsonl")
 Progress = Callable[[str, int], Callable[[int], None]]  # (label, total bytes) -> advance(bytes)
 
+_NO_CANDIDATE = {"candidates", "restrictions"}  # files whose rows refer to no candidate
 _TABLES: dict[str, tuple[Any, str]] = {  # file -> (ORM model, column the batch lookup uses)
     "candidates": (Candidate, "mcp_id"),
     "restrictions": (RegionRestriction, "exam"),
@@ -160,6 +161,8 @@ def _import_file(
             batch = []
     if batch:
         _write(sessions, path, batch, report, fresh=fresh)
+    prefix = len(str(path)) + 1  # errors found when writing come late: put them in line order
+    report.errors.sort(key=lambda error: int(error[prefix:].split(":", 1)[0]))
 
 
 def _read(
@@ -230,37 +233,39 @@ def _write(
     report: FileReport,
     *,
     fresh: bool = False,
+    screened: bool = False,
 ) -> None:
-    problems: list[str] = []
+    """Write one batch in one transaction. If the database refuses it, drop the rows of unknown
+    candidates (the foreign key is what finds them), then split the batch until the refused row
+    stands alone: only that row is lost."""
     try:
         with sessions() as session, session.begin():
-            counts = _upsert(session, batch, problems, path, fresh=fresh)
+            counts = _upsert(session, batch, fresh=fresh)
     except DBAPIError as exc:
-        if len(batch) == 1:
+        if not screened and batch[0][1].file not in _NO_CANDIDATE:
+            with sessions() as session:
+                batch = _known_candidates(session, batch, report.errors, path)
+            if batch:
+                _write(sessions, path, batch, report, fresh=fresh, screened=True)
+        elif len(batch) == 1:
             reason = str(exc.orig or exc).strip().splitlines()[0]
             report.errors.append(f"{path}:{batch[0][0]}: the database refused the row: {reason}")
-            return
-        for one in batch:  # find the row the database refuses; keep the others
-            _write(sessions, path, [one], report, fresh=False)
+        else:
+            half = len(batch) // 2
+            for part in (batch[:half], batch[half:]):
+                _write(sessions, path, part, report, fresh=fresh, screened=True)
         return
-    report.errors += problems
     report.inserted += counts[0]
     report.updated += counts[1]
     report.unchanged += counts[2]
 
 
-def _upsert(
-    session: Session, batch: list[tuple[int, Row]], problems: list[str], path: Path, *, fresh: bool
-) -> tuple[int, int, int]:
+def _upsert(session: Session, batch: list[tuple[int, Row]], *, fresh: bool) -> tuple[int, int, int]:
     """Insert the new rows, update the changed ones; `fresh`: the table was empty before this
     file, so (its keys being unique within the file) every row is new."""
     kind = batch[0][1].file
     model, lookup = _TABLES[kind]
     table: Table = model.__table__
-    if kind not in ("candidates", "restrictions"):
-        batch = _known_candidates(session, batch, problems, path)
-        if not batch:
-            return 0, 0, 0
     key_columns = batch[0][1].key_fields
     wanted = {getattr(row, lookup) for _, row in batch}
     existing = (
@@ -278,7 +283,7 @@ def _upsert(
     unchanged = 0
     for _, row in batch:
         values = _values(row)
-        old = existing.get(row.key())
+        old = None if fresh else existing.get(row.key())
         if old is None:
             inserts.append(values)
             if kind == "candidates":
