@@ -7,12 +7,8 @@ from typing import Any
 
 from bot.privacy import mask_secret
 from bot.records.catalogue import Catalogue, exam_facts
-from bot.records.result import CheckResult, and_join, iso
+from bot.records.result import CheckResult, and_join, iso, no_records
 from bot.records.schemas import CandidateRecords
-
-
-def no_records(name: str, what: str = "no records for this candidate") -> CheckResult:
-    return CheckResult(name, {"found": False}, [what], settles=False, escalate=False, reason=what)
 
 
 def _asked(records: CandidateRecords, exams: Sequence[str], candidates: list[str]) -> list[str]:

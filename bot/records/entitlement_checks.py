@@ -6,9 +6,8 @@ from datetime import date, timedelta
 from typing import Any
 
 from bot.privacy import mask_secret
-from bot.records.access_checks import no_records
 from bot.records.catalogue import Catalogue, exam_facts
-from bot.records.result import CheckResult, and_join, iso, plural
+from bot.records.result import CheckResult, and_join, iso, no_records, plural
 from bot.records.schemas import AttemptRow, CandidateRecords, VoucherRow
 
 DEFAULT_RESULTS_WEEKS = (6, 8)
