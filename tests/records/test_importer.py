@@ -153,3 +153,16 @@ def test_a_row_the_database_refuses_loses_only_itself(
         assert count(db, Candidate) == 5 and count(db, CandidateEmail) == 5
     else:
         assert not report.errors and count(db, Candidate) == 6
+
+
+def test_progress_is_reported_per_file_up_to_its_size(tmp_path: Path, sessions) -> None:  # type: ignore[no-untyped-def]
+    path = write(tmp_path, "candidates.csv", CANDIDATES)
+    seen: dict[str, list[int]] = {}
+
+    def progress(label: str, total: int):  # type: ignore[no-untyped-def]
+        seen[label] = [total]
+        return seen[label].append
+
+    import_records(sessions, [path], progress=progress)
+    total, *advances = seen["candidates.csv"]
+    assert total == path.stat().st_size and sum(advances) == len(CANDIDATES)
