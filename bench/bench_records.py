@@ -14,6 +14,7 @@ database are emptied first (use a database of its own).
 
 import argparse
 import csv
+import os
 import platform
 import random
 import resource
@@ -156,14 +157,15 @@ def main() -> None:
         print(f"generated {sum(counts.values()):,} rows in {generated:.1f}s: {counts}", flush=True)
 
         sessions = session_factory(engine)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         report = import_records(sessions, [folder], batch_size=args.batch_size)
-        imported = time.perf_counter() - started
+        imported, cpu = time.perf_counter() - started, time.process_time() - cpu
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         assert not report.errors, report.errors[:5]
         rows = sum(f.inserted for f in report.files)
-        print(f"import: {imported:.1f}s for {rows:,} rows ({rows / imported:,.0f} rows/s); "
-              f"peak RSS {peak_mb:,.0f} MB", flush=True)  # fmt: skip
+        rate = rows / imported
+        print(f"import: {imported:.1f}s for {rows:,} rows ({rate:,.0f} rows/s); "
+              f"{cpu:.1f}s CPU here; peak RSS {peak_mb:,.0f} MB", flush=True)  # fmt: skip
 
         catalogue = load_catalogue(ROOT / "knowledge")
         rng = random.Random(11)
@@ -182,8 +184,10 @@ def main() -> None:
         p50, p99 = percentile(timings, 50), percentile(timings, 99)
         print(f"lookup + all checks: p50 {p50:.2f} ms, p99 {p99:.2f} ms, "
               f"mean {statistics.mean(timings):.2f} ms over {len(timings)} candidates")  # fmt: skip
-        cpu = platform.processor() or platform.machine()
-        print(f"machine: {cpu}, python {platform.python_version()}, database {engine.dialect.name}")
+        print(f"load average during the run: {os.getloadavg()[0]:.1f}")
+        machine = platform.processor() or platform.machine()
+        version, dialect = platform.python_version(), engine.dialect.name
+        print(f"machine: {machine}, {os.cpu_count()} CPUs, python {version}, database {dialect}")
         engine.dispose()
 
 
