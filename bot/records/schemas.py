@@ -11,6 +11,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 MCP_ID = r"^\d{4,10}$"
+_CANONICAL = re.compile(r"\d{2}-\d{3}")
 _EXAM = re.compile(r"^\s*0?(\d{2})[-\s]?(\d{3})\s*$")
 _PROVIDERS = {"prometric": "prometric", "vue": "vue", "pearson vue": "vue", "pearson": "vue"}
 _TRUE = {"true", "yes", "y", "1"}
@@ -21,6 +22,8 @@ Provider = Literal["prometric", "vue"]
 
 def canonical_exam(value: object) -> str:
     """`071-621`, `71 621`, `71621` -> `71-621`; anything else is an error."""
+    if isinstance(value, str) and _CANONICAL.fullmatch(value):  # the common case
+        return value
     match = _EXAM.match(str(value))
     if not match:
         raise ValueError(f"not an exam code: {value!r} (use e.g. 71-621)")
@@ -87,7 +90,7 @@ class Row(BaseModel):
     key_fields: ClassVar[tuple[str, ...]]
 
     def key(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self.key_fields)
+        return tuple(self.__dict__[name] for name in self.key_fields)
 
     @classmethod
     def headers(cls) -> list[str]:
