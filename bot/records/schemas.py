@@ -10,9 +10,9 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-MCP_ID = r"^\d{4,10}$"
-_CANONICAL = re.compile(r"\d{2}-\d{3}")
-_EXAM = re.compile(r"^\s*0?(\d{2})[-\s]?(\d{3})\s*$")
+MCP_ID = r"^[0-9]{4,10}$"
+_CANONICAL = re.compile(r"\d{2}-\d{3}", re.ASCII)
+_EXAM = re.compile(r"^\s*0?([0-9]{2})[-\s]?([0-9]{3})\s*$")
 _PROVIDERS = {"prometric": "prometric", "vue": "vue", "pearson vue": "vue", "pearson": "vue"}
 _TRUE = {"true", "yes", "y", "1"}
 _FALSE = {"false", "no", "n", "0"}
