@@ -1,10 +1,8 @@
-"""`triage tickets ...`: list, show, assign, escalate, resolve, reopen and merge tickets.
-
-(`tickets open`, which logs a phone call through the same triage as any message, belongs with
-the intake and is added by `bot/intake.py`'s owner.)
-"""
+"""`triage tickets ...`: open (an agent logging a call or message through the same triage as any
+message), list, show, assign, escalate, resolve, reopen and merge tickets."""
 
 import getpass
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -17,10 +15,13 @@ from bot import sla, tickets
 from bot.cli.common import console, print_json, state
 from bot.config import AppConfig
 from bot.errors import UserError
+from bot.intake import take_in
 from bot.models import OPEN_STATUSES, STATUSES, Ticket
 from bot.models.base import utcnow
 from bot.notifications import candidate_label, masked_facts, notify_escalation
 from bot.routing import route
+from bot.runtime import Runtime
+from bot.schemas import InboundMessage
 from bot.ticketing import open_load
 
 
@@ -113,6 +114,53 @@ def say(text: object) -> None:
 def register(app: typer.Typer) -> None:
     group = typer.Typer(help="List, show and work on tickets.", no_args_is_help=True)
     app.add_typer(group, name="tickets")
+
+    @group.command("open")
+    def open_(
+        ctx: typer.Context,
+        text: str = typer.Argument(..., help="What the candidate said."),
+        candidate: str = typer.Option(..., "--candidate", help="MCP ID or email address."),
+        source: str = typer.Option("phone", "--source", help="phone, email, slack or web."),
+        as_json: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """Log a message on a candidate's behalf; it goes through the same triage as any."""
+        if source not in ("phone", "email", "slack", "web"):
+            raise UserError(f"unknown source {source!r} (use phone, email, slack or web)")
+        if not text.strip():
+            raise UserError("the message text is empty")
+        cli = state(ctx)
+        settings = cli.settings()
+        message = InboundMessage(
+            source=source,  # type: ignore[arg-type]
+            external_id=f"cli:{uuid.uuid4()}",
+            text=text,
+            on_behalf_of=candidate.strip(),
+            actor=_actor(),
+            # The agent tells the candidate; the bot sends nothing on its own.
+            suppress_reply=True,
+        )
+        with cli.sessions()() as session, session.begin():
+            outcome = take_in(session, Runtime(settings), message, now=utcnow())
+            facts = {
+                t.ticket_id: masked_facts(tickets.get_ticket(session, ticket_id=t.ticket_id))
+                for t in outcome.tickets
+            }
+        if as_json:
+            print_json(outcome.model_dump(mode="json"))
+            return
+        if not outcome.tickets:
+            say("no ticket: the message carries no request")
+        for t in outcome.tickets:
+            verb = "opened" if t.created else "updated"
+            say(
+                f"{tickets.display_id(settings.app, t.ticket_id)} {verb}: "
+                f"{t.issue or 'unknown issue'} · {t.status} · {t.priority}"
+                + (f" · owner {t.owner} (rule {t.routing_rule})" if t.owner else "")
+            )
+            for line in facts[t.ticket_id]:
+                say(f"  fact: {line}")
+            if t.answer:
+                say(f"  answer: {t.answer}")
 
     @group.command("list")
     def list_tickets(

@@ -130,3 +130,25 @@ def test_digest_send_without_senders_says_so(triage: Run, db: Session) -> None:
     code, _, err = triage("digest", "--owner", "dev", "--send")
     assert code == 2 and "no Slack or email sender is configured" in err
     assert db.scalars(select(OutboxItem)).all() == []
+
+
+def test_open_logs_a_call_through_the_same_triage(
+    triage: Run, sessions: object, db: Session
+) -> None:
+    from bot.records.importer import import_records
+
+    import_records(sessions, [ROOT / "samples" / "records"])  # type: ignore[arg-type]
+    text = "I took 71-621 and 71-622 in the beta but only one voucher came."
+    code, out, err = triage("tickets", "open", "--candidate", "4012345", text, "--json")
+    assert code == 0, err
+    outcome = json.loads(out)
+    assert outcome["candidate_mcp_id"] == "4012345"
+    [ticket] = outcome["tickets"]
+    assert ticket["issue"] == "voucher-missing" and ticket["created"]
+    stored = db.get(Ticket, ticket["ticket_id"])
+    assert stored is not None and stored.source == "phone"
+    assert db.scalars(select(OutboxItem).where(OutboxItem.kind == "reply")).all() == []
+    code, out, _ = triage("tickets", "open", "--candidate", "4012345", text)
+    assert code == 0 and f"TRI-{ticket['ticket_id']} updated: voucher-missing" in out
+    code, _, err = triage("tickets", "open", "--candidate", "4012345", "--source", "fax", text)
+    assert code == 2 and "unknown source 'fax'" in err
