@@ -84,9 +84,10 @@ def run(
         return blocks.kb_results(parsed.text, core.search_knowledge(deps.settings, parsed.text))
     with db.transaction() as session:
         if parsed.name == "queue":
-            owner = actor.owner_id
-            if parsed.text == "mine" and owner is None:
+            if parsed.text == "mine" and actor.owner_id is None:
                 return blocks.message("You own no tickets: try `queue open`.")
+            # leads and front-line agents watch the whole desk; an owner watches their own
+            owner = actor.owner_id if parsed.text == "mine" or not actor.lead else None
             entries = queue(session, view=parsed.text, owner=owner)  # type: ignore[arg-type]
             rows = [
                 {**core.ticket_data(session, e.ticket, prefix=prefix), "breached": e.breached}
