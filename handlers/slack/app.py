@@ -131,8 +131,10 @@ class Deps:
 
 def default_runtime_factory(settings: Settings) -> Callable[[], Any]:
     def build() -> Any:
-        from bot.intake import build_runtime  # type: ignore[attr-defined]
-
+        try:
+            from bot.intake import build_runtime  # type: ignore[attr-defined]
+        except ImportError:
+            raise UserError("triage intake is not installed on this desk yet") from None
         return build_runtime(settings)
 
     return build
