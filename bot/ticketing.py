@@ -52,6 +52,7 @@ class TriagedMessage(BaseModel):
     # The MCP id when known, else the sender's address or Slack user.
     candidate_key: str | None = None
     candidate_mcp_id: str | None = None
+    candidate_name: str | None = None
     region: str | None = None
     country: str | None = None
     exams: list[str] = []
