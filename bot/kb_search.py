@@ -1,19 +1,12 @@
 """Searching the knowledge base by words: which known issue is the agent thinking of?"""
 
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from rapidfuzz import fuzz, process
 
-from bot.knowledge import KnowledgeBase, load_knowledge
+from bot.knowledge import KnowledgeBase
 
 MIN_SCORE = 50.0
-
-
-@lru_cache(maxsize=4)
-def _knowledge(folder: Path) -> KnowledgeBase:
-    return load_knowledge(folder)
 
 
 def search_issues(kb: KnowledgeBase, query: str, *, limit: int = 5) -> list[dict[str, Any]]:
@@ -37,8 +30,3 @@ def search_issues(kb: KnowledgeBase, query: str, *, limit: int = 5) -> list[dict
         hits.append({"id": issue.id, "title": issue.title, "score": score, "example": example})
     hits.sort(key=lambda hit: (-hit["score"], hit["id"]))
     return hits[:limit]
-
-
-def search(folder: Path, query: str, *, limit: int = 5) -> list[dict[str, Any]]:
-    """`search_issues` over the knowledge folder, loaded once per process."""
-    return search_issues(_knowledge(Path(folder).resolve()), query, limit=limit)

@@ -1,9 +1,10 @@
 """Who may do what from Slack. Checked on the server for every command and button press.
 
 Agents are the users listed in `slack.agent_users`, members of `slack.agent_user_groups`, or of
-`slack.agent_channels`; everyone else is refused politely. Owners act only on their own tickets
-unless they lead a team or are the triage lead; front-line agents who own nothing may triage
-(escalate, send drafted answers, correct the issue) but not resolve or reassign others' tickets.
+`slack.agent_channels`; everyone else is refused politely. Owners act only on their own tickets,
+except the triage lead (any ticket) and a team's lead (that team's tickets); front-line agents who
+own nothing may triage (escalate, send drafted answers, correct the issue) but not resolve,
+assign or reassign.
 """
 
 import logging
@@ -48,7 +49,12 @@ class Actor:
     slack_user_id: str
     agent: bool
     owner_id: str | None
-    lead: bool
+    triage_lead: bool = False
+    leads: frozenset[str] = frozenset()  # the teams this person leads
+
+    @property
+    def lead(self) -> bool:
+        return self.triage_lead or bool(self.leads)
 
     @property
     def name(self) -> str:
@@ -56,21 +62,21 @@ class Actor:
         return self.owner_id or f"slack:{self.slack_user_id}"
 
 
-def may(actor: Actor, act: Act, *, ticket_owner: str | None = None) -> bool:
-    """The rule for one action on one ticket (the ticket's current owner, if any)."""
+def may(
+    actor: Actor, act: Act, *, ticket_owner: str | None = None, ticket_team: str | None = None
+) -> bool:
+    """The rule for one action on one ticket (its current owner and team, if any)."""
     if not actor.agent:
         return False
-    if actor.lead or act in (Act.VIEW, Act.OPEN, Act.RECORDS, Act.CORRECT):
+    if act in (Act.VIEW, Act.OPEN, Act.RECORDS, Act.CORRECT):
+        return True
+    if actor.triage_lead or (ticket_team is not None and ticket_team in actor.leads):
         return True
     if actor.owner_id is None:
         return act in FRONT_LINE
     if act is Act.ASSIGN and ticket_owner is None:  # taking an unowned ticket
         return True
     return ticket_owner == actor.owner_id
-
-
-def leads(config: AppConfig) -> set[str]:
-    return {config.triage_lead, *(team.lead for team in config.teams.values())}
 
 
 class Directory:
@@ -90,7 +96,12 @@ class Directory:
             slack_user_id=slack_user_id,
             agent=self.is_agent(slack_user_id),
             owner_id=owner_id,
-            lead=owner_id is not None and owner_id in leads(self.config),
+            triage_lead=owner_id is not None and owner_id == self.config.triage_lead,
+            leads=frozenset(
+                name
+                for name, team in self.config.teams.items()
+                if owner_id and team.lead == owner_id
+            ),
         )
 
     def is_agent(self, slack_user_id: str) -> bool:

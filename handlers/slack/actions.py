@@ -11,6 +11,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 
 from bot.corrections import UNKNOWN, record_correction
+from bot.models.tickets import Ticket
 from handlers.slack import blocks, core
 from handlers.slack.access import REFUSAL, Act, Actor, Directory, may
 from handlers.slack.app import Deps
@@ -73,47 +74,49 @@ def press(
     ref = blocks.ticket_ref(ticket_id, prefix)
     act = ACTS[action]
     with context["db"].transaction() as session:
-        ticket = core.get_ticket(session, ticket_id, prefix=prefix)
-        if not may(actor, act, ticket_owner=ticket.owner):
+        ticket = core.lock_ticket(session, ticket_id, prefix=prefix)
+        if not may(actor, act, ticket_owner=ticket.owner, ticket_team=ticket.team):
             log.warning("refused %s on %s by %s (owner %s)", act, ref, actor.name, ticket.owner)
             return blocks.message(
                 f"Only {ticket.owner or 'its owner'} or a lead can do that on {ref}."
             )
-        outcome = _do(action, session, ticket_id=ticket_id, choice=choice, actor=actor, deps=deps)
+        outcome = _do(action, session, ticket=ticket, choice=choice, actor=actor, deps=deps)
         text = outcome(ref)
     deps.flush_outbox()
     return blocks.message(text)
 
 
 def _do(
-    action: Action, session: Any, *, ticket_id: int, choice: str | None, actor: Actor, deps: Deps
+    action: Action, session: Any, *, ticket: Ticket, choice: str | None, actor: Actor, deps: Deps
 ) -> Callable[[str], str]:
     """Call the core for one action; returns how to say what happened."""
     if action is Action.ASSIGN_TO_ME:
         if actor.owner_id is None:
             return lambda ref: "You are not an owner in app.yaml, so tickets cannot be yours."
-        core.assign(session, ticket_id=ticket_id, owner=actor.owner_id, actor=actor.name)
+        core.assign(session, deps.settings, ticket=ticket, owner=actor.owner_id, actor=actor.name)
         return lambda ref: f"{ref} is yours now."
     if action is Action.ESCALATE:
-        core.escalate(session, ticket_id=ticket_id, owner=None, actor=actor.name, reason=None)
-        return lambda ref: f"{ref} escalated."
+        to = core.escalate(
+            session, deps.settings, ticket=ticket, owner=None, actor=actor.name, reason=None
+        )
+        return lambda ref: f"{ref} escalated to {to}."
     if action is Action.RESOLVE:
-        core.resolve(session, ticket_id=ticket_id, actor=actor.name, note=None)
+        core.resolve(session, deps.settings, ticket=ticket, actor=actor.name, note=None)
         return lambda ref: f"{ref} resolved."
     if action is Action.ACKNOWLEDGE:
-        core.acknowledge(session, ticket_id=ticket_id, actor=actor.name)
-        return lambda ref: f"{ref} acknowledged: the escalation chain stops here."
+        core.acknowledge(session, ticket=ticket, actor=actor.name)
+        return lambda ref: f"{ref} acknowledged: noted on its audit trail."
     if action is Action.SEND_ANSWER:
-        where = core.send_answer(session, ticket_id=ticket_id, actor=actor.name)
+        where = core.send_answer(session, deps.settings, ticket=ticket, actor=actor.name)
         return lambda ref: f"{ref}: the answer is on its way to the candidate ({where})."
     if action is Action.REASSIGN:
         if not choice:
             return lambda ref: "Pick someone to reassign to."
         owner = owner_of(deps, choice)
-        core.assign(session, ticket_id=ticket_id, owner=owner, actor=actor.name)
+        core.assign(session, deps.settings, ticket=ticket, owner=owner, actor=actor.name)
         return lambda ref: f"{ref} reassigned to {owner}."
     issue = choice or UNKNOWN
     if issue != UNKNOWN and issue not in core.catalogue(deps.settings):
         return lambda ref: f"`{issue}` is not a known issue."
-    record_correction(session, ticket_id=ticket_id, corrected=issue, actor=actor.name)
+    record_correction(session, ticket_id=ticket.id, corrected=issue, actor=actor.name)
     return lambda ref: f"Thanks: {ref} noted as `{issue}`; it joins the labelled examples."

@@ -5,6 +5,7 @@ Nothing registers at import time: `build_app` builds one `App` and asks each fea
 """
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.db import transaction
 from bot.errors import UserError
 from bot.outbox import deliver_due
+from bot.runtime import Runtime
 from bot.settings import Settings
 
 log = logging.getLogger("triage.slack")
@@ -98,17 +100,19 @@ class Deps:
     settings: Settings
     sessions: sessionmaker[Session]
     client: WebClient
-    runtime_factory: Callable[[], Any] | None = None
+    runtime_factory: Callable[[], Runtime] | None = None
     deliver_now: bool = True
-    _runtime: Any = field(default=None, repr=False)
+    _runtime: Runtime | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
-    def runtime(self) -> Any:
+    def runtime(self) -> Runtime:
         """The core's intake runtime (knowledge base, matcher, records), built on first use."""
-        if self._runtime is None:
-            factory = self.runtime_factory or default_runtime_factory(self.settings)
-            self._runtime = factory()
-        return self._runtime
+        with self._lock:  # the knowledge base is indexed once, not by every first request at once
+            if self._runtime is None:
+                factory = self.runtime_factory or default_runtime_factory(self.settings)
+                self._runtime = factory()
+            return self._runtime
 
     @cached_property
     def prefix(self) -> str:
@@ -129,15 +133,8 @@ class Deps:
             log.warning("immediate outbox delivery failed; left for the worker", exc_info=True)
 
 
-def default_runtime_factory(settings: Settings) -> Callable[[], Any]:
-    def build() -> Any:
-        try:
-            from bot.intake import build_runtime  # type: ignore[attr-defined]
-        except ImportError:
-            raise UserError("triage intake is not installed on this desk yet") from None
-        return build_runtime(settings)
-
-    return build
+def default_runtime_factory(settings: Settings) -> Callable[[], Runtime]:
+    return lambda: Runtime(settings)
 
 
 def build_app(
@@ -145,7 +142,7 @@ def build_app(
     *,
     sessions: sessionmaker[Session],
     client: WebClient | None = None,
-    runtime_factory: Callable[[], Any] | None = None,
+    runtime_factory: Callable[[], Runtime] | None = None,
     deliver_now: bool = True,
 ) -> App:
     """The bolt `App` for this desk with every feature's listeners registered."""

@@ -55,11 +55,16 @@ def _entity_line(entities: dict[str, Any]) -> str:
     return "; ".join(parts) or "none found"
 
 
+def _id(ticket: dict[str, Any]) -> Any:
+    return ticket.get("id") or ticket.get("ticket_id")
+
+
 def _ticket_line(ticket: dict[str, Any], prefix: str) -> str:
     owner = f" → *{ticket['owner']}*" if ticket.get("owner") else ""
     rule = f" (rule `{ticket['routing_rule']}`)" if ticket.get("routing_rule") else ""
+    title = f" {ticket['title']}" if ticket.get("title") else ""
     return (
-        f"*{ticket_ref(ticket['id'], prefix)}* `{ticket.get('issue') or UNKNOWN}` · "
+        f"*{ticket_ref(_id(ticket), prefix)}* `{ticket.get('issue') or UNKNOWN}`{title} · "
         f"{ticket.get('status', 'new')} · {ticket.get('priority', 'normal')} · "
         f"{ticket.get('action') or ticket.get('decision') or 'none'}{owner}{rule}"
     )
@@ -121,7 +126,7 @@ def triage_result(data: dict[str, Any], *, private: bool) -> tuple[str, Blocks]:
                 if private
                 else context("An answer is drafted: an agent can send it with *Send answer*.")
             )
-        blocks.append(ticket_actions(ticket["id"], data.get("catalogue", []), ticket.get("issue")))
+        blocks.append(ticket_actions(_id(ticket), data.get("catalogue", []), ticket.get("issue")))
     if not tickets:
         blocks.append(context("No ticket opened."))
     return fallback, blocks
@@ -220,24 +225,45 @@ def escalation(data: dict[str, Any]) -> tuple[str, Blocks]:
 
 
 def digest(data: dict[str, Any]) -> tuple[str, Blocks]:
-    """An owner's digest: counts, then open tickets grouped by issue (the chart is uploaded)."""
+    """An owner's digest (`bot.digests.Digest` as JSON): counts, change, tickets by issue."""
     owner = data.get("owner_name") or data.get("owner", "")
-    title = data.get("title") or f"Digest for {owner}".strip()
-    total = data.get("total", sum(len(g.get("tickets", [])) for g in data.get("groups", [])))
-    fallback = f"{title}: {total} open tickets"
-    blocks: Blocks = [{"type": "header", "text": {"type": "plain_text", "text": title[:150]}}]
+    title = f"Triage digest for {owner}".strip() + (
+        f", {data['local_date']}" if data.get("local_date") else ""
+    )
     counts = data.get("counts") or {}
+    fallback = f"{title}: {counts.get('open', 0)} open, {counts.get('breached', 0)} breached"
+    blocks: Blocks = [{"type": "header", "text": {"type": "plain_text", "text": title[:150]}}]
     if counts:
-        blocks.append(context(" · ".join(f"{k}: {v}" for k, v in counts.items())))
-    if data.get("change"):
-        blocks.append(context(str(data["change"])))
+        blocks.append(context(" · ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.items())))
+    change = data.get("change") or {}
+    if change.get("new") or change.get("resolved") or change.get("open_delta"):
+        blocks.append(
+            context(
+                f"Since the last digest: {change.get('new', 0)} new, "
+                f"{change.get('resolved', 0)} resolved, open {change.get('open_delta') or 0:+d}"
+            )
+        )
     for group in data.get("groups", []):
-        lines = [str(t.get("line") or t) for t in group.get("tickets", [])]
-        heading = f"*{group.get('issue') or UNKNOWN}* ({len(lines)})"
+        lines = [digest_line(t) for t in group.get("tickets", [])]
+        hidden = group.get("count", len(lines)) - len(lines)
+        if hidden > 0:
+            lines.append(f"… and {hidden} more")
+        label = group.get("label") or group.get("issue") or UNKNOWN
+        heading = f"*{label}* ({group.get('count', len(lines))})"
         blocks.append(section("\n".join([heading, *(f"• {line}" for line in lines)])))
-    if data.get("text") and not data.get("groups"):
-        blocks.append(section(data["text"]))
+    if not data.get("groups"):
+        blocks.append(section("No open tickets."))
     return fallback, blocks[:50]
+
+
+def digest_line(ticket: dict[str, Any] | str) -> str:
+    if isinstance(ticket, str):
+        return ticket
+    state = ticket.get("sla_state", "")
+    mark = "🔴 " if state == "breached" else ("🟠 " if state == "due soon" else "")
+    parts = [ticket.get("ref") or ticket_ref(_id(ticket)), ticket.get("age"), state,
+             ticket.get("candidate"), ticket.get("facts")]  # fmt: skip
+    return mark + " · ".join(str(p) for p in parts if p)
 
 
 def answer(data: dict[str, Any]) -> tuple[str, Blocks]:

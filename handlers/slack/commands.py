@@ -81,13 +81,14 @@ def run(
     if parsed.name == "open":
         return open_ticket(parsed, actor=actor, command=command, db=db, deps=deps)
     if parsed.name == "kb":
-        return blocks.kb_results(parsed.text, core.search_knowledge(deps.settings, parsed.text))
+        return blocks.kb_results(parsed.text, core.search_knowledge(deps.runtime, parsed.text))
     with db.transaction() as session:
         if parsed.name == "queue":
             if parsed.text == "mine" and actor.owner_id is None:
                 return blocks.message("You own no tickets: try `queue open`.")
-            # leads and front-line agents watch the whole desk; an owner watches their own
-            owner = actor.owner_id if parsed.text == "mine" or not actor.lead else None
+            # the triage lead and front-line agents watch the whole desk; owners their own
+            whole_desk = actor.triage_lead or actor.owner_id is None
+            owner = None if parsed.text != "mine" and whole_desk else actor.owner_id
             entries = queue(session, view=parsed.text, owner=owner)  # type: ignore[arg-type]
             rows = [
                 {**core.ticket_data(session, e.ticket, prefix=prefix), "breached": e.breached}
@@ -103,29 +104,35 @@ def run(
                 core.records_summary(session, settings=deps.settings, candidate=parsed.candidate)
             )
         assert parsed.ticket_id is not None
-        ticket = core.get_ticket(session, parsed.ticket_id, prefix=prefix)
+        ticket = core.lock_ticket(session, parsed.ticket_id, prefix=prefix)
         ref = blocks.ticket_ref(ticket.id, prefix)
         if parsed.name == "ticket":
             data = {**core.ticket_data(session, ticket, prefix=prefix)}
             data["catalogue"] = core.catalogue(deps.settings)
             return blocks.ticket_detail(data, private=True)
         act = {"assign": Act.ASSIGN, "escalate": Act.ESCALATE, "resolve": Act.RESOLVE}[parsed.name]
-        if not may(actor, act, ticket_owner=ticket.owner):
+        if not may(actor, act, ticket_owner=ticket.owner, ticket_team=ticket.team):
             return blocks.message(f"Only {ticket.owner} or a lead can {parsed.name} {ref}.")
         target = owner_of(deps, parsed.user) if parsed.user else actor.owner_id
         if parsed.name == "assign":
             if target is None:
                 return blocks.message("Name an owner: `/triage assign ID @user`.")
-            core.assign(session, ticket_id=ticket.id, owner=target, actor=actor.name)
+            core.assign(session, deps.settings, ticket=ticket, owner=target, actor=actor.name)
             outcome = f"{ref} assigned to {target}."
         elif parsed.name == "escalate":
-            to = target if parsed.user else None
-            core.escalate(
-                session, ticket_id=ticket.id, owner=to, actor=actor.name, reason=parsed.text or None
+            to = core.escalate(
+                session,
+                deps.settings,
+                ticket=ticket,
+                owner=target if parsed.user else None,
+                actor=actor.name,
+                reason=parsed.text or None,
             )
-            outcome = f"{ref} escalated" + (f" to {to}." if to else ".")
+            outcome = f"{ref} escalated to {to}."
         else:
-            core.resolve(session, ticket_id=ticket.id, actor=actor.name, note=parsed.text or None)
+            core.resolve(
+                session, deps.settings, ticket=ticket, actor=actor.name, note=parsed.text or None
+            )
             outcome = f"{ref} resolved."
     deps.flush_outbox()
     return blocks.message(outcome)
@@ -146,10 +153,11 @@ def open_ticket(
         source="slack",
         external_id=f"command:{command.get('trigger_id') or command.get('channel_id')}",
         text=parsed.text,
-        slack_user_id=actor.slack_user_id,
         slack_channel=command.get("channel_id"),
         on_behalf_of=parsed.candidate,
         actor=actor.name,
+        # the agent sees the outcome ephemerally; nothing is posted in the agents' channel
+        suppress_reply=True,
         meta={"slack_command": command.get("command"), "team_id": command.get("team_id")},
     )
     with db.transaction() as session:

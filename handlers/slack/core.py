@@ -9,24 +9,24 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot import agent_actions, intake, tickets
 from bot.errors import UserError
+from bot.kb_search import search_issues
+from bot.models.base import utcnow
 from bot.models.messages import Message, TicketMessage
 from bot.models.tickets import Ticket
+from bot.records.catalogue import load_catalogue
+from bot.records.checks import run_all_checks
+from bot.records.source import records_source
+from bot.runtime import Runtime
 from bot.schemas import InboundMessage, IntakeOutcome
-
-
-class NotAvailable(UserError):
-    """A core feature this deployment does not have (yet)."""
+from bot.settings import Settings
 
 
 def take_in(
-    session: Session, runtime: Any, message: InboundMessage, *, now: datetime | None = None
+    session: Session, runtime: Runtime, message: InboundMessage, *, now: datetime | None = None
 ) -> IntakeOutcome:
-    try:
-        from bot.intake import take_in as core_take_in
-    except ImportError:
-        raise NotAvailable("triage intake is not installed on this desk yet") from None
-    return core_take_in(session, runtime, message, now=now)
+    return intake.take_in(session, runtime, message, now=now)
 
 
 def facts_lines(facts: dict[str, Any] | None) -> list[str]:
@@ -73,6 +73,17 @@ def get_ticket(session: Session, ticket_id: int, *, prefix: str) -> Ticket:
     return ticket
 
 
+def lock_ticket(session: Session, ticket_id: int, *, prefix: str) -> Ticket:
+    """The ticket, row-locked on PostgreSQL so two presses at once change it one after the other."""
+    query = select(Ticket).where(Ticket.id == ticket_id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    ticket = session.scalar(query)
+    if ticket is None:
+        raise UserError(f"There is no ticket {prefix}-{ticket_id}.")
+    return ticket
+
+
 def first_message(session: Session, ticket_id: int) -> Message | None:
     return session.scalar(
         select(Message)
@@ -83,54 +94,67 @@ def first_message(session: Session, ticket_id: int) -> Message | None:
     )
 
 
-def _tickets_module() -> Any:
-    try:
-        import bot.tickets as tickets
-    except ImportError:
-        raise NotAvailable("ticket actions are not installed on this desk yet") from None
-    return tickets
-
-
-def assign(session: Session, *, ticket_id: int, owner: str, actor: str) -> None:
-    _tickets_module().assign(session, ticket_id=ticket_id, owner=owner, actor=actor)
-
-
-def escalate(
-    session: Session, *, ticket_id: int, owner: str | None, actor: str, reason: str | None
-) -> None:
-    _tickets_module().escalate(
-        session, ticket_id=ticket_id, owner=owner, actor=actor, reason=reason
+def assign(session: Session, settings: Settings, *, ticket: Ticket, owner: str, actor: str) -> None:
+    tickets.assign(
+        session, ticket=ticket, owner=owner, actor=actor, now=utcnow(), config=settings.app
     )
 
 
-def resolve(session: Session, *, ticket_id: int, actor: str, note: str | None) -> None:
-    _tickets_module().resolve(session, ticket_id=ticket_id, actor=actor, reason=note)
+def escalate(
+    session: Session,
+    settings: Settings,
+    *,
+    ticket: Ticket,
+    owner: str | None,
+    actor: str,
+    reason: str | None,
+) -> str:
+    return agent_actions.escalate_onward(
+        session, settings, ticket=ticket, actor=actor, to=owner, reason=reason
+    )
 
 
-def acknowledge(session: Session, *, ticket_id: int, actor: str) -> None:
-    _tickets_module().acknowledge(session, ticket_id=ticket_id, actor=actor)
+def resolve(
+    session: Session, settings: Settings, *, ticket: Ticket, actor: str, note: str | None
+) -> None:
+    tickets.resolve(
+        session, ticket=ticket, actor=actor, now=utcnow(), note=note, config=settings.app
+    )
 
 
-def send_answer(session: Session, *, ticket_id: int, actor: str) -> str:
+def acknowledge(session: Session, *, ticket: Ticket, actor: str) -> None:
+    agent_actions.acknowledge(session, ticket=ticket, actor=actor)
+
+
+def send_answer(session: Session, settings: Settings, *, ticket: Ticket, actor: str) -> str:
     """Queue the drafted answer to the candidate through the ticket's channel; returns where."""
-    return _tickets_module().send_answer(session, ticket_id=ticket_id, actor=actor)
+    return agent_actions.send_answer(session, settings, ticket=ticket, actor=actor)
 
 
-def records_summary(session: Session, *, settings: Any, candidate: str) -> dict[str, Any]:
-    """The candidate's records and check results as a title and lines (codes masked)."""
-    try:
-        from bot.records import records_summary as core_summary  # type: ignore[attr-defined]
-    except ImportError:
-        raise NotAvailable("entitlement records are not installed on this desk yet") from None
-    return core_summary(session, settings=settings, key=candidate)
+def records_summary(session: Session, *, settings: Settings, candidate: str) -> dict[str, Any]:
+    """The candidate and every check's outcome, as a title and lines (codes masked)."""
+    session_or_none = session if settings.app.records.source == "database" else None
+    records = records_source(settings, session_or_none).get(candidate)
+    if records is None:
+        raise UserError(f"No candidate with MCP id or email {candidate!r}.")
+    checks = run_all_checks(
+        records,
+        catalogue=load_catalogue(settings.knowledge_dir),
+        exams=[],
+        today=utcnow().date(),
+        vouchers_per_beta_exam=settings.app.records.vouchers_per_beta_exam,
+    )
+    person = records.candidate
+    lines = [f"{', '.join(person.emails) or 'no email'} · {person.country} ({person.region})"]
+    for name, result in checks.items():
+        outcome = "escalate" if result.escalate else ("settled" if result.settles else "-")
+        summary = "; ".join(result.summary) or "no records"
+        lines.append(f"*{name}* ({outcome}): {summary}")
+    return {"title": f"{person.name} · MCP {person.mcp_id}", "lines": lines}
 
 
-def search_knowledge(settings: Any, query: str) -> list[dict[str, Any]]:
-    try:
-        from bot.kb_search import search
-    except ImportError:
-        raise NotAvailable("the knowledge base is not installed on this desk yet") from None
-    return search(settings.knowledge_dir, query)
+def search_knowledge(runtime: Runtime, query: str) -> list[dict[str, Any]]:
+    return search_issues(runtime.knowledge, query)
 
 
 def catalogue(settings: Any) -> list[str]:

@@ -74,4 +74,6 @@ def latest_digest(session: Session, *, owner: str | None, deps: Deps) -> str | N
     )
     if item is None:
         return None
-    return str(item.payload.get("text") or "")
+    text, body = blocks.digest(item.payload.get("data") or {})
+    lines = [b["text"]["text"] for b in body if b.get("type") == "section"]
+    return "\n".join([item.payload.get("text") or text, *lines])[: blocks.MAX_SECTION - 100]

@@ -10,11 +10,12 @@ import re
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.inbound_events import claim_event
-from bot.outbox import enqueue
-from bot.schemas import InboundMessage
+from bot.models.outbox import OutboxItem
+from bot.schemas import InboundMessage, IntakeOutcome
 from handlers.slack import core
 from handlers.slack.access import Directory
 from handlers.slack.app import Database, Deps
@@ -85,9 +86,9 @@ def take(
                 log.info("slack event %s already taken; ignoring the repeat", event_id)
                 return
             outcome = core.take_in(session, deps.runtime, inbound(event))
-            if outcome.duplicate or (not outcome.tickets and not outcome.reply):
+            if outcome.duplicate:
                 return
-            queue_reply(session, event, outcome, deps=deps, private=private)
+            enrich_reply(session, outcome, deps=deps, private=private)
     except Exception as exc:
         # The claim rolled back with the transaction, so Slack's retry is processed again.
         log.exception("slack event %s could not be taken in", event_id)
@@ -111,25 +112,26 @@ def tell_poster(deps: Deps, event: dict[str, Any], text: str) -> None:
         log.warning("could not tell %s about the failure", event.get("user"), exc_info=True)
 
 
-def queue_reply(
-    session: Session, event: dict[str, Any], outcome: Any, *, deps: Deps, private: bool
-) -> None:
-    data = outcome_data(session, outcome, deps=deps, private=private)
-    data["reply"] = outcome.reply
-    fallback = ", ".join(data["issues"]) or "not matched to a known issue"
-    enqueue(
-        session,
-        channel="slack",
-        kind="reply",
-        recipient=event["channel"],
-        payload={
-            "channel": event["channel"],
-            "text": f"Understood: {fallback}",
-            "thread_ts": event.get("thread_ts") or event["ts"],
-            "view": "reply",
-            "data": data,
-            "file": None,
-        },
-        dedupe_key=f"reply:{outcome.message_id}",
-        ticket_id=outcome.tickets[0].ticket_id if outcome.tickets else None,
+def enrich_reply(session: Session, outcome: IntakeOutcome, *, deps: Deps, private: bool) -> bool:
+    """Add what the Slack view shows to the reply the core queued: entities, the catalogue for
+    the Not-this-issue menu and, in an agent's DM only, the facts and drafted answers."""
+    item = session.scalar(
+        select(OutboxItem).where(
+            OutboxItem.dedupe_key == f"reply:{outcome.message_id}", OutboxItem.channel == "slack"
+        )
     )
+    if item is None or item.status != "pending":
+        return False
+    extra = outcome_data(session, outcome, deps=deps, private=private)
+    by_id = {t["id"]: t for t in extra["tickets"]}
+    data = dict(item.payload.get("data") or {})
+    data["tickets"] = [
+        {**by_id.get(t.get("ticket_id") or t.get("id"), {}), **t}
+        if not private
+        else {**t, **by_id.get(t.get("ticket_id") or t.get("id"), {})}
+        for t in data.get("tickets", extra["tickets"])
+    ]
+    for key in ("prefix", "issues", "entities", "catalogue", "private", "candidate"):
+        data[key] = extra[key]
+    item.payload = {**item.payload, "data": data}
+    return True

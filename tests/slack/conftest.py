@@ -226,3 +226,26 @@ def make_ticket(db: Session, **fields: Any) -> Ticket:
 
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+@pytest.fixture
+def records(sessions: sessionmaker[Session]) -> None:
+    """The demo's sample records (20 candidates), as the README's demo uses them."""
+    from bot.records.importer import import_records
+
+    report = import_records(sessions, [ROOT / "samples" / "records"])
+    assert not report.errors
+
+
+def message_event(
+    text: str, *, user: str, ts: str, channel: str = INTAKE, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "type": "message",
+        "channel": channel,
+        "channel_type": "im" if channel.startswith("D") else "channel",
+        "user": user,
+        "text": text,
+        "ts": ts,
+        **extra,
+    }

@@ -89,6 +89,22 @@ class FakeSlack:
             time.sleep(0.02)
         raise AssertionError(f"expected {count} {method} call(s), got {self.called(method)}")
 
+    def posts(self, channel: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
+        """The successful chat.postMessage calls to `channel`, once there are `count`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [
+                c
+                for c in self.called("chat.postMessage")
+                if c.args.get("channel") == channel and "_failed" not in c.args
+            ]
+            if len(found) >= count or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        if len(found) < count:
+            raise AssertionError(f"expected {count} post(s) to {channel}, got {found}")
+        return found
+
     def said(self) -> list[str]:
         """Every text the app sent, in order (messages, ephemerals, responses, views)."""
         texts = []

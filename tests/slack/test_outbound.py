@@ -7,12 +7,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.adapters import discover_senders
+from bot.digests import send_digest
 from bot.models.base import utcnow
 from bot.models.outbox import OutboxItem
+from bot.notifications import notify_escalation
 from bot.outbox import deliver_due, enqueue
 from bot.settings import Settings
 from handlers.slack.outbound import make_sender
-from tests.slack.conftest import DEV, INTAKE
+from tests.slack.conftest import DEV, INTAKE, make_ticket
 from tests.slack.fake_slack import FakeSlack, render_text
 
 PNG = base64.b64encode(b"\x89PNG fake chart").decode()
@@ -53,52 +55,34 @@ def test_sender_is_discovered_only_when_slack_is_configured(
 def test_escalation_goes_to_the_owner_by_dm_with_buttons(
     slack_settings: Settings, sessions: sessionmaker[Session], db: Session, fake_slack: FakeSlack
 ) -> None:
-    queue(
-        db,
-        "escalation:7:1:slack",
-        channel=DEV,
-        view="escalation",
-        text="TRI-7 escalated",
-        data={
-            "ticket_id": 7,
-            "issue": "voucher-missing",
-            "priority": "high",
-            "reason": "SLA breached",
-            "facts": ["beta exams taken: 2", "vouchers issued: 1", "owed: 1 (****-7Q2K)"],
-        },
-    )
+    ticket = make_ticket(db, priority="high", facts={"summary": ["owed: 1 voucher"]})
+    notify_escalation(db, slack_settings.app, ticket=ticket, recipient="dev", level="1",
+                      reason="resolution overdue by 2h", now=utcnow())  # fmt: skip
+    db.commit()
     assert deliver_due(sessions, {"slack": make_sender(slack_settings)}) == (1, 0)
     [opened] = fake_slack.called("conversations.open")
     assert opened.args["users"] == DEV
     [post] = fake_slack.called("chat.postMessage")
     assert post.args["channel"] == "D02DEV"
     text = render_text(post.args)
-    assert "*TRI-7* `voucher-missing` · high — SLA breached" in text
-    assert "owed: 1 (****-7Q2K)" in text
+    assert f"*TRI-{ticket.id}* `voucher-missing` · high — resolution overdue by 2h" in text
+    assert "Candidate: MCP 4471203" in text
     assert "[Acknowledge] [Resolve] [Reassign]" in text
 
 
-def test_digest_uploads_its_chart_once(
+def test_digest_goes_by_dm_with_its_chart_uploaded_once(
     slack_settings: Settings, sessions: sessionmaker[Session], db: Session, fake_slack: FakeSlack
 ) -> None:
-    queue(
-        db,
-        "digest:dev:2026-11-25:slack",
-        channel=DEV,
-        view="digest",
-        text="Digest for Dev",
-        data={
-            "owner": "dev",
-            "groups": [
-                {"issue": "voucher-missing", "tickets": [{"line": "TRI-1 · 2d · breached"}]}
-            ],
-        },
-        file={"filename": "chart.png", "title": "New tickets per day", "data_b64": PNG},
-    )
+    ticket = make_ticket(db, created_at=utcnow() - timedelta(days=2))
+    send_digest(db, slack_settings.app, owner_id="dev", now=utcnow(), channels=["slack"])
+    db.commit()
     assert deliver_due(sessions, {"slack": make_sender(slack_settings)}) == (1, 0)
-    assert "TRI-1 · 2d · breached" in render_text(fake_slack.called("chat.postMessage")[0].args)
+    [post] = fake_slack.called("chat.postMessage")
+    text = render_text(post.args)
+    assert "Triage digest for Dev Patel" in text
+    assert f"TRI-{ticket.id}" in text and "voucher-missing" in text
     [upload] = fake_slack.called("upload")
-    assert upload.args["bytes"] == len(base64.b64decode(PNG))
+    assert upload.args["bytes"] > 1000  # the PNG chart
     [complete] = fake_slack.called("files.completeUploadExternal")
     assert complete.args["channel_id"] == "D02DEV"
 
