@@ -5,6 +5,7 @@ and return `(fallback_text, blocks)`. Record facts appear only when the caller s
 private (a DM or an ephemeral message to an agent).
 """
 
+from datetime import UTC, datetime
 from typing import Any
 
 from handlers.slack.ids import Action, Block
@@ -40,6 +41,17 @@ def button(label: str, action: Action, value: str, style: str | None = None) -> 
 
 def ticket_ref(ticket_id: Any, prefix: str = "TRI") -> str:
     return f"{prefix}-{ticket_id}"
+
+
+def when(value: str) -> str:
+    """An ISO timestamp as `2026-12-07 08:30 UTC`; anything else unchanged."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def message(text: str) -> tuple[str, Blocks]:
@@ -193,10 +205,11 @@ def escalation(data: dict[str, Any]) -> tuple[str, Blocks]:
     about = data.get("summary") or data.get("subject")
     if about:
         blocks.append(section(f">{about}"))
+    level = str(data.get("level") or "")
     extra = [
         f"Candidate: {data['candidate']}" if data.get("candidate") else None,
-        f"Level {data['level']}" if data.get("level") is not None else None,
-        f"SLA due: {data['sla_due_at']}" if data.get("sla_due_at") else None,
+        f"Escalation step {level}" if level.isdigit() else None,
+        f"Resolution due: {when(data['sla_due_at'])}" if data.get("sla_due_at") else None,
     ]
     if any(extra):
         blocks.append(context(" · ".join(e for e in extra if e)))
