@@ -15,6 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bot import metrics
+from bot.bounds import bounded_message
 from bot.models import Message, TicketMessage
 from bot.models.base import utcnow
 from bot.replies import queue_reply
@@ -31,6 +32,7 @@ def take_in(
 ) -> IntakeOutcome:
     """Store, triage and file one message; the caller commits."""
     now = now or utcnow()
+    message = bounded_message(message)
     stored, created = store_message(session, message)
     metrics.message_taken_in(message.source, duplicate=not created)
     if not created:
