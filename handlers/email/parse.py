@@ -31,6 +31,7 @@ from bot.schemas import InboundMessage
 MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 # Labels that mean "some Western single-byte charset": browsers and mailers read them as cp1252.
 WESTERN = {"us-ascii", "ascii", "iso-8859-1", "latin-1", "latin1", "iso_8859-1", "l1"}
+MAX_ADDRESS = 320  # longer is no address (and no column holds it)
 TNEF_TYPES = {"application/ms-tnef", "application/vnd.ms-tnef"}
 KEPT_HEADERS = (
     "from", "to", "cc", "reply-to", "date", "message-id", "in-reply-to", "references",
@@ -107,7 +108,8 @@ def header(message: Message, name: str) -> str:
     text = str(value)
     if any("\udc80" <= ch <= "\udcff" for ch in text):  # undeclared 8-bit bytes in a header
         text = decode_text(text.encode("utf-8", "surrogateescape"), None)[0]
-    return " ".join(text.split())
+    # NUL (an encoded word can decode to it) is no header character, and PostgreSQL refuses it.
+    return " ".join(text.replace("\x00", " ").split())
 
 
 def decode_text(data: bytes, declared: str | None) -> tuple[str, str | None]:
@@ -317,7 +319,7 @@ def _parse(message: EmailMessage, raw: bytes, *, ticket_prefix: str, max_bytes: 
         external_id=own_id or f"<sha256-{print_[:40]}@no-message-id.invalid>",
         fingerprint=print_,
         subject=subject,
-        sender_email=address.lower() or None,
+        sender_email=address.lower() if 0 < len(address) <= MAX_ADDRESS else None,
         sender_name=name or None,
         reply_to=reply_to,
         to=[a for _, a in getaddresses([header(message, "to"), header(message, "cc")]) if a],

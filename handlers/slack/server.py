@@ -48,7 +48,13 @@ def create_web_app(
 
     async def slack_events(request: Request) -> Response:
         body = await request.body()
-        response = await run_in_threadpool(bolt.dispatch, to_bolt_request(request, body))
+        try:
+            bolt_request = to_bolt_request(request, body)
+        except (ValueError, TypeError, AttributeError, KeyError):  # a body bolt cannot parse
+            bolt_request = None
+        if bolt_request is None or not isinstance(bolt_request.body, dict):
+            return JSONResponse({"error": "malformed request"}, status_code=400)
+        response = await run_in_threadpool(bolt.dispatch, bolt_request)
         return to_starlette_response(response)
 
     async def healthz(_request: Request) -> Response:

@@ -37,3 +37,9 @@ def email(text: str, external_id: str = "<m1@example.in>", **fields: object) -> 
         "received_at": NOW,
     }
     return InboundMessage(**{**values, **fields})  # type: ignore[arg-type]
+
+
+# The Slack tests' fixtures: the fake Web API, the app under uvicorn, a signed-request client.
+from tests.slack.conftest import fake_slack, served, slack, slack_settings  # noqa: E402
+
+__all__ = ["fake_slack", "served", "slack", "slack_settings"]
