@@ -135,11 +135,16 @@ def deliver_due(
     sent = failed = 0
     for channel, send in senders.items():
         with session_factory() as session, session.begin():
-            ids = [item.id for item in claim(session, channel=channel, limit=limit, now=now)]
-        for item_id in ids:
+            claims = {
+                item.id: item.claimed_until
+                for item in claim(session, channel=channel, limit=limit, now=now)
+            }
+        for item_id, claimed_until in claims.items():
             with session_factory() as session, session.begin():
-                item = session.get(OutboxItem, item_id)
-                if item is None or item.status != "pending":
+                # Locked while it is sent, and still ours: a claim that expired during a slow
+                # batch may have been taken by another worker, which then sends it instead.
+                item = session.get(OutboxItem, item_id, with_for_update=True)
+                if item is None or item.status != "pending" or item.claimed_until != claimed_until:
                     continue
                 error: Exception | None = None
                 try:

@@ -23,8 +23,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.db import open_database, ping, session_factory
+from bot.logs import configure_logging
 from bot.outbox import deliver_due
 from bot.settings import Settings, load_settings
+from handlers.ops import ops_routes
 from handlers.slack.app import build_app
 
 log = logging.getLogger("triage.slack")
@@ -84,6 +86,7 @@ def create_web_app(
         routes=[
             Route(EVENTS_PATH, slack_events, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            *ops_routes(engine),
         ],
         lifespan=lifespan,
     )
@@ -109,4 +112,5 @@ def _deliver_loop(
 def from_environment() -> Starlette:
     """Factory for uvicorn's worker processes: settings from the environment the CLI prepared."""
     settings = load_settings()
+    configure_logging(settings)
     return create_web_app(settings, deliver_every=float(os.environ.get(DELIVER_EVERY_ENV, "0")))
