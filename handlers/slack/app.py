@@ -30,7 +30,7 @@ from bot.settings import Settings
 
 log = logging.getLogger("triage.slack")
 
-LISTENER_THREADS = 32  # lazy work and acks share bolt's executor: keep acks from queueing
+LISTENER_THREADS = 4  # lazy work: few threads, so acks are not starved of the GIL by slow work
 
 
 def web_client(settings: Settings, *, token: str | None = None) -> WebClient:
@@ -153,6 +153,8 @@ def build_app(
         signing_secret=signing_secret,
         # acks are cheap, so answer in the request thread; slow work goes to lazy listeners
         process_before_response=True,
+        # start even when Slack is unreachable; bolt checks the token on the first request
+        token_verification_enabled=False,
         listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS),
         logger=log,
     )
