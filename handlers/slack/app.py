@@ -27,6 +27,7 @@ from bot.errors import UserError
 from bot.outbox import deliver_due
 from bot.runtime import Runtime
 from bot.settings import Settings
+from handlers.slack.access import Directory
 
 log = logging.getLogger("triage.slack")
 
@@ -117,6 +118,11 @@ class Deps:
     @cached_property
     def prefix(self) -> str:
         return self.settings.app.desk.ticket_prefix
+
+    @cached_property
+    def directory(self) -> Directory:
+        """Who is an agent, lead or owner (one cache of group members per process)."""
+        return Directory(self.settings.app, self.client)
 
     def flush_outbox(self) -> None:
         """Deliver what this request enqueued now instead of at the worker's next sweep.
