@@ -129,7 +129,10 @@ class RegionRestriction(Base):
     """A country excluded from a beta exam since a date."""
 
     __tablename__ = "region_restrictions"
-    __table_args__ = (UniqueConstraint("exam", "country"), Index("ix_restrictions_country", "country"))
+    __table_args__ = (
+        UniqueConstraint("exam", "country"),
+        Index("ix_restrictions_country", "country"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     exam: Mapped[str] = mapped_column(_EXAM)
