@@ -12,6 +12,7 @@ but a different fingerprint is taken in as a new message under `<id>#<fingerprin
 it is neither lost nor confused with the first.
 """
 
+import importlib
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -225,8 +226,10 @@ def ingest_message(
 def core_intake(settings: Settings) -> Intake:
     """The core's `take_in` bound to its runtime (until it lands: store the message only)."""
     try:
-        from bot import intake as core  # type: ignore[attr-defined]
-    except ModuleNotFoundError:
+        core = importlib.import_module("bot.intake")
+    except ModuleNotFoundError as exc:
+        if exc.name != "bot.intake":
+            raise
         return store_only
     runtime = core.build_runtime(settings)  # pragma: no cover - replaced on merge
 

@@ -31,6 +31,7 @@ from bot.schemas import InboundMessage
 MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 # Labels that mean "some Western single-byte charset": browsers and mailers read them as cp1252.
 WESTERN = {"us-ascii", "ascii", "iso-8859-1", "latin-1", "latin1", "iso_8859-1", "l1"}
+BLOCKS = ["p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "table", "ul", "ol"]
 TNEF_TYPES = {"application/ms-tnef", "application/vnd.ms-tnef"}
 KEPT_HEADERS = (
     "from", "to", "cc", "reply-to", "date", "message-id", "in-reply-to", "references",
@@ -139,15 +140,19 @@ def part_text(part: Message) -> tuple[str, str | None]:
 
 
 def html_to_text(html: str) -> str:
-    """Readable text from HTML (BeautifulSoup, MIT licensed): scripts and styles dropped, block
-    elements on their own lines."""
+    """Readable text from HTML (BeautifulSoup, MIT licensed): scripts and styles dropped,
+    paragraphs separated by a blank line, line breaks kept."""
     soup = BeautifulSoup(html, "html.parser")
     for tag in soup(["script", "style", "head", "title"]):
         tag.decompose()
     for br in soup.find_all("br"):
         br.replace_with("\n")
-    text = soup.get_text("\n")
-    lines = (" ".join(line.split()) for line in text.splitlines())
+    for block in soup.find_all(BLOCKS):
+        block.insert_before("\n\n")
+        block.insert_after("\n\n")
+    for line_end in soup.find_all(["li", "tr"]):
+        line_end.insert_after("\n")
+    lines = (" ".join(line.split()) for line in soup.get_text().splitlines())
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
@@ -251,7 +256,7 @@ def trimmed_raw(message: EmailMessage, oversized: list[Message]) -> bytes:
         )
         for name in ("content-transfer-encoding", "content-type"):
             del part[name]
-        part.set_payload(note, charset="utf-8")
+        part.set_payload(note.encode("ascii", "replace").decode("ascii"), charset="us-ascii")
     return message.as_bytes(policy=policy.SMTP)
 
 
