@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from bot.models.base import Base, utcnow
+from bot.models.base import Base, JSONDoc, utcnow
 
 OPEN_STATUSES = ("new", "answered", "waiting-on-candidate", "escalated")
 STATUSES = (*OPEN_STATUSES, "resolved", "closed")
@@ -49,6 +49,11 @@ class Ticket(Base):
     sla_due_at: Mapped[datetime | None] = mapped_column(index=True)
     sla_paused_at: Mapped[datetime | None]
     sla_paused_seconds: Mapped[int] = mapped_column(default=0)
+    # One line per record fact, as shown to agents (codes already masked).
+    facts_summary: Mapped[list[str]] = mapped_column(JSONDoc, default=list)
+    # Business time (owner's calendar, pauses excluded) taken, stored when it happened.
+    first_response_seconds: Mapped[int | None]
+    resolution_seconds: Mapped[int | None]
 
     events: Mapped[list["TicketEvent"]] = relationship(
         back_populates="ticket", order_by="TicketEvent.id", cascade="all, delete-orphan"

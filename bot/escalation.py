@@ -1,0 +1,141 @@
+"""The SLA sweep: tickets near or past their deadline go up the escalation chain, one step at a
+time, each step notified once with its reason.
+
+Step 1 fires when the active deadline (first response, then resolution) is `due_soon` away; step
+2 when it is breached; each further step `due_soon` later. The steps come from
+`escalation.chain` (owner, backup, team_lead, triage_lead or an owner id); a step that resolves
+to nobody, or to someone already notified, is skipped. The ticket's `escalation_level` (steps
+fired so far) is updated under a row lock (`FOR UPDATE SKIP LOCKED` on PostgreSQL), and every
+notice has a dedupe key, so two workers sweeping at once never notify twice.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from bot import sla, tickets
+from bot.config import AppConfig
+from bot.models import Ticket
+from bot.notifications import notify_escalation
+
+# Tickets whose clock runs and that wait on a person (answered ones wait on the candidate).
+SWEPT_STATUSES = (tickets.NEW, tickets.ESCALATED)
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class Notice:
+    ticket_id: int
+    level: int
+    recipient: str
+    reason: str
+
+
+def chain_recipients(config: AppConfig, ticket: Ticket) -> list[str]:
+    """The distinct people of the chain for this ticket, in order."""
+    owner = config.find_owner(ticket.owner)
+    people: list[str] = []
+    for step in config.escalation.chain:
+        if step == "owner":
+            person = owner.id if owner else None
+        elif step == "backup":
+            person = owner.backup if owner else None
+        elif step == "team_lead":
+            team = ticket.team or (config.team_of(owner.id) if owner else None)
+            person = config.teams[team].lead if team in config.teams else None
+        elif step == "triage_lead":
+            person = config.triage_lead
+        else:
+            person = step
+        if person is not None and person not in people:
+            people.append(person)
+    return people
+
+
+def steps_due(*, due: datetime, now: datetime, due_soon: timedelta) -> int:
+    """How many chain steps should have fired by `now` for a deadline `due`."""
+    interval = due_soon if due_soon > timedelta(0) else timedelta(hours=1)
+    first = due - due_soon
+    if now < first:
+        return 0
+    return 1 + int((now - first) / interval)
+
+
+def reason_for(*, what: str, due: datetime, now: datetime) -> str:
+    if now < due:
+        return f"{what} due in {sla.format_span(due - now)} ({due:%Y-%m-%d %H:%M} UTC)"
+    return f"{what} overdue by {sla.format_span(now - due)} (was due {due:%Y-%m-%d %H:%M} UTC)"
+
+
+def escalate_ticket(
+    session: Session, config: AppConfig, *, ticket: Ticket, now: datetime
+) -> Notice | None:
+    """Fire the ticket's next chain step if it is due (one step per sweep)."""
+    what, due = sla.active_due(ticket)
+    if due is None or ticket.sla_paused_at is not None:
+        return None
+    wanted = steps_due(due=due, now=now, due_soon=config.escalation.due_soon)
+    people = chain_recipients(config, ticket)
+    level = ticket.escalation_level
+    if level >= min(wanted, len(people)):
+        return None
+    recipient = people[level]
+    reason = reason_for(what=what, due=due, now=now)
+    ticket.escalation_level = level + 1
+    tickets.record_event(
+        session, ticket=ticket, actor="sla-sweep", action="sla-escalation",
+        from_status=ticket.status, to_status=ticket.status, reason=reason, now=now,
+        data={"level": level + 1, "to": recipient},
+    )  # fmt: skip
+    notify_escalation(
+        session, config, ticket=ticket, recipient=recipient, level=str(level + 1),
+        reason=reason, now=now,
+    )  # fmt: skip
+    return Notice(ticket.id, level + 1, recipient, reason)
+
+
+def _candidates(config: AppConfig, *, now: datetime, after_id: int, limit: int, lock: bool):  # type: ignore[no-untyped-def]
+    horizon = now + config.escalation.due_soon
+    query = (
+        select(Ticket)
+        .where(
+            Ticket.id > after_id,
+            Ticket.status.in_(SWEPT_STATUSES),
+            Ticket.sla_paused_at.is_(None),
+            Ticket.escalation_level < len(config.escalation.chain),
+            or_(
+                and_(Ticket.first_response_at.is_(None), Ticket.first_response_due_at <= horizon),
+                and_(Ticket.first_response_at.is_not(None), Ticket.sla_due_at <= horizon),
+            ),
+        )
+        .order_by(Ticket.id)
+        .limit(limit)
+    )
+    return query.with_for_update(skip_locked=True) if lock else query
+
+
+def sweep(
+    session_factory: Callable[[], Session],
+    config: AppConfig,
+    *,
+    now: datetime,
+    batch: int = BATCH,
+) -> list[Notice]:
+    """Escalate every due ticket, a batch per transaction; returns the notices sent."""
+    notices: list[Notice] = []
+    after = 0
+    while True:
+        with session_factory() as session, session.begin():
+            lock = session.get_bind().dialect.name == "postgresql"
+            query = _candidates(config, now=now, after_id=after, limit=batch, lock=lock)
+            rows = list(session.scalars(query))
+            for ticket in rows:
+                notice = escalate_ticket(session, config, ticket=ticket, now=now)
+                if notice is not None:
+                    notices.append(notice)
+        if len(rows) < batch:
+            return notices
+        after = rows[-1].id

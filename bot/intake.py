@@ -1,0 +1,137 @@
+"""The core's one entry for messages: store verbatim, triage, file tickets, queue the reply.
+
+Every adapter (Slack, email, the CLI) builds an `InboundMessage` and calls `take_in` inside a
+transaction. Taking the same message in twice (a retried Slack event, an IMAP re-poll, two
+workers at once) stores it once and returns the first outcome.
+"""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from bot.models import Message, TicketMessage
+from bot.models.base import utcnow
+from bot.replies import queue_reply
+from bot.runtime import Runtime
+from bot.schemas import InboundMessage, IntakeOutcome, TicketOutcome
+from bot.ticketing import FiledTicket, file_triaged_message
+from bot.triage import triage_message
+
+
+def take_in(
+    session: Session, runtime: Runtime, message: InboundMessage, *, now: datetime | None = None
+) -> IntakeOutcome:
+    """Store, triage and file one message; the caller commits."""
+    now = now or utcnow()
+    stored, created = store_message(session, message)
+    if not created:
+        return _previous_outcome(stored)
+    triaged = triage_message(
+        session, runtime, message, thread_ticket_id=_thread_ticket_id(session, message), now=now
+    )
+    stored.candidate_mcp_id = triaged.candidate_mcp_id
+    filed = file_triaged_message(
+        session, runtime.settings.app, message=stored, triage=triaged, now=now
+    )
+    outcome = IntakeOutcome(
+        message_id=stored.id,
+        issue=triaged.verdicts[0].issue if triaged.verdicts else None,
+        issues=[v.issue for v in triaged.verdicts if v.issue],
+        candidate_mcp_id=triaged.candidate_mcp_id,
+        tickets=[_ticket_outcome(f) for f in filed],
+    )
+    outcome.reply = queue_reply(
+        session, runtime.settings.app, message=message, stored=stored, filed=filed,
+        titles=runtime.issue_titles, candidate_name=triaged.candidate_name, now=now,
+    )  # fmt: skip
+    stored.meta = {**stored.meta, "outcome": outcome.model_dump(mode="json")}
+    return outcome
+
+
+def store_message(session: Session, message: InboundMessage) -> tuple[Message, bool]:
+    """Insert the message unless (source, external_id) exists; returns it and whether it is new.
+
+    The insert skips on conflict, so two workers taking the same message at once make one row:
+    on PostgreSQL the second waits for the first to commit, then finds its row.
+    """
+    values: dict[str, Any] = {
+        "source": message.source,
+        "external_id": message.external_id,
+        "direction": "in",
+        "sender": message.sender_email or message.slack_user_id,
+        "subject": message.subject,
+        "body": message.text,
+        "raw": message.raw,
+        "thread_key": message.thread_key,
+        "in_reply_to": message.in_reply_to[0] if message.in_reply_to else None,
+        "channel": message.slack_channel,
+        "meta": dict(message.meta),
+        "received_at": message.received_at,
+        "created_at": utcnow(),
+    }
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(Message)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["source", "external_id"])
+        .returning(Message.id)
+    )
+    new_id = session.execute(statement).scalar()
+    if new_id is not None:
+        return session.get_one(Message, new_id), True
+    existing = session.scalars(
+        select(Message).where(
+            Message.source == message.source, Message.external_id == message.external_id
+        )
+    ).one()
+    return existing, False
+
+
+def _previous_outcome(stored: Message) -> IntakeOutcome:
+    previous = stored.meta.get("outcome") if isinstance(stored.meta, dict) else None
+    if previous:
+        return IntakeOutcome.model_validate({**previous, "duplicate": True})
+    return IntakeOutcome(message_id=stored.id, duplicate=True)
+
+
+def _thread_ticket_id(session: Session, message: InboundMessage) -> int | None:
+    """The ticket this message continues: an id the adapter read (a `[TRI-12]` tag), else the
+    newest ticket of a message it replies to (email In-Reply-To/References, a Slack thread)."""
+    if message.ticket_id is not None:
+        return message.ticket_id
+    conditions = []
+    if message.in_reply_to:
+        conditions += [
+            Message.external_id.in_(message.in_reply_to),
+            Message.thread_key.in_(message.in_reply_to),
+        ]
+    if message.source == "slack" and message.thread_key:
+        conditions.append((Message.source == "slack") & (Message.thread_key == message.thread_key))
+    if not conditions:
+        return None
+    return session.scalars(
+        select(TicketMessage.ticket_id)
+        .join(Message, Message.id == TicketMessage.message_id)
+        .where(or_(*conditions), Message.external_id != message.external_id)
+        .order_by(TicketMessage.ticket_id.desc())
+        .limit(1)
+    ).first()
+
+
+def _ticket_outcome(filed: FiledTicket) -> TicketOutcome:
+    return TicketOutcome(
+        ticket_id=filed.ticket_id,
+        issue=filed.issue,
+        status=filed.status,
+        priority=filed.priority,
+        action=filed.action,
+        owner=filed.owner,
+        routing_rule=filed.rule,
+        answer=filed.answer,
+        facts_summary=filed.facts_summary,
+        created=filed.created,
+    )

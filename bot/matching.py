@@ -1,0 +1,440 @@
+"""Match a message against every known issue: example similarity, signals, negatives, entities.
+
+The knowledge base is indexed once when a `Matcher` is built; `classify` is pure and
+deterministic, and cheap enough to run thousands of times per second.
+"""
+
+from __future__ import annotations
+
+import functools
+import heapq
+import itertools
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, Field, PrivateAttr
+from rapidfuzz import fuzz, process
+
+from bot.knowledge import KnowledgeBase, load_knowledge
+from bot.lexicon import STOPWORDS, SYNONYMS
+from bot.parsing import Entities, ParsedMessage, parse_message
+from bot.textnorm import (
+    canonical,
+    join_place_pairs,
+    prepare,
+    raw_words,
+    split_units,
+    stem,
+)
+from bot.tone import Signals
+
+NOT_A_REQUEST = "not-a-request"
+
+# Scores are in 0..1. An issue is reported at REPORT and above; the best issue must also
+# reach UNKNOWN_BELOW or the message is unknown (a person looks at it).
+REPORT = 0.42
+UNKNOWN_BELOW = 0.42
+SECONDARY_RATIO = 0.9
+UNIT_WIN = 0.4
+QUESTION_PENALTY = 0.3
+SIGNAL_WEIGHT = (0.0, 0.12, 0.2, 0.26)  # by the signal's length in tokens (1, 2, 3+)
+NEGATIVE_WEIGHT = 0.12
+FUZZ_WEIGHT = 0.35
+FUZZ_FLOOR = 50
+FUZZ_ISSUES = 3
+FUZZ_CANDIDATES = 4
+ONE_WORD_DAMPING = 0.6
+WHOLE_MAX_UNITS = 4
+MAX_ISSUE_SHARE = 0.5  # index features found in at most this share of the issues
+COVER_EXAMPLE = 0.7  # weight of 'the sentence covers the example' vs 'the example explains it'
+MAX_MATCH_CHARS = 20_000  # a longer message is a paste; its opening carries the request
+TYPO_CUTOFF = 86
+_TYPO_CACHE_LIMIT = 50_000
+
+
+class IssueScore(BaseModel):
+    id: str
+    score: float
+
+
+class Evidence(BaseModel):
+    """Why an issue scored: the phrase or signal that matched, and its contribution."""
+
+    issue: str
+    kind: str  # example | fuzzy | signal | negative | rule
+    detail: str
+    weight: float
+
+
+class Classification(BaseModel):
+    """The matcher's verdict; `issue` is None when nothing is good enough."""
+
+    issue: str | None
+    confidence: float
+    issues: list[IssueScore] = Field(default_factory=list)
+    entities: Entities
+    signals: Signals
+    # Raw evidence (issue, kind, detail, weight); turned into models only when asked for,
+    # because most callers never look at it.
+    _evidence: list[tuple[str, str, str, float]] = PrivateAttr(default_factory=list)
+
+    @property
+    def explanation(self) -> list[Evidence]:
+        """Which phrases, signals and rules decided, for the reported issues (or the nearest
+        ones when the message is unknown)."""
+        return [
+            Evidence(issue=i, kind=k, detail=d, weight=round(w, 3)) for i, k, d, w in self._evidence
+        ]
+
+    def contract(self) -> dict[str, object]:
+        """The `triage classify --json` object (see DESIGN.md)."""
+        return {
+            "issue": self.issue,
+            "confidence": self.confidence,
+            "issues": [i.model_dump() for i in self.issues],
+            "entities": self.entities.model_dump(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Example:
+    issue: str
+    text: str
+    tokens: str  # canonical tokens joined by spaces, for rapidfuzz
+    norm: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Phrase:
+    issue: str
+    text: str
+    tokens: tuple[str, ...]
+    padded: str  # " a b c " for whole-token containment tests
+
+
+def _features(tokens: list[str]) -> set[str]:
+    feats = set(tokens)
+    feats.update(f"{a}_{b}" for a, b in itertools.pairwise(tokens))
+    return feats
+
+
+class Matcher:
+    """Scores messages against a knowledge base indexed once, at construction."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+        self.issue_ids = sorted(kb.issues)
+        self._typos: dict[str, str | None] = {}
+        self._word_cache: dict[str, tuple[tuple[str, ...], str]] = {}
+        vocab: set[str] = set()
+        for issue in kb.issues.values():
+            for text in (*issue.examples, *issue.signals, *issue.negative):
+                vocab.update(raw_words(prepare(text)))
+        vocab.update(SYNONYMS)
+        vocab.update(STOPWORDS)
+        self._vocab = frozenset(vocab)
+        # Typo candidates grouped by length: a ratio above the cutoff needs similar lengths.
+        by_len: dict[int, list[str]] = defaultdict(list)
+        for word in sorted(vocab):
+            if len(word) >= 4 and word.isalpha():
+                by_len[len(word)].append(word)
+        self._typo_pool = {
+            n: [w for d in (-1, 0, 1) for w in by_len.get(n + d, [])] for n in range(4, 40)
+        }
+
+        tokenised = {
+            iid: [self.tokens(prepare(e)) for e in kb.issues[iid].examples]
+            for iid in self.issue_ids
+        }
+        df: dict[str, int] = defaultdict(int)
+        for iid in self.issue_ids:
+            for feat in set().union(*(_features(t) for t in tokenised[iid])):
+                df[feat] += 1
+        n = len(self.issue_ids)
+        # Features in most issues ("exam", "beta") separate nothing and make every posting
+        # list long; they are left out of the index.
+        self._idf = {f: math.log(1 + n / c) for f, c in df.items() if c <= MAX_ISSUE_SHARE * n}
+
+        self._examples: list[_Example] = []
+        self._postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        self._by_issue: dict[str, list[int]] = defaultdict(list)
+        for iid in self.issue_ids:
+            for text, toks in zip(kb.issues[iid].examples, tokenised[iid], strict=True):
+                feats = _features(toks)
+                if not feats:
+                    continue
+                idx = len(self._examples)
+                feats = {f for f in feats if f in self._idf}
+                if not feats:
+                    continue
+                norm = math.sqrt(sum(self._idf[f] ** 2 for f in feats))
+                self._examples.append(_Example(iid, text, " ".join(toks), norm))
+                self._by_issue[iid].append(idx)
+                for f in feats:
+                    self._postings[f].append((idx, self._idf[f]))
+        self._ex_issue = [e.issue for e in self._examples]
+        self._ex_scale = [(e.norm * e.norm) ** -COVER_EXAMPLE for e in self._examples]
+        self._example_tokens = {
+            iid: [self._examples[i].tokens for i in idxs] for iid, idxs in self._by_issue.items()
+        }
+        # Phrases indexed by their first word: a message only tries the phrases it could hold.
+        self._signals = self._index(self._phrases("signals"))
+        self._negatives = self._index(self._phrases("negative"))
+
+    def _phrases(self, field: str) -> list[_Phrase]:
+        phrases: dict[tuple[str, str], _Phrase] = {}
+        for iid in self.issue_ids:
+            for text in getattr(self.kb.issues[iid], field):
+                toks = tuple(self.light_tokens(prepare(text)))
+                padded = f" {' '.join(toks)} "
+                # Two spellings that normalise alike ("register"/"registered") count once.
+                if toks and (iid, padded) not in phrases:
+                    phrases[(iid, padded)] = _Phrase(iid, text, toks, padded)
+        return list(phrases.values())
+
+    @staticmethod
+    def _index(phrases: list[_Phrase]) -> dict[str, list[_Phrase]]:
+        index: dict[str, list[_Phrase]] = defaultdict(list)
+        for ph in phrases:
+            index[ph.tokens[0]].append(ph)
+        return dict(index)
+
+    def _phrases_in(
+        self, index: dict[str, list[_Phrase]], present: set[str], light: str
+    ) -> list[_Phrase]:
+        found = [
+            ph for word in present.intersection(index) for ph in index[word] if ph.padded in light
+        ]
+        return sorted(found, key=lambda ph: (ph.issue, ph.text))
+
+    def _correct(self, word: str) -> str:
+        """Map an unknown word to a known one when it is a likely typo ("recieved", "progam")."""
+        if word in self._typos:
+            return self._typos[word] or word
+        match = process.extractOne(
+            word, self._typo_pool.get(len(word), ()), scorer=fuzz.ratio, score_cutoff=TYPO_CUTOFF
+        )
+        fixed = match[0] if match else None
+        if len(self._typos) > _TYPO_CACHE_LIMIT:
+            self._typos.clear()
+        self._typos[word] = fixed
+        return fixed or word
+
+    def _word(self, word: str) -> tuple[tuple[str, ...], str]:
+        """A raw word's canonical tokens and its light form (stem), typo corrected; cached."""
+        info = self._word_cache.get(word)
+        if info is None:
+            fixed = self._correct(word) if len(word) >= 5 and word not in self._vocab else word
+            info = (tuple(canonical(fixed)), stem(fixed))
+            if len(self._word_cache) > _TYPO_CACHE_LIMIT:
+                self._word_cache.clear()
+            self._word_cache[word] = info
+        return info
+
+    def analyse(self, prepared: str) -> tuple[list[str], list[str]]:
+        """(canonical tokens, light tokens) of prepared text.
+
+        Canonical tokens drop stop words and fold synonyms, for example similarity; light
+        tokens are stemmed words with stop words kept, because signals are phrases that must
+        match as written.
+        """
+        canon: list[str] = []
+        light: list[str] = []
+        for word in join_place_pairs(raw_words(prepared)):
+            toks, stemmed = self._word(word)
+            canon.extend(toks)
+            light.append(stemmed)
+        return canon, light
+
+    def tokens(self, prepared: str) -> list[str]:
+        """Canonical tokens of prepared text, typos corrected against the knowledge vocabulary."""
+        return self.analyse(prepared)[0]
+
+    def light_tokens(self, prepared: str) -> list[str]:
+        """Stemmed words, stop words kept."""
+        return self.analyse(prepared)[1]
+
+    def _similarities(self, toks: list[str]) -> tuple[dict[int, float], float]:
+        """Dot products of a sentence with every example it shares a feature with, and the
+        sentence's squared norm."""
+        dots: dict[int, float] = {}
+        get = dots.get
+        qnorm_sq = 0.0
+        idf, postings = self._idf, self._postings
+        for f in _features(toks):
+            w = idf.get(f)
+            if w is None:
+                continue
+            qnorm_sq += w * w
+            for idx, ew in postings[f]:
+                dots[idx] = get(idx, 0.0) + w * ew
+        return dots, qnorm_sq
+
+    def _best_per_issue(
+        self, dots: dict[int, float], qnorm_sq: float
+    ) -> dict[str, tuple[float, int]]:
+        """issue -> (score, example index) of its best example for one sentence."""
+        if not dots:
+            return {}
+        # score = (d/|e|^2)^A * (d/|q|^2)^(1-A): how much of the example the sentence covers,
+        # tempered by how much of the sentence the example explains. Factored so that the
+        # per-example work is one multiplication.
+        scale, owner = self._ex_scale, self._ex_issue
+        best: dict[str, tuple[float, int]] = {}
+        for idx, d in dots.items():
+            s = d * scale[idx]
+            iid = owner[idx]
+            current = best.get(iid)
+            if current is None or s > current[0]:
+                best[iid] = (s, idx)
+        q_scale = qnorm_sq ** (COVER_EXAMPLE - 1)
+        return {iid: (s * q_scale, idx) for iid, (s, idx) in best.items()}
+
+    def classify(self, text: str) -> Classification:
+        """Classify one message."""
+        return self.classify_parsed(parse_message(text))
+
+    def classify_parsed(self, parsed: ParsedMessage) -> Classification:
+        """Classify a message that is already parsed (the parse is reused for its entities)."""
+        units: list[list[str]] = []
+        light_words: list[str] = []
+        for prepared in split_units(prepare(parsed.new_text[:MAX_MATCH_CHARS])):
+            canon, light = self.analyse(prepared)
+            light_words.extend(light)
+            if canon:
+                units.append(canon)
+        if not units:
+            return Classification(
+                issue=None, confidence=0.0, entities=parsed.entities, signals=parsed.signals
+            )
+        touched: list[dict[int, float]] = []
+        norms: list[float] = []
+        for toks in units:
+            dots, qnorm_sq = self._similarities(toks)
+            touched.append(dots)
+            norms.append(qnorm_sq)
+        has_whole = len(units) <= WHOLE_MAX_UNITS  # a single sentence is its own whole
+        if 1 < len(units) <= WHOLE_MAX_UNITS:
+            # A short message is also read as one unit: context spread over its sentences
+            # ("I took the beta in May. Nothing since.") and thanks are judged on the whole.
+            whole = [t for u in units for t in u]
+            dots, qnorm_sq = self._similarities(whole)
+            units.append(whole)
+            touched.append(dots)
+            norms.append(qnorm_sq)
+        # Long messages have no whole unit, and thanks are then never their reading.
+        whole_index = len(units) - 1 if has_whole else -1
+
+        best: dict[str, tuple[float, int, int]] = {}  # issue -> (score, unit, example)
+        winners: dict[str, float] = {}  # issue -> best score among units it wins
+        for u, toks in enumerate(units):
+            unit_best = self._best_per_issue(touched[u], norms[u])
+            if u != whole_index:
+                # Thanks are judged on the whole message: a closing "thanks" is no request.
+                # (A message of one sentence is its own whole.)
+                unit_best.pop(NOT_A_REQUEST, None)
+            if len(toks) == 1:
+                # One word ("junk", "exam") is too little to name an issue.
+                unit_best = {i: (s * ONE_WORD_DAMPING, x) for i, (s, x) in unit_best.items()}
+            for iid, (s, idx) in unit_best.items():
+                if iid not in best or s > best[iid][0]:
+                    best[iid] = (s, u, idx)
+            if unit_best:
+                top = min(unit_best, key=lambda i: (-unit_best[i][0], i))
+                winners[top] = max(winners.get(top, 0.0), unit_best[top][0])
+
+        evidence: list[tuple[str, str, str, float]] = []
+        scores: dict[str, float] = {}
+        for iid, (s, _u, idx) in best.items():
+            scores[iid] = s
+            evidence.append((iid, "example", self._examples[idx].text, s))
+
+        # A second opinion from rapidfuzz on the leading issues: token-set similarity of the
+        # sentence that matched with the issue's phrasings, which forgives word order and
+        # the odd extra word.
+        # Only the issue's examples closest by words are compared: rapidfuzz is fast, but not
+        # free, and the far ones would not win.
+        owner, scale, ex = self._ex_issue, self._ex_scale, self._examples
+        leading = sorted(scores, key=lambda i: (-scores[i], i))[:FUZZ_ISSUES]
+        near: dict[str, list[tuple[float, int]]] = {iid: [] for iid in leading}
+        for u in sorted({best[iid][1] for iid in leading}):
+            wanted = {iid for iid in leading if best[iid][1] == u}
+            for idx, d in touched[u].items():
+                if owner[idx] in wanted:
+                    near[owner[idx]].append((d * scale[idx], idx))
+        for iid in leading:
+            u = best[iid][1]
+            closest = [idx for _, idx in heapq.nlargest(FUZZ_CANDIDATES, near[iid])]
+            unit = " ".join(units[u])
+            match = process.extractOne(
+                unit,
+                [ex[i].tokens for i in closest],
+                scorer=fuzz.token_set_ratio,
+                processor=None,
+                score_cutoff=FUZZ_FLOOR,
+            )
+            if match:
+                bonus = FUZZ_WEIGHT * (match[1] - FUZZ_FLOOR) / (100 - FUZZ_FLOOR)
+                scores[iid] = scores[iid] * (1 - FUZZ_WEIGHT) + bonus
+                evidence.append((iid, "fuzzy", f"{unit!r} ~ {match[0]!r} ({match[1]:.0f})", bonus))
+
+        light = " " + " ".join(light_words) + " "
+        present = set(light_words)
+        for ph in self._phrases_in(self._signals, present, light):
+            w = SIGNAL_WEIGHT[min(len(ph.tokens), 3)]
+            scores[ph.issue] = scores.get(ph.issue, 0.0) + w
+            evidence.append((ph.issue, "signal", ph.text, w))
+        for ph in self._phrases_in(self._negatives, present, light):
+            if ph.issue in scores:
+                scores[ph.issue] -= NEGATIVE_WEIGHT
+                evidence.append((ph.issue, "negative", ph.text, -NEGATIVE_WEIGHT))
+        if NOT_A_REQUEST in scores and "?" in parsed.new_text:
+            scores[NOT_A_REQUEST] -= QUESTION_PENALTY
+            evidence.append((NOT_A_REQUEST, "rule", "asks a question", -QUESTION_PENALTY))
+        return self._decide(scores, winners, evidence, parsed)
+
+    def _decide(
+        self,
+        scores: dict[str, float],
+        winners: dict[str, float],
+        evidence: list[tuple[str, str, str, float]],
+        parsed: ParsedMessage,
+    ) -> Classification:
+        ranked = sorted(
+            ((iid, min(1.0, max(0.0, s))) for iid, s in scores.items()), key=lambda x: (-x[1], x[0])
+        )
+        top_id, top = ranked[0] if ranked else (None, 0.0)
+        if top_id is None or top < UNKNOWN_BELOW:
+            chosen: list[tuple[str, float]] = []
+            keep = {iid for iid, _ in ranked[:3]}
+            top_id = None
+        elif top_id == NOT_A_REQUEST:
+            chosen = [(top_id, top)]
+            keep = {top_id}
+        else:
+            # Secondary issues: strong overall, or the best reading of one of the sentences.
+            chosen = [
+                (iid, s)
+                for iid, s in ranked
+                if iid != NOT_A_REQUEST
+                and s >= REPORT
+                and (s >= SECONDARY_RATIO * top or winners.get(iid, 0.0) >= UNIT_WIN)
+            ]
+            keep = {iid for iid, _ in chosen}
+        result = Classification(
+            issue=top_id,
+            confidence=round(top, 2),
+            issues=[IssueScore(id=iid, score=round(s, 2)) for iid, s in chosen],
+            entities=parsed.entities,
+            signals=parsed.signals,
+        )
+        result._evidence = [e for e in evidence if e[0] in keep]
+        return result
+
+
+@functools.lru_cache(maxsize=4)
+def get_matcher(knowledge_dir: Path) -> Matcher:
+    """The matcher for a knowledge directory, built once per process."""
+    return Matcher(load_knowledge(knowledge_dir))

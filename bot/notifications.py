@@ -1,0 +1,135 @@
+"""Escalation notices to owners, enqueued on the outbox (Slack DM and email).
+
+The core describes the notice (`view` "escalation" plus JSON data); the Slack adapter renders the
+Block Kit and the email adapter the MIME. Codes in the facts are masked before they leave.
+"""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.config import AppConfig
+from bot.models import Ticket
+from bot.outbox import enqueue
+from bot.privacy import mask_all
+
+
+def secret_codes(facts: Any) -> list[str]:
+    """Every value under a key that names a code (`promo_code`, `voucher_codes`, `code`)."""
+    found: list[str] = []
+    if isinstance(facts, dict):
+        for key, value in facts.items():
+            if "code" in str(key).lower() and isinstance(value, str):
+                found.append(value)
+            elif "code" in str(key).lower() and isinstance(value, list):
+                found.extend(v for v in value if isinstance(v, str))
+            else:
+                found.extend(secret_codes(value))
+    elif isinstance(facts, list):
+        for value in facts:
+            found.extend(secret_codes(value))
+    return found
+
+
+def masked_facts(ticket: Ticket) -> list[str]:
+    """The ticket's fact lines with every code it knows of masked."""
+    codes = secret_codes(ticket.facts) + secret_codes(ticket.entities)
+    return [mask_all(line, codes) for line in ticket.facts_summary or []]
+
+
+def candidate_label(ticket: Ticket) -> str:
+    if ticket.candidate_mcp_id:
+        return f"MCP {ticket.candidate_mcp_id}"
+    return ticket.candidate_key or "unknown candidate"
+
+
+def notify_escalation(
+    session: Session,
+    config: AppConfig,
+    *,
+    ticket: Ticket,
+    recipient: str,
+    level: str,
+    reason: str,
+    now: datetime,
+) -> int:
+    """Tell `recipient` (an owner id) about `ticket`; returns how many deliveries were new.
+
+    The dedupe key `escalation:{ticket}:{level}:{channel}` makes a repeat a no-op.
+    """
+    owner = config.owner(recipient)
+    ref = f"{config.desk.ticket_prefix}-{ticket.id}"
+    facts = masked_facts(ticket)
+    issue = ticket.issue or "unknown issue"
+    title = f"{ref} {issue} ({ticket.priority}) needs you: {reason}"
+    data: dict[str, Any] = {
+        "ticket_id": ticket.id,
+        "ref": ref,
+        "issue": ticket.issue,
+        "priority": ticket.priority,
+        "status": ticket.status,
+        "owner": ticket.owner,
+        "recipient": recipient,
+        "routing_rule": ticket.routing_rule,
+        "level": level,
+        "reason": reason,
+        "candidate": candidate_label(ticket),
+        "subject": ticket.subject,
+        "facts": facts,
+        "first_response_due_at": _iso(ticket.first_response_due_at),
+        "sla_due_at": _iso(ticket.sla_due_at),
+    }
+    lines = [
+        title,
+        f"Candidate: {data['candidate']}",
+        f"Owner: {ticket.owner or '-'} (rule {ticket.routing_rule or '-'})",
+        f"Resolution due: {data['sla_due_at'] or '-'}",
+        *(f"- {line}" for line in facts),
+        f"Show it: triage tickets show {ref}",
+    ]
+    text = "\n".join(lines)
+    added = 0
+    if owner.slack_user_id:
+        added += enqueue(
+            session,
+            channel="slack",
+            kind="escalation",
+            recipient=owner.slack_user_id,
+            payload={
+                "channel": owner.slack_user_id,
+                "text": title,
+                "thread_ts": None,
+                "view": "escalation",
+                "data": data,
+                "file": None,
+            },
+            dedupe_key=f"escalation:{ticket.id}:{level}:slack",
+            ticket_id=ticket.id,
+            now=now,
+        )
+    added += enqueue(
+        session,
+        channel="email",
+        kind="escalation",
+        recipient=owner.email,
+        payload={
+            "to": owner.email,
+            "subject": f"[{ref}] {issue} ({ticket.priority}): {reason}",
+            "text": text,
+            "html": None,
+            "in_reply_to": None,
+            "references": [],
+            "ticket_id": ticket.id,
+            "auto": False,
+            "attachments": [],
+        },
+        dedupe_key=f"escalation:{ticket.id}:{level}:email",
+        ticket_id=ticket.id,
+        now=now,
+    )
+    return added
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None

@@ -1,0 +1,1 @@
+"""Entitlement records: import, sources (database or HTTP), identification and checks."""

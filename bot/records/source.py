@@ -1,0 +1,300 @@
+"""Where one candidate's records come from: the desk's database or a program's JSON HTTP API.
+
+Both give the same `CandidateRecords`, so the checks run unchanged on either. `records_source`
+picks one from `app.yaml` (`records.source`).
+
+HTTP API: `GET {base_url}/candidates/{key}` where key is an MCP id, an email address or
+`slack:<user id>`; 200 with one candidate's records (see `records_from_json`), 404 when unknown,
+409 `{"matches": [mcp_id, ...]}` when the key fits several candidates.
+"""
+
+import functools
+import re
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+from urllib.parse import quote
+
+import requests
+from pydantic import ValidationError
+from requests.adapters import HTTPAdapter
+from sqlalchemy import Select, bindparam, select
+from sqlalchemy.orm import Session
+from urllib3.util.retry import Retry
+
+from bot.config import RecordsHttp
+from bot.errors import UserError
+from bot.models.records import (
+    Candidate,
+    CandidateEmail,
+    Certification,
+    ExamAttempt,
+    Invitation,
+    RegionRestriction,
+    Registration,
+    Voucher,
+)
+from bot.records.schemas import (
+    MCP_ID,
+    AttemptRow,
+    CandidateRecords,
+    CandidateRow,
+    CertificationRow,
+    InvitationRow,
+    RegistrationRow,
+    RestrictionRow,
+    VoucherRow,
+)
+from bot.settings import Settings
+
+
+class RecordsUnavailable(UserError):
+    """The records could not be read (API down, timeout, bad reply): a fact, never a guess."""
+
+
+class AmbiguousCandidate(UserError):
+    """A key (usually an email address) belongs to several candidates."""
+
+    def __init__(self, key: str, mcp_ids: list[str]) -> None:
+        self.key = key
+        self.mcp_ids = sorted(mcp_ids)
+        super().__init__(f"{key} matches several candidates: {', '.join(self.mcp_ids)}")
+
+
+class RecordsSource(Protocol):
+    def get(self, key: str) -> CandidateRecords | None:
+        """One candidate's records by MCP id or email address; None when unknown."""
+        ...
+
+    def find(
+        self,
+        *,
+        mcp_id: str | None = None,
+        email: str | None = None,
+        slack_user_id: str | None = None,
+    ) -> list[str]:
+        """The MCP ids of the candidates matching one key (several means ambiguous)."""
+        ...
+
+
+def is_mcp_id(key: str) -> bool:
+    return re.fullmatch(MCP_ID, key.strip()) is not None
+
+
+class DatabaseRecords:
+    """Records imported into the desk's database."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def find(
+        self,
+        *,
+        mcp_id: str | None = None,
+        email: str | None = None,
+        slack_user_id: str | None = None,
+    ) -> list[str]:
+        if mcp_id is not None:
+            query = select(Candidate.mcp_id).where(Candidate.mcp_id == mcp_id.strip())
+        elif email is not None:
+            address = email.strip().lower()
+            query = select(CandidateEmail.mcp_id).where(CandidateEmail.email == address)
+        elif slack_user_id is not None:
+            query = select(Candidate.mcp_id).where(Candidate.slack_user_id == slack_user_id)
+        else:
+            return []
+        return sorted(set(self.session.scalars(query)))
+
+    def get(self, key: str) -> CandidateRecords | None:
+        key = key.strip()
+        if is_mcp_id(key):
+            mcp_id = key
+        else:
+            found = self.find(email=key) if "@" in key else []
+            if len(found) > 1:
+                raise AmbiguousCandidate(key, found)
+            if not found:
+                return None
+            mcp_id = found[0]
+        return self._load(mcp_id)
+
+    def _load(self, mcp_id: str) -> CandidateRecords | None:
+        run = self.session.execute
+        person = run(_CANDIDATE, {"m": mcp_id}).mappings().first()
+        if person is None:
+            return None
+        emails = list(run(_EMAILS, {"m": mcp_id}).scalars())
+        lists = {
+            field: [model.model_construct(**row) for row in run(query, {"m": mcp_id}).mappings()]
+            for field, (query, model) in _PER_CANDIDATE.items()
+        }
+        lists["vouchers"] = [  # stored as "any" or "70-621;70-622"
+            VoucherRow.model_construct(**{**dict(row), "scope": row["scope"].split(";")})
+            for row in run(_VOUCHERS, {"m": mcp_id}).mappings()
+        ]
+        restrictions = run(_RESTRICTIONS, {"c": person["country"]}).mappings()
+        return CandidateRecords.model_construct(
+            candidate=CandidateRow.model_construct(**person, emails=emails),
+            restrictions=[RestrictionRow.model_construct(**row) for row in restrictions],
+            **lists,
+        )
+
+
+def _columns_of(model: Any, *, by: str = "mcp_id", param: str = "m") -> Select[Any]:
+    table = model.__table__
+    query = select(*[c for c in table.columns if c.name != "id"])
+    query = query.where(table.c[by] == bindparam(param))
+    return query.order_by(table.c.id) if "id" in table.c else query
+
+
+# Core statements (compiled once, then cached): a lookup is 8 indexed queries, no ORM objects.
+_CANDIDATE = _columns_of(Candidate)
+_EMAILS = (
+    select(CandidateEmail.email)
+    .where(CandidateEmail.mcp_id == bindparam("m"))
+    .order_by(CandidateEmail.id)
+)
+_VOUCHERS = _columns_of(Voucher)
+_RESTRICTIONS = _columns_of(RegionRestriction, by="country", param="c")
+_PER_CANDIDATE: dict[str, tuple[Select[Any], Any]] = {
+    "attempts": (_columns_of(ExamAttempt), AttemptRow),
+    "registrations": (_columns_of(Registration), RegistrationRow),
+    "invitations": (_columns_of(Invitation), InvitationRow),
+    "certifications": (_columns_of(Certification), CertificationRow),
+}
+
+
+_CHILDREN = {
+    "exam_attempts": ("attempts", AttemptRow),
+    "registrations": ("registrations", RegistrationRow),
+    "invitations": ("invitations", InvitationRow),
+    "vouchers": ("vouchers", VoucherRow),
+    "certifications": ("certifications", CertificationRow),
+}
+
+
+def records_from_json(data: Any) -> CandidateRecords:
+    """Validate the HTTP API's document: `candidate` plus one list per records file, with the CSV
+    files' fields (child rows may leave out `mcp_id`; restrictions are filtered by country)."""
+    if not isinstance(data, dict) or not isinstance(data.get("candidate"), dict):
+        raise ValueError("expected an object with a 'candidate' object")
+    candidate = CandidateRow.model_validate(data["candidate"])
+    lists: dict[str, Any] = {}
+    for key, (field, model) in _CHILDREN.items():
+        lists[field] = [
+            model.model_validate({"mcp_id": candidate.mcp_id, **item})
+            for item in data.get(key) or []
+        ]
+    restrictions = [RestrictionRow.model_validate(r) for r in data.get("restrictions") or []]
+    return CandidateRecords(
+        candidate=candidate,
+        restrictions=[r for r in restrictions if r.country == candidate.country],
+        **lists,
+    )
+
+
+_ACCEPT_JSON = {"Accept": "application/json"}
+
+
+class HttpRecords:
+    """Records from a program's API, with a timeout, retries with back-off and a short cache."""
+
+    RETRY_STATUSES = (500, 502, 503, 504)
+
+    def __init__(
+        self,
+        config: RecordsHttp,
+        *,
+        backoff_factor: float = 0.3,
+        clock: Callable[[], float] = time.monotonic,
+        http: requests.Session | None = None,
+    ) -> None:
+        self.base_url = config.base_url.rstrip("/")
+        self.timeout = config.timeout_seconds
+        self.cache_seconds = config.cache_seconds
+        self.clock = clock
+        self._cache: dict[str, tuple[float, CandidateRecords | None]] = {}
+        self.http = http or requests.Session()
+        retry = Retry(
+            total=config.retries,
+            connect=config.retries,
+            read=config.retries,
+            status=config.retries,
+            backoff_factor=backoff_factor,
+            status_forcelist=self.RETRY_STATUSES,
+            allowed_methods=frozenset({"GET"}),
+            raise_on_status=False,
+        )
+        adapter = HTTPAdapter(max_retries=retry)
+        self.http.mount("http://", adapter)
+        self.http.mount("https://", adapter)
+
+    def get(self, key: str) -> CandidateRecords | None:
+        key = key.strip().lower() if "@" in key else key.strip()
+        cached = self._cache.get(key)
+        if cached is not None and cached[0] > self.clock():
+            return cached[1]
+        records = self._fetch(key)
+        self._cache[key] = (self.clock() + self.cache_seconds, records)
+        if records is not None:  # a lookup by email also warms the MCP id entry
+            self._cache[records.mcp_id] = self._cache[key]
+        return records
+
+    def find(
+        self,
+        *,
+        mcp_id: str | None = None,
+        email: str | None = None,
+        slack_user_id: str | None = None,
+    ) -> list[str]:
+        key = mcp_id or email or (f"slack:{slack_user_id}" if slack_user_id else None)
+        if key is None:
+            return []
+        try:
+            records = self.get(key)
+        except AmbiguousCandidate as exc:
+            return exc.mcp_ids
+        return [records.mcp_id] if records else []
+
+    def _fetch(self, key: str) -> CandidateRecords | None:
+        url = f"{self.base_url}/candidates/{quote(key, safe='@:')}"
+        try:
+            response = self.http.get(url, timeout=self.timeout, headers=_ACCEPT_JSON)
+        except requests.RequestException as exc:
+            raise RecordsUnavailable(f"records API unreachable: {type(exc).__name__}") from None
+        if response.status_code == 404:
+            return None
+        if response.status_code == 409:
+            matches = _json(response).get("matches") or []
+            raise AmbiguousCandidate(key, [str(m) for m in matches])
+        if response.status_code != 200:
+            raise RecordsUnavailable(f"records API answered HTTP {response.status_code}")
+        try:
+            return records_from_json(_json(response))
+        except (ValueError, ValidationError) as exc:
+            first = str(exc).splitlines()[0]
+            raise RecordsUnavailable(f"records API sent an invalid document: {first}") from None
+
+
+def _json(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise RecordsUnavailable("records API sent a reply that is not JSON") from None
+
+
+@functools.lru_cache(maxsize=8)
+def _shared_http_source(config: RecordsHttp) -> HttpRecords:
+    """One client per configuration, so its cache outlives a single message."""
+    return HttpRecords(config)
+
+
+def records_source(settings: Settings, session: Session | None) -> RecordsSource:
+    """The records source `app.yaml` chooses (`records.source`: database or http)."""
+    config = settings.app.records
+    if config.source == "http":
+        assert config.http is not None  # validated by RecordsConfig
+        return _shared_http_source(config.http)
+    if session is None:
+        raise ValueError("the database records source needs a session")
+    return DatabaseRecords(session)

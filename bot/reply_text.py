@@ -1,0 +1,77 @@
+"""Separate what a sender just wrote from quoted reply history and from their signature."""
+
+from __future__ import annotations
+
+import re
+
+# A reply header ends the new text: everything below it is history. "On <date>, <who> wrote:"
+# may wrap over two lines in many mail clients, hence the optional newline before "wrote:".
+_HISTORY_START = re.compile(
+    r"""^(?:
+        On\b[^\n]{0,300}?(?:\n[^\n]{0,200}?)?\bwrote:[ \t]*$
+      | -{2,}[ \t]*(?:Original|Forwarded)[ \t]+Message[ \t]*-{2,}.*$
+      | _{10,}[ \t]*$
+      | From:[^\n]*\n(?:[^\n]*\n){0,3}?(?:Sent|Date):[^\n]*$
+      | Le\b[^\n]{0,300}?a[ \t]+écrit[ \t]*:[ \t]*$
+      | Am\b[^\n]{0,300}?schrieb[^\n]{0,100}:[ \t]*$
+      | El\b[^\n]{0,300}?escribió[ \t]*:[ \t]*$
+    )""",
+    re.IGNORECASE | re.MULTILINE | re.VERBOSE,
+)
+_QUOTED_LINE = re.compile(r"^[ \t]*>.*(?:\n|$)", re.MULTILINE)
+
+# Signature starts: the RFC 3676 delimiter, mobile footers, and a closing line on its own.
+_SIG_DELIMITER = re.compile(r"^--[ \t]?$", re.MULTILINE)
+_MOBILE_FOOTER = re.compile(
+    r"^[ \t]*(?:Sent from my \w+|Sent from (?:Mail|Outlook|Yahoo Mail)\b|Get Outlook for \w+)",
+    re.IGNORECASE | re.MULTILINE,
+)
+_CLOSING_LINE = re.compile(
+    r"""^[ \t]*(?:
+        (?:best|kind|warm|warmest|many|with)?[ \t]*(?:regards|wishes|thanks|greetings)
+      | thanks?(?:[ \t]+(?:you|again|in[ \t]+advance|a[ \t]+lot|and[ \t]+regards))*
+      | thank[ \t]+you(?:[ \t]+(?:very[ \t]+much|so[ \t]+much))?
+      | cheers | best | sincerely | yours[ \t]+(?:sincerely|truly|faithfully)
+      | br | rgds | regds | thx | tia
+    )[ \t]*[,.!]*[ \t]*(?:\n|$)""",
+    re.IGNORECASE | re.MULTILINE | re.VERBOSE,
+)
+# "Regards Suresh" on one line: a closing word followed by a short name.
+_CLOSING_WITH_NAME = re.compile(
+    r"^[ \t]*(?:(?i:best|kind|warm)[ \t]+)?(?i:regards|thanks|cheers)[ \t,]+"
+    r"[A-Z][\w.'-]*(?:[ \t]+[A-Z][\w.'-]*)?[ \t]*$",
+    re.MULTILINE,
+)
+_MAX_SIGNATURE_LINES = 6
+
+
+def strip_history(text: str) -> tuple[str, str]:
+    """Split `text` into (what is new, quoted history); history is empty when there is none."""
+    match = _HISTORY_START.search(text)
+    head, history = (text[: match.start()], text[match.start() :]) if match else (text, "")
+    if ">" in head:
+        quoted = "".join(m.group(0) for m in _QUOTED_LINE.finditer(head))
+        head = _QUOTED_LINE.sub("", head)
+        history = quoted + history
+    return head, history
+
+
+def split_signature(text: str) -> tuple[str, str]:
+    """Split the new text into (body, signature); the body never becomes empty by this."""
+    cut = len(text)
+    for pattern in (_SIG_DELIMITER, _MOBILE_FOOTER):
+        match = pattern.search(text)
+        if match and match.start() < cut and text[: match.start()].strip():
+            cut = match.start()
+    body = text[:cut]
+    # A closing line ("Regards,", "Thanks and regards") followed by at most a few short lines
+    # is a sign-off; the last such closing that leaves some body wins.
+    for pattern in (_CLOSING_LINE, _CLOSING_WITH_NAME):
+        for match in pattern.finditer(body):
+            rest = body[match.end() :].strip()
+            lines = [ln for ln in rest.splitlines() if ln.strip()]
+            short_tail = len(lines) <= _MAX_SIGNATURE_LINES and all(len(ln) < 60 for ln in lines)
+            if short_tail and body[: match.start()].strip():
+                body = body[: match.start()]
+                break
+    return body, text[len(body) :]
