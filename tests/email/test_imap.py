@@ -4,13 +4,16 @@ import threading
 
 import pytest
 from imap_tools import MailBoxUnencrypted
+from pydantic import SecretStr
 from sqlalchemy import func, select, update
 
-from bot.models import Message
+from bot.models import Message, utcnow
 from bot.models.mail import ImapClaim, ImapMailbox, QuarantinedMessage
 from bot.schemas import InboundMessage, IntakeOutcome
+from bot.settings import Settings
 from handlers.email import imap
 from handlers.email.intake import Intake
+from handlers.email.jobs import jobs
 from tests.email.conftest import Dovecot, corpus
 
 
@@ -184,3 +187,24 @@ def test_cli_reports_an_unreachable_imap_server_in_one_line(triage, sessions) ->
     result = triage(["ingest", "imap", "--once"], env)
     assert result.returncode == 2
     assert b"IMAP 127.0.0.1:9" in result.stderr and b"Traceback" not in result.stderr
+
+
+def test_poll_runs_as_a_worker_job(dovecot: Dovecot, sessions, settings, db) -> None:  # type: ignore[no-untyped-def]
+    assert jobs(settings) == []  # no IMAP_HOST: no job
+    account = dovecot.account()
+    env = settings.env.model_copy(
+        update={
+            "imap_host": dovecot.host,
+            "imap_port": dovecot.port,
+            "imap_ssl": False,
+            "imap_username": account.username,
+            "imap_password": None,
+        }
+    )
+    env.imap_password = SecretStr(dovecot.password)
+    [job] = jobs(Settings(env, settings.app))
+    dovecot.append(account, numbered(1), numbered(2))
+    assert (
+        job.run(sessions, utcnow()) == f"imap {account.key}: 2 stored, 0 duplicate, 0 quarantined"
+    )
+    assert count(db, Message) == 2
