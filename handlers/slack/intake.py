@@ -22,7 +22,6 @@ from bot.inbound_events import claim_event
 from bot.models.outbox import OutboxItem
 from bot.schemas import InboundMessage, IntakeOutcome
 from handlers.slack import core
-from handlers.slack.access import Directory
 from handlers.slack.app import Database, Deps
 from handlers.slack.commands import outcome_data
 
@@ -34,7 +33,6 @@ _TAKEN_SUBTYPES = {None, "file_share", "thread_broadcast"}
 
 
 def register(app: App, deps: Deps) -> None:
-    directory = Directory(deps.settings.app, deps.client)
     intake_channels = set(deps.settings.app.slack.intake_channels)
 
     def message_taken(event: dict[str, Any]) -> bool:
@@ -51,14 +49,14 @@ def register(app: App, deps: Deps) -> None:
     ) -> None:
         if message_taken(event):
             is_dm = event.get("channel_type") == "im"
-            take(body, event, context["db"], deps, directory, is_dm=is_dm)
+            take(body, event, context["db"], deps, is_dm=is_dm)
         ack()
 
     def on_mention(
         ack: Ack, body: dict[str, Any], event: dict[str, Any], context: BoltContext
     ) -> None:
         if mention_taken(event):
-            take(body, event, context["db"], deps, directory, is_dm=False)
+            take(body, event, context["db"], deps, is_dm=False)
         ack()
 
     def reply_after_message(event: dict[str, Any]) -> None:
@@ -94,13 +92,12 @@ def take(
     event: dict[str, Any],
     db: Database,
     deps: Deps,
-    directory: Directory,
     *,
     is_dm: bool,
 ) -> None:
     event_id = body.get("event_id") or f"{event.get('channel')}:{event.get('ts')}"
     # Facts go only to an agent's DM; a channel, or a candidate's DM, sees no records.
-    private = is_dm and bool(event.get("user")) and directory.is_agent(event["user"])
+    private = is_dm and bool(event.get("user")) and deps.directory.is_agent(event["user"])
     try:
         with db.transaction() as session:
             if not claim_event(session, source="slack", event_id=event_id, kind=event["type"]):
