@@ -3,8 +3,8 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, object_session, sessionmaker
 
 from bot.models.outbox import OutboxItem
 from bot.outbox import CLAIM_FOR, claim, deliver_due, enqueue
@@ -37,3 +37,33 @@ def test_an_item_reclaimed_during_a_slow_batch_is_sent_once(
     assert sent == ["first", "second"]
     with sessions() as session:
         assert {i.status for i in session.scalars(select(OutboxItem))} == {"sent"}
+
+
+@pytest.mark.parametrize("records_in_send", [False, True])
+def test_a_delivery_whose_connection_dies_before_commit_is_not_sent_again(
+    engine: Engine, sessions: sessionmaker[Session], records_in_send: bool
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("terminating a backend needs PostgreSQL")
+    with sessions() as session, session.begin():
+        enqueue(session, channel="email", kind="ack", recipient="a@example.org",
+                payload={}, dedupe_key="once", now=NOW)  # fmt: skip
+    sent: list[int] = []
+
+    def send_then_lose_the_connection(item: OutboxItem) -> None:
+        sent.append(item.id)
+        session = object_session(item)
+        assert session is not None
+        pid = session.scalar(select(func.pg_backend_pid()))
+        with engine.connect() as admin:  # what `pg_terminate_backend` does to a worker
+            admin.execute(select(func.pg_terminate_backend(pid)))
+            admin.commit()
+        if records_in_send:  # like the email sender storing the sent message
+            session.execute(select(func.count()).select_from(OutboxItem))
+
+    deliver_due(sessions, {"email": send_then_lose_the_connection}, now=NOW)
+    later = NOW + CLAIM_FOR + timedelta(minutes=5)
+    deliver_due(sessions, {"email": send_then_lose_the_connection}, now=later)
+    assert len(sent) == 1
+    with sessions() as session:
+        assert session.scalars(select(OutboxItem.status)).one() == "sent"
