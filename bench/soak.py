@@ -75,17 +75,28 @@ class Figures:
     emails_appended: int = 0
     emails_redelivered: int = 0
     faults: Counter[str] = field(default_factory=Counter)
+    # When a fault could cut a delivery between the receiver's OK and the outbox's commit.
+    cut_at: list[float] = field(default_factory=list)
     fed_at: float = 0.0
     stored_at: float = 0.0
     drained_at: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+# The sample records' candidates: messages name them, so tickets are escalated, not held for an id.
+CANDIDATES = [
+    line.split(",", 1)[0]
+    for line in (ROOT / "samples" / "records" / "candidates.csv").read_text().splitlines()[1:]
+    if line.strip()
+]
+
+
 def body(kind: str, n: int) -> str:
     template = TEMPLATES[n % len(TEMPLATES)]
     return (
         f"{template} My voucher code is SOAK{n:05d}-7Q2K. "
-        f"Please look at case soakbody{kind[0]}{n}x for me. MCP ID {4000000 + n}"
+        f"Please look at case soakbody{kind[0]}{n}x for me. "
+        f"MCP ID {CANDIDATES[n % len(CANDIDATES)]}"
     )
 
 
@@ -168,8 +179,8 @@ class Soak:
         for i in range(3):
             port = free_port()
             self.serve_ports.append(port)
-            self.procs.append(Proc(f"serve{i}", ["serve", "--port", str(port),
-                                                 "--deliver-every", "1"], env, self.logs))  # fmt: skip
+            serve = ["serve", "--port", str(port), "--deliver-every", "1"]
+            self.procs.append(Proc(f"serve{i}", serve, env, self.logs))
         self.metrics_port = free_port()
         for i in range(2):
             extra = ["--metrics-port", str(self.metrics_port)] if i == 0 else []
@@ -182,7 +193,7 @@ class Soak:
             )
         for proc in self.procs:
             proc.start()
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 240
         for port in self.serve_ports:
             while True:
                 try:
@@ -197,9 +208,9 @@ class Soak:
     def stop(self) -> None:
         for proc in self.procs:
             proc.stop()
-        self.slack.stop()
-        self.smtp.stop()
-        self.dovecot.stop()
+        for service in ("slack", "smtp", "dovecot"):
+            if hasattr(self, service):
+                getattr(self, service).stop()
         self.engine.dispose()
 
     # -- feeding ---------------------------------------------------------------------------
@@ -239,8 +250,14 @@ class Soak:
                     if not queue:
                         return
                     n = queue.pop(0)
-                event = {"type": "message", "channel": INTAKE, "channel_type": "channel",
-                         "user": f"U0SOAK{n:05d}", "text": body("slack", n), "ts": f"{1764000000 + n}.000100"}  # fmt: skip
+                event = {
+                    "type": "message",
+                    "channel": INTAKE,
+                    "channel_type": "channel",
+                    "user": f"U0SOAK{n:05d}",
+                    "text": body("slack", n),
+                    "ts": f"{1764000000 + n}.000100",
+                }
                 self._deliver_event(event, event_id=f"EvSOAK{n}")
                 if n in twice:  # Slack delivers again, as it does when it doubts the first
                     self._deliver_event(event, event_id=f"EvSOAK{n}", retry_num=1)
@@ -295,26 +312,34 @@ class Soak:
         while not self.stop_faults.wait(every):
             fault = rotation[i % len(rotation)]
             i += 1
-            if fault == "kill":
-                proc = random.choice(self.procs)
-                proc.kill()
-                time.sleep(0.5)
-                proc.start()
-                self.figures.faults[f"SIGKILL {proc.name.rstrip('0123456789')}"] += 1
-            elif fault == "slack-429":
-                self.slack.fail(429, count=30, retry_after=1)
-                self.figures.faults["Slack 429 stretch"] += 1
-            elif fault == "slack-500":
-                self.slack.fail(500, count=30)
-                self.figures.faults["Slack 500 stretch"] += 1
-            elif fault == "smtp-down":
-                self.smtp.stop()
-                self.stop_faults.wait(min(every, 4))
-                self.smtp.start()
-                self.figures.faults["SMTP down stretch"] += 1
-            elif fault == "pg-terminate":
-                self.figures.faults["pg_terminate_backend rounds"] += 1
-                self.figures.faults["connections terminated"] += self.terminate_connections()
+            try:
+                self._inject(fault, every)
+            except Exception as exc:  # a fault that could not be injected is reported, not fatal
+                self.figures.faults[f"injection failed: {fault}: {type(exc).__name__}"] += 1
+
+    def _inject(self, fault: str, every: float) -> None:
+        if fault == "kill":
+            proc = random.choice(self.procs)
+            self.figures.cut_at.append(time.monotonic())
+            proc.kill()
+            time.sleep(0.5)
+            proc.start()
+            self.figures.faults[f"SIGKILL {proc.name.rstrip('0123456789')}"] += 1
+        elif fault == "slack-429":
+            self.slack.fail(429, count=30, retry_after=1)
+            self.figures.faults["Slack 429 stretch"] += 1
+        elif fault == "slack-500":
+            self.slack.fail(500, count=30)
+            self.figures.faults["Slack 500 stretch"] += 1
+        elif fault == "smtp-down":
+            self.figures.cut_at.append(time.monotonic())
+            self.smtp.stop()
+            self.stop_faults.wait(min(every, 4))
+            self.smtp.start()
+            self.figures.faults["SMTP down stretch"] += 1
+        elif fault == "pg-terminate":
+            self.figures.faults["pg_terminate_backend rounds"] += 1
+            self.figures.faults["connections terminated"] += self.terminate_connections()
 
     def terminate_connections(self) -> int:
         admin = create_engine(make_url(self.settings.database_url), isolation_level="AUTOCOMMIT")
@@ -389,8 +414,12 @@ class Soak:
             doubled = [k for k, c in Counter(links).items() if c > 1]
             if doubled:
                 problems.append(f"{len(doubled)} messages filed twice under one issue")
-            unfiled = s.scalar(select(func.count()).select_from(Message).where(
-                Message.direction == "in", ~Message.id.in_(select(TicketMessage.message_id))))  # fmt: skip
+            filed = select(TicketMessage.message_id)
+            unfiled = s.scalar(
+                select(func.count())
+                .select_from(Message)
+                .where(Message.direction == "in", ~Message.id.in_(filed))
+            )
             if unfiled:
                 problems.append(f"{unfiled} messages without a ticket")
             events = Counter((e.ticket_id, e.data.get("level")) for e in s.scalars(
@@ -399,8 +428,8 @@ class Soak:
                 problems.append("an escalation step fired twice")
             last_sweep = s.scalar(select(JobRun.last_started_at).where(JobRun.name == SWEEP_JOB))
             if last_sweep is not None:
-                missed = [t.id for t in s.scalars(select(Ticket).where(Ticket.status.in_(SWEPT_STATUSES)))
-                          if next_step(self.settings.app, t, now=last_sweep) is not None]  # fmt: skip
+                swept = s.scalars(select(Ticket).where(Ticket.status.in_(SWEPT_STATUSES)))
+                missed = [t.id for t in swept if next_step(self.settings.app, t, now=last_sweep)]
                 if missed:
                     problems.append(f"{len(missed)} tickets with a due escalation not notified")
             items = list(s.scalars(select(OutboxItem)))
@@ -411,29 +440,44 @@ class Soak:
             problems.append(f"outbox not empty: {dict(not_sent)}")
         emails_out = {message_id_for(i, domain): i for i in items if i.channel == "email"}
         received = self.smtp.received
-        self.resent_email = sum(c - 1 for m, c in received.items() if m in emails_out and c > 1)
         missing_mail = [m for m in emails_out if received[m] == 0]
-        if missing_mail or self.resent_email:
+        twice = [m for m, c in received.items() if m in emails_out and c > 1]
+        self.resent_email = len(twice)
+        unexplained = [m for m in twice if not self.cut(self.smtp.first_at[m])]
+        if missing_mail or unexplained:
             problems.append(
-                f"emails: {len(missing_mail)} never received, {self.resent_email} received twice"
+                f"emails: {len(missing_mail)} never received, {len(unexplained)} received twice "
+                f"with no fault to explain it: {unexplained[:3]}"
             )
-        posts = Counter(
-            (c.args.get("metadata") or {}).get("event_payload", {}).get("outbox_id")
-            for c in self.slack.called("chat.postMessage")
-            if "_failed" not in c.args
-        )
+        posts: Counter[Any] = Counter()
+        first_post: dict[Any, float] = {}
+        for call in self.slack.called("chat.postMessage"):
+            if "_failed" not in call.args:
+                key = (call.args.get("metadata") or {}).get("event_payload", {}).get("outbox_id")
+                posts[key] += 1
+                first_post.setdefault(key, call.at)
         slack_items = [i.id for i in items if i.channel == "slack"]
-        self.resent_slack = sum(posts[i] - 1 for i in slack_items if posts[i] > 1)
+        twice_posted = [i for i in slack_items if posts[i] > 1]
+        self.resent_slack = len(twice_posted)
+        unexplained = [i for i in twice_posted if not self.cut(first_post[i])]
         missing_posts = [i for i in slack_items if posts[i] == 0]
-        if missing_posts or self.resent_slack:
+        if missing_posts or unexplained:
             problems.append(
-                f"Slack: {len(missing_posts)} never posted, {self.resent_slack} posted twice"
+                f"Slack: {len(missing_posts)} never posted, {len(unexplained)} posted twice "
+                f"with no fault to explain it: outbox ids {unexplained[:3]}"
             )
         self.escalations_sent = sum(1 for i in items if i.kind == "escalation")
         leaks = self.log_leaks()
         if leaks:
             problems.append(f"log lines holding a body or a code: {leaks[:3]}")
         return problems
+
+    def cut(self, delivered_at: float) -> bool:
+        """Whether a fault struck just after this delivery was accepted: a SIGKILL or an SMTP
+        stop between the receiver's OK and the outbox's commit, where the sender cannot know the
+        delivery happened (at-least-once: it sends again). A terminated database connection is
+        no excuse: the outbox records such a delivery afresh."""
+        return any(0 <= at - delivered_at <= 3.0 for at in self.figures.cut_at)
 
     def log_leaks(self) -> list[str]:
         leaks = []
@@ -449,21 +493,24 @@ class Soak:
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return (
-        ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] if ordered else 0.0
-    )
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else 0.0
 
 
 def report(soak: Soak, args: argparse.Namespace, problems: list[str]) -> str:
     f = soak.figures
     total = args.emails + args.slack
     intake_seconds = (f.stored_at or f.drained_at) - f.started
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())  # fmt: skip
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    cpu = next((x.split(":", 1)[1].strip() for x in cpuinfo if x.startswith("model name")), "?")
+    run = "short" if args.short else "full"
+    p50, p99 = percentile(f.ack_latencies, 50) * 1000, percentile(f.ack_latencies, 99) * 1000
+    slowest = max(f.ack_latencies, default=0) * 1000
+    settle = f.drained_at - (f.stored_at or f.drained_at)
     lines = [
-        f"# Soak with faults ({'short' if args.short else 'full'} run, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
+        f"# Soak with faults ({run} run, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
         "",
-        f"Machine: {os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, PostgreSQL on loopback.",
+        f"Machine: {os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, "
+        "PostgreSQL on loopback.",
         "Processes: 3 `triage serve`, 2 `triage worker`, 2 `triage ingest imap`; Slack stand-in, "
         "aiosmtpd, Dovecot.",
         "",
@@ -471,14 +518,19 @@ def report(soak: Soak, args: argparse.Namespace, problems: list[str]) -> str:
         "| --- | --- |",
         f"| messages fed | {args.emails} emails (+{f.emails_redelivered} delivered twice), "
         f"{args.slack} Slack events (+{f.slack_redelivered} delivered twice) |",
-        f"| end-to-end throughput | {total / intake_seconds:.1f} messages/s ({total} stored in {intake_seconds:.1f} s, triage included) |",
-        f"| Slack acknowledgement latency | p50 {percentile(f.ack_latencies, 50) * 1000:.0f} ms, "
-        f"p99 {percentile(f.ack_latencies, 99) * 1000:.0f} ms, max {max(f.ack_latencies, default=0) * 1000:.0f} ms |",
-        f"| Slack deliveries refused or cut by faults (retried as Slack does) | {f.slack_retries} |",
+        f"| end-to-end throughput | {total / intake_seconds:.1f} messages/s ({total} stored "
+        f"in {intake_seconds:.1f} s, triage included) |",
+        f"| Slack acknowledgement latency | p50 {p50:.0f} ms, p99 {p99:.0f} ms, "
+        f"max {slowest:.0f} ms |",
+        f"| Slack deliveries refused or cut by faults (retried, as Slack does) | "
+        f"{f.slack_retries} |",
         f"| tickets | {soak.counts['tickets']} |",
-        f"| escalation steps fired / notices delivered | {soak.counts['escalation steps']} / {soak.escalations_sent} |",
-        f"| outbox deliveries | {soak.counts['deliveries']} (all sent, none twice) |",
-        f"| time to settle after the last message | {f.drained_at - (f.stored_at or f.drained_at):.1f} s |",
+        f"| escalation steps fired / notices delivered | {soak.counts['escalation steps']} / "
+        f"{soak.escalations_sent} |",
+        f"| outbox deliveries | {soak.counts['deliveries']}, all sent; repeated after a fault cut "
+        f"the acknowledgement: {soak.resent_email} emails (same Message-ID), "
+        f"{soak.resent_slack} Slack posts |",
+        f"| time to settle after the last message | {settle:.1f} s |",
         f"| log lines checked for codes and bodies | {soak.log_lines} |",
         "",
         "Faults injected:",
@@ -517,9 +569,9 @@ def main(argv: list[str] | None = None) -> int:
 
     soak = Soak(args)
     soak.prepare_database()
-    soak.start()
     problems: list[str] = []
     try:
+        soak.start()
         faults = threading.Thread(target=soak.inject_faults, args=(args.fault_every,), daemon=True)
         faults.start()
         feeders = [

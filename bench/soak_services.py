@@ -106,8 +106,12 @@ class Dovecot:
         return self
 
     def stop(self) -> None:
-        subprocess.run([DOVECOT, "-c", str(self.config), "stop"], stdin=subprocess.DEVNULL,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)  # fmt: skip
+        quiet = {
+            "stdin": subprocess.DEVNULL,
+            "stdout": subprocess.DEVNULL,
+            "stderr": subprocess.DEVNULL,
+        }
+        subprocess.run([DOVECOT, "-c", str(self.config), "stop"], timeout=30, **quiet)
         shutil.rmtree(self.base, ignore_errors=True)
 
     def box(self) -> MailBoxUnencrypted:
@@ -130,6 +134,7 @@ class SmtpServer:
     def __init__(self) -> None:
         self.port = free_port()
         self.received: Counter[str] = Counter()
+        self.first_at: dict[str, float] = {}
         self.texts: list[str] = []
         self._lock = threading.Lock()
         self._controller: Controller | None = None
@@ -138,8 +143,10 @@ class SmtpServer:
         message = message_from_bytes(
             envelope.original_content or envelope.content, policy=policy.default
         )
+        message_id = str(message.get("Message-ID", "")).strip()
         with self._lock:
-            self.received[str(message.get("Message-ID", "")).strip()] += 1
+            self.received[message_id] += 1
+            self.first_at.setdefault(message_id, time.monotonic())
         return "250 OK"
 
     @property
@@ -147,8 +154,17 @@ class SmtpServer:
         return self._controller is not None
 
     def start(self) -> None:
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
-        self._controller.start()
+        for attempt in range(10):  # the port may linger for a moment after a stop
+            controller = Controller(self, hostname="127.0.0.1", port=self.port, ready_timeout=30)
+            try:
+                controller.start()
+            except Exception:
+                if attempt == 9:
+                    raise
+                time.sleep(0.5)
+                continue
+            self._controller = controller
+            return
 
     def stop(self) -> None:
         if self._controller is not None:
