@@ -5,7 +5,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import AppConfig
@@ -45,6 +45,8 @@ def test_chain_fires_step_by_step_each_step_once(
         (3, "maria", "first response overdue by 2h 5m (was due 2026-11-25 22:00 UTC)")
     ]
     assert at(DUE + timedelta(days=3)) == []
+    exhausted = db.get(Ticket, tid)
+    assert exhausted is not None and exhausted.escalation_level == len(config.escalation.chain)
     assert _keys(db) == sorted(
         f"escalation:{tid}:{level}:{channel}"
         for level in (1, 2, 3)
@@ -103,7 +105,8 @@ def test_two_workers_sweeping_at_once_notify_nothing_twice(
 
     def worker() -> None:
         start.wait()
-        results.append(len(sweep(sessions, config, now=DUE + timedelta(minutes=5), batch=7)))
+        # Due within the hour: exactly one step (the owner) is due for every ticket.
+        results.append(len(sweep(sessions, config, now=DUE - timedelta(hours=1), batch=7)))
 
     threads = [threading.Thread(target=worker) for _ in range(2)]
     for thread in threads:
@@ -111,9 +114,7 @@ def test_two_workers_sweeping_at_once_notify_nothing_twice(
     for thread in threads:
         thread.join()
     assert sum(results) == 60
-    events = db.scalar(
-        select(func.count()).select_from(TicketEvent).where(TicketEvent.action == "sla-escalation")
-    )
-    assert events == 60
+    events = db.scalars(select(TicketEvent).where(TicketEvent.action == "sla-escalation")).all()
+    assert len({(e.ticket_id, e.data["level"]) for e in events}) == len(events) == 60
     assert len(_keys(db)) == 120
     assert set(db.scalars(select(Ticket.escalation_level))) == {1}

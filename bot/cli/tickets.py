@@ -1,0 +1,334 @@
+"""`triage tickets ...`: open (an agent logging a call or message through the same triage as any
+message), list, show, assign, escalate, resolve, reopen and merge tickets."""
+
+import getpass
+import uuid
+from datetime import datetime
+from typing import Any
+
+import typer
+from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import sla, tickets
+from bot.cli.common import console, print_json, state
+from bot.config import AppConfig
+from bot.errors import UserError
+from bot.intake import take_in
+from bot.models import OPEN_STATUSES, STATUSES, Ticket
+from bot.models.base import utcnow
+from bot.notifications import candidate_label, masked_facts, notify_escalation
+from bot.routing import route
+from bot.runtime import Runtime
+from bot.schemas import InboundMessage
+from bot.ticketing import open_load
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def ticket_summary(config: AppConfig, ticket: Ticket) -> dict[str, Any]:
+    """The JSON of one ticket in `tickets list --json`."""
+    return {
+        "id": ticket.id,
+        "ref": tickets.display_id(config, ticket.id),
+        "status": ticket.status,
+        "issue": ticket.issue,
+        "priority": ticket.priority,
+        "owner": ticket.owner,
+        "team": ticket.team,
+        "routing_rule": ticket.routing_rule,
+        "candidate": ticket.candidate_mcp_id,
+        "candidate_key": ticket.candidate_key,
+        "source": ticket.source,
+        "subject": ticket.subject,
+        "created_at": _iso(ticket.created_at),
+        "first_response_at": _iso(ticket.first_response_at),
+        "first_response_due_at": _iso(ticket.first_response_due_at),
+        "sla_due_at": _iso(ticket.sla_due_at),
+        "sla_paused": ticket.sla_paused_at is not None,
+        "resolved_at": _iso(ticket.resolved_at),
+        "escalation_level": ticket.escalation_level,
+        "group_id": ticket.group_id,
+        "merged_into": ticket.merged_into_id,
+    }
+
+
+def ticket_detail(config: AppConfig, ticket: Ticket, *, now: datetime) -> dict[str, Any]:
+    detail = ticket_summary(config, ticket)
+    detail |= {
+        "sla_state": sla.sla_state(ticket, now=now, due_soon=config.escalation.due_soon)
+        if ticket.status in ("new", "answered", "waiting-on-candidate", "escalated")
+        else None,
+        "sla_paused_seconds": ticket.sla_paused_seconds,
+        "first_response_seconds": ticket.first_response_seconds,
+        "resolution_seconds": ticket.resolution_seconds,
+        "chase_count": ticket.chase_count,
+        "facts": masked_facts(ticket),
+        "answer": ticket.answer,
+        "events": [
+            {
+                "at": _iso(e.at),
+                "actor": e.actor,
+                "action": e.action,
+                "from": e.from_status,
+                "to": e.to_status,
+                "reason": e.reason,
+                "data": e.data,
+            }
+            for e in ticket.events
+        ],
+    }
+    return detail
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _load(session: Session, config: AppConfig, text: str) -> Ticket:
+    return tickets.get_ticket(
+        session, ticket_id=tickets.parse_ticket_id(config, text), config=config
+    )
+
+
+def resolve_owner(config: AppConfig, name: str) -> str:
+    """An owner by id, or by name (case-insensitive, first name or full name)."""
+    wanted = name.strip().casefold()
+    for owner in config.owners:
+        if wanted in (owner.id.casefold(), owner.name.casefold(), owner.name.split()[0].casefold()):
+            return owner.id
+    raise UserError(f"unknown owner {name!r} (known: {', '.join(o.id for o in config.owners)})")
+
+
+def say(text: object) -> None:
+    """Print without wrapping long lines (they are read by people and grepped by scripts)."""
+    console.print(text, soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(help="List, show and work on tickets.", no_args_is_help=True)
+    app.add_typer(group, name="tickets")
+
+    @group.command("open")
+    def open_(
+        ctx: typer.Context,
+        text: str = typer.Argument(..., help="What the candidate said."),
+        candidate: str = typer.Option(..., "--candidate", help="MCP ID or email address."),
+        source: str = typer.Option("phone", "--source", help="phone, email, slack or web."),
+        as_json: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """Log a message on a candidate's behalf; it goes through the same triage as any."""
+        if source not in ("phone", "email", "slack", "web"):
+            raise UserError(f"unknown source {source!r} (use phone, email, slack or web)")
+        if not text.strip():
+            raise UserError("the message text is empty")
+        cli = state(ctx)
+        settings = cli.settings()
+        message = InboundMessage(
+            source=source,  # type: ignore[arg-type]
+            external_id=f"cli:{uuid.uuid4()}",
+            text=text,
+            on_behalf_of=candidate.strip(),
+            actor=_actor(),
+            # The agent tells the candidate; the bot sends nothing on its own.
+            suppress_reply=True,
+        )
+        with cli.sessions()() as session, session.begin():
+            outcome = take_in(session, Runtime(settings), message, now=utcnow())
+            facts = {
+                t.ticket_id: masked_facts(tickets.get_ticket(session, ticket_id=t.ticket_id))
+                for t in outcome.tickets
+            }
+        if as_json:
+            print_json(outcome.model_dump(mode="json"))
+            return
+        if not outcome.tickets:
+            say("no ticket: the message carries no request")
+        for t in outcome.tickets:
+            verb = "opened" if t.created else "updated"
+            say(
+                f"{tickets.display_id(settings.app, t.ticket_id)} {verb}: "
+                f"{t.issue or 'unknown issue'} · {t.status} · {t.priority}"
+                + (f" · owner {t.owner} (rule {t.routing_rule})" if t.owner else "")
+            )
+            for line in facts[t.ticket_id]:
+                say(f"  fact: {line}")
+            if t.answer:
+                say(f"  answer: {t.answer}")
+
+    @group.command("list")
+    def list_tickets(
+        ctx: typer.Context,
+        status: str | None = typer.Option(None, "--status", help="e.g. escalated, open"),
+        owner: str | None = typer.Option(None, "--owner"),
+        issue: str | None = typer.Option(None, "--issue"),
+        limit: int = typer.Option(200, "--limit", min=1),
+        as_json: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """Tickets, newest first (`--status open` for every open state)."""
+        cli = state(ctx)
+        config = cli.settings().app
+        query = select(Ticket).order_by(Ticket.id.desc()).limit(limit)
+        if status == "open":
+            query = query.where(Ticket.status.in_(OPEN_STATUSES))
+        elif status is not None:
+            if status not in STATUSES:
+                raise UserError(f"unknown status {status!r} (use open or {', '.join(STATUSES)})")
+            query = query.where(Ticket.status == status)
+        if owner is not None:
+            query = query.where(Ticket.owner == resolve_owner(config, owner))
+        if issue is not None:
+            query = query.where(Ticket.issue == issue)
+        with cli.sessions()() as session:
+            found = list(session.scalars(query))
+            if as_json:
+                print_json([ticket_summary(config, t) for t in found])
+                return
+            table = Table("ticket", "status", "issue", "priority", "owner", "candidate", "created")
+            for t in found:
+                table.add_row(
+                    tickets.display_id(config, t.id), t.status, t.issue or "unknown", t.priority,
+                    t.owner or "-", candidate_label(t), f"{t.created_at:%Y-%m-%d %H:%M}",
+                )  # fmt: skip
+            say(table if found else "no tickets")
+
+    @group.command("show")
+    def show(
+        ctx: typer.Context, ticket_id: str, as_json: bool = typer.Option(False, "--json")
+    ) -> None:
+        """One ticket with its routing rule, record facts and audit trail."""
+        cli = state(ctx)
+        config = cli.settings().app
+        with cli.sessions()() as session:
+            ticket = _load(session, config, ticket_id)
+            detail = ticket_detail(config, ticket, now=utcnow())
+        if as_json:
+            print_json(detail)
+            return
+        say(
+            f"[bold]{detail['ref']}[/] {detail['issue'] or 'unknown issue'} · {detail['status']}"
+            f" · {detail['priority']} · owner {detail['owner'] or '-'}"
+            f" (rule {detail['routing_rule'] or '-'})"
+        )
+        say(f"candidate: {candidate_label(ticket)} · source {detail['source']}")
+        say(
+            f"SLA: {detail['sla_state'] or '-'} · first response due "
+            f"{detail['first_response_due_at'] or '-'} (at {detail['first_response_at'] or '-'})"
+            f" · resolution due {detail['sla_due_at'] or '-'}"
+        )
+        for line in detail["facts"]:
+            say(f"  fact: {line}")
+        for event in detail["events"]:
+            move = f"{event['from'] or '-'} -> {event['to']}" if event["to"] else ""
+            why = f": {event['reason']}" if event["reason"] else ""
+            say(f"  {event['at'][:16]} {event['actor']} {event['action']} {move}{why}")
+
+    def _notify(session: Session, config: AppConfig, ticket: Ticket, event_id: int, why: str):  # type: ignore[no-untyped-def]
+        assert ticket.owner is not None
+        notify_escalation(
+            session, config, ticket=ticket, recipient=ticket.owner, level=f"manual-{event_id}",
+            reason=why, now=utcnow(),
+        )  # fmt: skip
+
+    @group.command("assign")
+    def assign(ctx: typer.Context, ticket_id: str, owner: str) -> None:
+        """Give a ticket to an owner (who is notified)."""
+        cli = state(ctx)
+        config = cli.settings().app
+        with cli.sessions()() as session, session.begin():
+            ticket = _load(session, config, ticket_id)
+            event = tickets.assign(
+                session, ticket=ticket, owner=resolve_owner(config, owner), actor=_actor(),
+                now=utcnow(), config=config,
+            )  # fmt: skip
+            session.flush()
+            _notify(session, config, ticket, event.id, f"assigned to you by {_actor()}")
+            ref = tickets.display_id(config, ticket.id)
+        say(f"{ref} assigned to {ticket.owner}")
+
+    @group.command("escalate")
+    def escalate(
+        ctx: typer.Context,
+        ticket_id: str,
+        to: str | None = typer.Option(None, "--to", help="Owner (default: the routing rules)."),
+        reason: str | None = typer.Option(None, "--reason"),
+    ) -> None:
+        """Escalate a ticket to one named owner, by the routing rules unless --to says whom."""
+        cli = state(ctx)
+        config = cli.settings().app
+        actor = _actor()
+        with cli.sessions()() as session, session.begin():
+            ticket = _load(session, config, ticket_id)
+            tickets.check_transition(ticket, tickets.ESCALATED, config=config)
+            if to is not None:
+                owner, rule, team = resolve_owner(config, to), f"manual:{actor}", None
+            else:
+                regions = (ticket.entities or {}).get("regions") or [None]
+                chosen = route(
+                    config, issue=ticket.issue, region=regions[0], country=regions[0],
+                    exams=(ticket.entities or {}).get("exams") or [], priority=ticket.priority,
+                    source=ticket.source, open_load=open_load(session),
+                )  # fmt: skip
+                owner, rule, team = chosen.owner, chosen.rule, chosen.team
+            event = tickets.escalate(
+                session, ticket=ticket, owner=owner, rule=rule, team=team, actor=actor,
+                now=utcnow(), config=config, reason=reason,
+            )  # fmt: skip
+            session.flush()
+            _notify(session, config, ticket, event.id, reason or f"escalated by {actor}")
+            ref = tickets.display_id(config, ticket.id)
+        say(f"{ref} escalated to {owner} (rule {rule})")
+
+    @group.command("resolve")
+    def resolve(
+        ctx: typer.Context, ticket_id: str, note: str | None = typer.Option(None, "--note")
+    ) -> None:
+        """Mark a ticket resolved (its resolution time is stored)."""
+        cli = state(ctx)
+        config = cli.settings().app
+        now = utcnow()
+        with cli.sessions()() as session, session.begin():
+            ticket = _load(session, config, ticket_id)
+            calendar = sla.calendar_for(config, ticket.owner)
+            tickets.check_transition(ticket, tickets.RESOLVED, config=config)
+            sla.resume(ticket, now=now, calendar=calendar)
+            tickets.resolve(
+                session, ticket=ticket, actor=_actor(), now=now, note=note, config=config,
+                business_seconds=sla.elapsed_business_seconds(ticket, now=now, calendar=calendar),
+            )  # fmt: skip
+            ref = tickets.display_id(config, ticket.id)
+        say(f"{ref} resolved")
+
+    @group.command("reopen")
+    def reopen(
+        ctx: typer.Context, ticket_id: str, reason: str | None = typer.Option(None, "--reason")
+    ) -> None:
+        """Reopen a resolved or closed ticket."""
+        cli = state(ctx)
+        config = cli.settings().app
+        with cli.sessions()() as session, session.begin():
+            ticket = _load(session, config, ticket_id)
+            tickets.reopen(
+                session, ticket=ticket, actor=_actor(), now=utcnow(), reason=reason, config=config
+            )
+            ref, status = tickets.display_id(config, ticket.id), ticket.status
+        say(f"{ref} reopened ({status})")
+
+    @group.command("merge")
+    def merge(ctx: typer.Context, ticket_id: str, into_id: str) -> None:
+        """Merge a ticket into another: its messages and history move, it is closed."""
+        cli = state(ctx)
+        config = cli.settings().app
+        with cli.sessions()() as session, session.begin():
+            ticket = _load(session, config, ticket_id)
+            into = _load(session, config, into_id)
+            tickets.merge(session, ticket=ticket, into=into, actor=_actor(), now=utcnow(),
+                          config=config)  # fmt: skip
+            refs = tickets.display_id(config, ticket.id), tickets.display_id(config, into.id)
+        say(f"{refs[0]} merged into {refs[1]}")

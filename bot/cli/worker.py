@@ -1,0 +1,48 @@
+"""`triage worker`: the SLA sweep, owner digests and outbox delivery on a schedule."""
+
+import signal
+import threading
+from datetime import datetime
+
+import typer
+
+from bot.adapters import discover_senders
+from bot.cli.common import console, state
+from bot.worker import run_worker
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("worker")
+    def worker(
+        ctx: typer.Context,
+        once: bool = typer.Option(False, "--once", help="Run one round and exit."),
+        interval: float = typer.Option(15.0, "--interval", min=0.1, help="Seconds between rounds."),
+    ) -> None:
+        """Run scheduled jobs (SLA sweep every minute, digests on schedule) and deliver the
+        outbox. Several workers may share PostgreSQL; on SQLite run one. SIGTERM stops it."""
+        cli = state(ctx)
+        settings = cli.settings()
+        senders = discover_senders(settings)
+        stop = threading.Event()
+
+        def _stop(signum: int, _frame: object) -> None:
+            console.print(f"worker: {signal.Signals(signum).name}, stopping after this round")
+            stop.set()
+
+        previous = {s: signal.signal(s, _stop) for s in (signal.SIGTERM, signal.SIGINT)}
+        channels = ", ".join(sorted(senders)) or "none (outbox items wait)"
+        console.print(f"worker: delivering by {channels}; every {interval:g}s")
+
+        def report(done: dict[str, str]) -> None:
+            for name, summary in done.items():
+                console.print(f"{datetime.now().astimezone():%H:%M:%S} {name}: {summary}")
+
+        try:
+            run_worker(
+                cli.sessions(), settings.app, senders, stop=stop, interval=interval,
+                once=once, report=report,
+            )  # fmt: skip
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+        console.print("worker: stopped")
