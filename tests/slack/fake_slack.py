@@ -172,6 +172,13 @@ class FakeSlack:
             def log_message(self, *_: Any) -> None:
                 pass
 
+            def do_GET(self) -> None:
+                # how many calls of each method: for a client in another process (the benchmark)
+                counts: dict[str, int] = {}
+                for call in list(fake.calls):
+                    counts[call.method] = counts.get(call.method, 0) + 1
+                return self._send(200, json.dumps(counts).encode())
+
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 path = self.path.split("?")[0]
