@@ -250,8 +250,8 @@ def main() -> None:
         f"max {max(latencies):.1f}, mean {statistics.fmean(latencies):.1f}"
     )
     print(
-        f"wall: {wall:.1f} s ({len(latencies) / wall:.0f} commands/s including the lazy work in "
-        f"burst mode); lazy answers delivered: {answered - args.concurrency}; "
+        f"wall: {wall:.1f} s ({len(latencies) / wall:.0f} commands/s; burst mode waits for each "
+        f"round's lazy work); lazy answers delivered: {answered - args.concurrency}; "
         f"tracebacks in the server log: {errors}"
     )
 
