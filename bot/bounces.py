@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from bot.models.base import utcnow
 from bot.models.mail import BouncingAddress
+from bot.models.messages import Message, TicketMessage
 from bot.models.tickets import Ticket, TicketEvent
 
 
@@ -59,3 +60,18 @@ def bouncing(session: Session, addresses: Iterable[str]) -> dict[str, BouncingAd
         return {}
     rows = session.scalars(select(BouncingAddress).where(BouncingAddress.address.in_(keys)))
     return {row.address: row for row in rows}
+
+
+def tickets_of_messages(session: Session, external_ids: Iterable[str]) -> list[int]:
+    """The tickets the stored messages with these ids (e.g. the bounced acknowledgement) are on."""
+    ids = [i for i in external_ids if i]
+    if not ids:
+        return []
+    return list(
+        session.scalars(
+            select(TicketMessage.ticket_id)
+            .join(Message, Message.id == TicketMessage.message_id)
+            .where(Message.external_id.in_(ids))
+            .distinct()
+        )
+    )

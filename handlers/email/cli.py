@@ -94,7 +94,9 @@ def ingest_stdin(ctx: typer.Context, as_json: bool = typer.Option(False, "--json
         results = _ingest_all(ctx, [(origin, raw)])
     except Exception as exc:  # database down, migration pending...: the MTA must retry
         typer.echo(f"triage: message not stored, retry later: {exc}", err=True)
-        raise typer.Exit(EX_TEMPFAIL) from None
+        # sys.exit, not typer.Exit: the root runs click with standalone_mode=False, which turns
+        # Exit into a return value and the process would exit 0.
+        sys.exit(EX_TEMPFAIL)
     _report(results, as_json)
 
 

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from imap_tools import BaseMailBox, MailBox, MailBoxUnencrypted, MailMessage
+from imap_tools.errors import MailboxFolderCreateError
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -93,11 +94,16 @@ class PollResult(BaseModel):
 
 
 def remember_uidvalidity(session: Session, *, key: str, uidvalidity: int) -> bool:
-    """Store the mailbox's UIDVALIDITY; True when it changed since the last poll."""
+    """Store the mailbox's UIDVALIDITY; True when it changed since the last poll. Writes before
+    it reads, so concurrent pollers on SQLite queue for the lock instead of failing."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(
+        insert(ImapMailbox)
+        .values(key=key, uidvalidity=uidvalidity, changed_count=0, updated_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
     row = session.scalar(select(ImapMailbox).where(ImapMailbox.key == key))
-    if row is None:
-        session.add(ImapMailbox(key=key, uidvalidity=uidvalidity))
-        return False
+    assert row is not None
     row.updated_at = utcnow()
     if row.uidvalidity == uidvalidity:
         return False
@@ -124,6 +130,17 @@ def claim_uid(session: Session, *, key: str, uidvalidity: int, uid: int, worker:
     return session.execute(statement).scalar() is not None
 
 
+def ensure_folder(box: BaseMailBox, folder: str) -> None:
+    """Create `folder` unless it exists; another poller creating it at the same time is fine."""
+    if box.folder.exists(folder):
+        return
+    try:
+        box.folder.create(folder)
+    except MailboxFolderCreateError:
+        if not box.folder.exists(folder):
+            raise
+
+
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -147,9 +164,8 @@ def poll_once(
         with sessions() as session, session.begin():
             if remember_uidvalidity(session, key=account.key, uidvalidity=uidvalidity):
                 log.warning("UIDVALIDITY of %s changed to %s", account.key, uidvalidity)
-        for folder in {processed, quarantine_folder} - {"", account.folder}:
-            if not box.folder.exists(folder):
-                box.folder.create(folder)
+        for folder in sorted({processed, quarantine_folder} - {"", account.folder}):
+            ensure_folder(box, folder)
         criteria = "ALL" if processed else f"UNKEYWORD {TRIAGED}"
         uids = [int(uid) for uid in box.uids(criteria)][:limit]
         result = PollResult(mailbox=account.key, uidvalidity=uidvalidity)
@@ -241,15 +257,16 @@ def _finish(
     else:
         box.client.uid("STORE", str(uid), "+FLAGS", f"({TRIAGED})")
     with sessions() as session, session.begin():
-        row = session.scalar(
-            select(ImapClaim).where(
+        session.execute(
+            update(ImapClaim)
+            .where(
                 ImapClaim.mailbox == account.key,
                 ImapClaim.uidvalidity == uidvalidity,
                 ImapClaim.uid == uid,
+                ImapClaim.finished_at.is_(None),
             )
+            .values(finished_at=utcnow())
         )
-        if row is not None and row.finished_at is None:
-            row.finished_at = utcnow()
 
 
 def run(

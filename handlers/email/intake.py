@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.autoreply_limits import record_reply, reply_allowed
-from bot.bounces import mark_bouncing
+from bot.bounces import mark_bouncing, tickets_of_messages
 from bot.models.base import utcnow
 from bot.models.messages import Message
 from bot.quarantine import quarantine
@@ -126,6 +126,8 @@ def ingest_bytes(
 
     ticket_ids = [ticket.ticket_id for ticket in outcome.tickets]
     if noise is not None and noise.bounce is not None and not outcome.duplicate:
+        # The tickets of the bounced message, whether or not the core threaded the bounce there.
+        bounced_on = tickets_of_messages(session, [noise.bounce.original_message_id or ""])
         for recipient in noise.bounce.recipients:
             mark_bouncing(
                 session,
@@ -133,7 +135,7 @@ def ingest_bytes(
                 status=recipient.status,
                 diagnostic=recipient.diagnostic,
                 message_id=outcome.message_id,
-                ticket_ids=ticket_ids,
+                ticket_ids=[*bounced_on, *ticket_ids],
                 now=now,
             )
     replied = bool(outcome.reply) and not message.suppress_reply and not outcome.duplicate
@@ -223,41 +225,15 @@ def ingest_message(
 
 
 def core_intake(settings: Settings) -> Intake:
-    """The core's `take_in` bound to its runtime (until it lands: store the message only)."""
-    try:
-        from bot import intake as core  # type: ignore[attr-defined]
-    except ModuleNotFoundError:
-        return store_only
-    runtime = core.build_runtime(settings)  # pragma: no cover - replaced on merge
+    """The core's `take_in`, bound to a runtime built once (knowledge indexed once per process)."""
+    from bot.intake import take_in
+    from bot.runtime import Runtime
 
-    def take_in(session: Session, message: InboundMessage, *, now: datetime | None = None):  # type: ignore[no-untyped-def]
-        return core.take_in(session, runtime, message, now=now)
+    runtime = Runtime(settings)
 
-    return take_in
+    def intake(
+        session: Session, message: InboundMessage, *, now: datetime | None = None
+    ) -> IntakeOutcome:
+        return take_in(session, runtime, message, now=now)
 
-
-def store_only(
-    session: Session, message: InboundMessage, *, now: datetime | None = None
-) -> IntakeOutcome:
-    """Stand-in for the core's intake until it lands: store verbatim, idempotently."""
-    existing = session.scalar(
-        select(Message).where(Message.source == "email", Message.external_id == message.external_id)
-    )
-    if existing is not None:
-        return IntakeOutcome(message_id=existing.id, duplicate=True)
-    row = Message(
-        source="email",
-        external_id=message.external_id,
-        direction="in",
-        sender=message.sender_email,
-        subject=message.subject,
-        body=message.text,
-        raw=message.raw,
-        thread_key=message.thread_key,
-        in_reply_to=message.in_reply_to[0] if message.in_reply_to else None,
-        meta={**message.meta, "suppress_reply": message.suppress_reply},
-        received_at=message.received_at,
-    )
-    session.add(row)
-    session.flush()
-    return IntakeOutcome(message_id=row.id)
+    return intake

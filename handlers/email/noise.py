@@ -65,13 +65,13 @@ def detect_noise(
     if auto_submitted and auto_submitted.split(";")[0].strip() != "no":
         return Noise(reason="auto-submitted", detail=f"Auto-Submitted: {auto_submitted}")
     for name in AUTO_HEADERS:
-        if message.get(name) is not None:
+        if name in message:
             return Noise(reason="auto-reply", detail=f"{name} header")
     precedence = header(message, "precedence").lower()
     if precedence in {"bulk", "junk", "list", "auto_reply"}:
         return Noise(reason="bulk", detail=f"Precedence: {precedence}")
     for name in ("list-id", "list-unsubscribe"):
-        if message.get(name) is not None:
+        if name in message:
             return Noise(reason="list", detail=f"{name} header")
     subject = header(message, "subject")
     if OUT_OF_OFFICE.search(subject):
@@ -100,7 +100,7 @@ def bounce_reason(message: EmailMessage) -> str | None:
     local = sender.split("@")[0]
     if local in BOUNCE_SENDERS:
         return f"from {sender}"
-    if message.get("x-failed-recipients") is not None:
+    if "x-failed-recipients" in message:
         return "X-Failed-Recipients header"
     if header(message, "return-path").strip() == "<>" and BOUNCE_SUBJECT.search(
         header(message, "subject")

@@ -14,7 +14,9 @@ before matching, and `raw` keeps the original.
 """
 
 import base64
+import binascii
 import hashlib
+import quopri
 import re
 from datetime import datetime
 from email import message_from_bytes, policy
@@ -29,8 +31,11 @@ from bot.models.base import utcnow
 from bot.schemas import InboundMessage
 
 MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
+ADJACENT_WORDS = re.compile(r"(\?=)\s+(=\?)")  # the space between encoded words is not text
 # Labels that mean "some Western single-byte charset": browsers and mailers read them as cp1252.
 WESTERN = {"us-ascii", "ascii", "iso-8859-1", "latin-1", "latin1", "iso_8859-1", "l1"}
+BLOCKS = ["p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "table", "ul", "ol"]
 TNEF_TYPES = {"application/ms-tnef", "application/vnd.ms-tnef"}
 KEPT_HEADERS = (
     "from", "to", "cc", "reply-to", "date", "message-id", "in-reply-to", "references",
@@ -89,25 +94,42 @@ def read_message(raw: bytes) -> EmailMessage:
         raise UnparseableEmail(f"the mail parser failed: {type(exc).__name__}: {exc}") from None
     if not message.keys():
         raise UnparseableEmail("no header fields: not a mail message")
-    if not any(message.get(name) for name in ("from", "sender", "return-path", "message-id")):
+    if not any(header(message, name) for name in ("from", "sender", "return-path", "message-id")):
         raise UnparseableEmail("no From, Sender, Return-Path or Message-ID header")
     assert isinstance(message, EmailMessage)
     return message
 
 
 def header(message: Message, name: str) -> str:
-    """A header's decoded text ('' when absent), surviving malformed encoded words and raw
-    8-bit bytes."""
+    """A header's decoded, unfolded text ('' when absent). Reads the raw value and decodes RFC 2047
+    words itself: the modern policy re-parses a header on every access (most of the parse time),
+    and gives up on a word in an unknown charset or with broken base64, where this keeps the rest.
+    """
+    key = name.lower()
+    items = message.raw_items() if hasattr(message, "raw_items") else message.items()
+    raw = next((value for field, value in items if field.lower() == key), None)
+    return "" if raw is None else decode_header_value(str(raw))
+
+
+def decode_header_value(value: str) -> str:
+    if any("\udc80" <= ch <= "\udcff" for ch in value):  # undeclared 8-bit bytes in a header
+        value = decode_text(value.encode("utf-8", "surrogateescape"), None)[0]
+    value = " ".join(value.split())
+    if "=?" in value:
+        value = ENCODED_WORD.sub(_decoded_word, ADJACENT_WORDS.sub(r"\1\2", value))
+    return " ".join(value.split())
+
+
+def _decoded_word(match: re.Match[str]) -> str:
+    charset, encoding, data = match.groups()
     try:
-        value = message.get(name)
-    except Exception:  # a header the modern policy cannot model: fall back to its raw text
-        value = next((v for k, v in message.raw_items() if k.lower() == name.lower()), None)  # type: ignore[attr-defined]
-    if value is None:
+        if encoding in "bB":
+            payload = base64.b64decode(data + "=" * (-len(data) % 4))
+        else:
+            payload = quopri.decodestring(data.encode("ascii", "replace"), header=True)
+    except (ValueError, binascii.Error):
         return ""
-    text = str(value)
-    if any("\udc80" <= ch <= "\udcff" for ch in text):  # undeclared 8-bit bytes in a header
-        text = decode_text(text.encode("utf-8", "surrogateescape"), None)[0]
-    return " ".join(text.split())
+    return decode_text(payload, charset.split("*")[0])[0]
 
 
 def decode_text(data: bytes, declared: str | None) -> tuple[str, str | None]:
@@ -139,20 +161,31 @@ def part_text(part: Message) -> tuple[str, str | None]:
 
 
 def html_to_text(html: str) -> str:
-    """Readable text from HTML (BeautifulSoup, MIT licensed): scripts and styles dropped, block
-    elements on their own lines."""
+    """Readable text from HTML (BeautifulSoup, MIT licensed): scripts and styles dropped,
+    paragraphs separated by a blank line, line breaks kept."""
     soup = BeautifulSoup(html, "html.parser")
     for tag in soup(["script", "style", "head", "title"]):
         tag.decompose()
     for br in soup.find_all("br"):
         br.replace_with("\n")
-    text = soup.get_text("\n")
-    lines = (" ".join(line.split()) for line in text.splitlines())
+    for block in soup.find_all(BLOCKS):
+        block.insert_before("\n\n")
+        block.insert_after("\n\n")
+    for line_end in soup.find_all(["li", "tr"]):
+        line_end.insert_after("\n")
+    lines = (" ".join(line.split()) for line in soup.get_text().splitlines())
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
 def body_text(message: EmailMessage) -> tuple[str, bool, str | None]:
     """(text, html_only, charset fallback used) of the message's main body."""
+    if not message.is_multipart():  # most mail: one text part, no MIME tree to search
+        content_type = message.get_content_type()
+        if content_type in ("text/plain", "text/html"):
+            text, fallback = part_text(message)
+            if content_type == "text/html":
+                return html_to_text(text), True, fallback
+            return text.replace("\r\n", "\n").strip(), False, fallback
     try:
         body = message.get_body(preferencelist=("plain", "html"))
     except Exception:
@@ -174,6 +207,8 @@ def body_text(message: EmailMessage) -> tuple[str, bool, str | None]:
 
 def attachments_of(message: EmailMessage, *, max_bytes: int) -> list[tuple[Message, Attachment]]:
     found: list[tuple[Message, Attachment]] = []
+    if not message.is_multipart():
+        return found
     try:
         body = message.get_body(preferencelist=("plain", "html"))
     except Exception:
@@ -207,7 +242,9 @@ def attachments_of(message: EmailMessage, *, max_bytes: int) -> list[tuple[Messa
 
 def forwarded_of(message: EmailMessage) -> list[dict[str, str]]:
     """Messages forwarded as attachments (message/rfc822): who wrote them, about what."""
-    found = []
+    found: list[dict[str, str]] = []
+    if not message.is_multipart():
+        return found
     for part in message.walk():
         if part.get_content_type() != "message/rfc822":
             continue
@@ -251,7 +288,7 @@ def trimmed_raw(message: EmailMessage, oversized: list[Message]) -> bytes:
         )
         for name in ("content-transfer-encoding", "content-type"):
             del part[name]
-        part.set_payload(note, charset="utf-8")
+        part.set_payload(note.encode("ascii", "replace").decode("ascii"), charset="us-ascii")
     return message.as_bytes(policy=policy.SMTP)
 
 
@@ -293,7 +330,7 @@ def _parse(message: EmailMessage, raw: bytes, *, ticket_prefix: str, max_bytes: 
     text, html_only, fallback = body_text(message)
     found = attachments_of(message, max_bytes=max_bytes)
     attachments = [attachment for _, attachment in found]
-    if not text:  # e.g. only a forwarded message attached: triage reads the forwarded text
+    if not text and message.is_multipart():  # only a forwarded message: triage reads that
         for part in message.walk():
             if part is not message and part.get_content_type() == "message/rfc822":
                 inner = part.get_payload()
