@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.models import Ticket, TicketMessage
+from bot.models import Message, Ticket, TicketMessage
 from bot.models.base import utcnow
 from bot.models.outbox import OutboxItem
 from bot.models.slack import InboundEvent
@@ -195,3 +195,16 @@ def test_same_event_at_two_workers_at_once_makes_one_ticket(
         time.sleep(0.5)
     assert len(tickets(db)) == 1
     assert len(fake_slack.posts(INTAKE)) == 1
+
+
+def test_poster_is_identified_by_their_slack_profile_email(
+    slack: SlackClient, fake_slack: FakeSlack, db: Session, records: None
+) -> None:
+    fake_slack.user_emails["U0HANS"] = "hans.mueller@example.de"  # no Slack id in his records
+    text = "I took the 71-626 beta in April. Where is my free voucher?"
+    slack.event(message_event(text, user="U0HANS", ts="1764000900.000100"), event_id="EvHANS")
+    fake_slack.posts(INTAKE)
+    [ticket] = tickets(db)
+    assert ticket.candidate_mcp_id == "5023456"
+    [message] = db.scalars(select(Message)).all()
+    assert json.loads(message.raw or "{}")["ts"] == "1764000900.000100"
