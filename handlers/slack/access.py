@@ -62,6 +62,10 @@ class Actor:
         return self.owner_id or f"slack:{self.slack_user_id}"
 
 
+def refusal(owner: str | None, what: str) -> str:
+    return f"Only {owner or 'its owner'}, their team's lead or the triage lead can {what}."
+
+
 def may(
     actor: Actor, act: Act, *, ticket_owner: str | None = None, ticket_team: str | None = None
 ) -> bool:
