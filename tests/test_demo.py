@@ -10,9 +10,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_demo(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> str:
-    main(["--config", str(ROOT / "app.yaml"), "demo", "--samples", str(ROOT / "samples"),
-          "--out", str(tmp_path)])  # fmt: skip
-    return capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--config", str(ROOT / "app.yaml"), "demo", "--samples", str(ROOT / "samples"),
+              "--out", str(tmp_path)])  # fmt: skip
+    output = capsys.readouterr().out
+    assert exit_info.value.code == 0, output
+    return output
 
 
 def test_demo_turns_sample_messages_into_routed_tickets_and_a_digest(

@@ -92,7 +92,8 @@ def test_not_this_issue_stores_a_labelled_example(
         "slack:U10AGENT",
     )
     monkeypatch.setenv("DATABASE_URL", database_url)
-    main(["--config", str(ROOT / "app.yaml"), "slack", "corrections"])
+    with pytest.raises(SystemExit, match="0"):
+        main(["--config", str(ROOT / "app.yaml"), "slack", "corrections"])
     [line] = capsys.readouterr().out.splitlines()
     assert json.loads(line) == {
         "text": "voucher never came",
