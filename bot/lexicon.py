@@ -10,7 +10,7 @@ STOPWORDS = frozenset(
     those and or so if then than there here do does did done doing have has had having will
     would shall should could may might must just very really please kindly hi hello hey dear
     sir madam mam team all about into up what which how why whom whose even too some now im
-    ive id i'm also both each such own same s t d ll m re ve y o ok okay dont etc via per cc
+    ive id i'm also both each such own same s t d ll m re ve y o dont etc via per cc
     fyi pls plz
     """.split()  # noqa: SIM905
 )
@@ -286,6 +286,7 @@ SYNONYMS: dict[str, str] = {
     **dict.fromkeys(("invalid", "incorrect", "wrong"), "invalid"),
     **dict.fromkeys(("still", "yet"), "still"),
     **dict.fromkeys(("solved", "sorted", "fixed", "resolved"), "solved"),
+    "okay": "ok",
     "deskregion": "deskregion",
     "xcountry": "xcountry",
 }

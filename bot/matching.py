@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 from rapidfuzz import fuzz, process
 
 from bot.knowledge import KnowledgeBase, load_knowledge
@@ -35,18 +35,19 @@ NOT_A_REQUEST = "not-a-request"
 # reach UNKNOWN_BELOW or the message is unknown (a person looks at it).
 REPORT = 0.42
 UNKNOWN_BELOW = 0.42
-SECONDARY_RATIO = 0.75
-UNIT_WIN = 0.45
+SECONDARY_RATIO = 0.9
+UNIT_WIN = 0.4
 QUESTION_PENALTY = 0.3
 SIGNAL_WEIGHT = (0.0, 0.12, 0.2, 0.26)  # by the signal's length in tokens (1, 2, 3+)
 NEGATIVE_WEIGHT = 0.12
 FUZZ_WEIGHT = 0.35
 FUZZ_FLOOR = 50
+FUZZ_SCORER = fuzz.token_set_ratio
 FUZZ_ISSUES = 3
 FUZZ_CANDIDATES = 4
 ONE_WORD_DAMPING = 0.6
-WHOLE_TOKENS = 60
-MAX_ISSUE_SHARE = 0.5  # index features found in at most this share of the issues
+WHOLE_MAX_UNITS = 4
+MAX_ISSUE_SHARE = 0.4  # index features found in at most this share of the issues
 COVER_EXAMPLE = 0.7  # weight of 'the sentence covers the example' vs 'the example explains it'
 MAX_MATCH_CHARS = 20_000  # a longer message is a paste; its opening carries the request
 TYPO_CUTOFF = 86
@@ -75,7 +76,17 @@ class Classification(BaseModel):
     issues: list[IssueScore] = Field(default_factory=list)
     entities: Entities
     signals: Signals
-    explanation: list[Evidence] = Field(default_factory=list)
+    # Raw evidence (issue, kind, detail, weight); turned into models only when asked for,
+    # because most callers never look at it.
+    _evidence: list[tuple[str, str, str, float]] = PrivateAttr(default_factory=list)
+
+    @property
+    def explanation(self) -> list[Evidence]:
+        """Which phrases, signals and rules decided, for the reported issues (or the nearest
+        ones when the message is unknown)."""
+        return [
+            Evidence(issue=i, kind=k, detail=d, weight=round(w, 3)) for i, k, d, w in self._evidence
+        ]
 
     def contract(self) -> dict[str, object]:
         """The `triage classify --json` object (see DESIGN.md)."""
@@ -103,9 +114,10 @@ class _Phrase:
     padded: str  # " a b c " for whole-token containment tests
 
 
-def _features(tokens: list[str]) -> set[str]:
-    feats = set(tokens)
-    feats.update(f"{a}_{b}" for a, b in itertools.pairwise(tokens))
+def _features(tokens: list[str]) -> set[str | tuple[str, str]]:
+    """Words and adjacent word pairs (pairs as tuples: no string building per message)."""
+    feats: set[str | tuple[str, str]] = set(tokens)
+    feats.update(itertools.pairwise(tokens))
     return feats
 
 
@@ -137,7 +149,7 @@ class Matcher:
             iid: [self.tokens(prepare(e)) for e in kb.issues[iid].examples]
             for iid in self.issue_ids
         }
-        df: dict[str, int] = defaultdict(int)
+        df: dict[str | tuple[str, str], int] = defaultdict(int)
         for iid in self.issue_ids:
             for feat in set().union(*(_features(t) for t in tokenised[iid])):
                 df[feat] += 1
@@ -147,7 +159,9 @@ class Matcher:
         self._idf = {f: math.log(1 + n / c) for f, c in df.items() if c <= MAX_ISSUE_SHARE * n}
 
         self._examples: list[_Example] = []
-        self._postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        # Features are binary, so an example's weight for a feature is the feature's idf and a
+        # shared feature adds idf^2 to the dot product: postings hold example indices only.
+        self._postings: dict[str | tuple[str, str], list[int]] = defaultdict(list)
         self._by_issue: dict[str, list[int]] = defaultdict(list)
         for iid in self.issue_ids:
             for text, toks in zip(kb.issues[iid].examples, tokenised[iid], strict=True):
@@ -162,14 +176,15 @@ class Matcher:
                 self._examples.append(_Example(iid, text, " ".join(toks), norm))
                 self._by_issue[iid].append(idx)
                 for f in feats:
-                    self._postings[f].append((idx, self._idf[f]))
+                    self._postings[f].append(idx)
         self._ex_issue = [e.issue for e in self._examples]
         self._ex_scale = [(e.norm * e.norm) ** -COVER_EXAMPLE for e in self._examples]
         self._example_tokens = {
             iid: [self._examples[i].tokens for i in idxs] for iid, idxs in self._by_issue.items()
         }
-        self._signals = self._phrases("signals")
-        self._negatives = self._phrases("negative")
+        # Phrases indexed by their first word: a message only tries the phrases it could hold.
+        self._signals = self._index(self._phrases("signals"))
+        self._negatives = self._index(self._phrases("negative"))
 
     def _phrases(self, field: str) -> list[_Phrase]:
         phrases: dict[tuple[str, str], _Phrase] = {}
@@ -181,6 +196,21 @@ class Matcher:
                 if toks and (iid, padded) not in phrases:
                     phrases[(iid, padded)] = _Phrase(iid, text, toks, padded)
         return list(phrases.values())
+
+    @staticmethod
+    def _index(phrases: list[_Phrase]) -> dict[str, list[_Phrase]]:
+        index: dict[str, list[_Phrase]] = defaultdict(list)
+        for ph in phrases:
+            index[ph.tokens[0]].append(ph)
+        return dict(index)
+
+    def _phrases_in(
+        self, index: dict[str, list[_Phrase]], present: set[str], light: str
+    ) -> list[_Phrase]:
+        found = [
+            ph for word in present.intersection(index) for ph in index[word] if ph.padded in light
+        ]
+        return sorted(found, key=lambda ph: (ph.issue, ph.text))
 
     def _correct(self, word: str) -> str:
         """Map an unknown word to a known one when it is a likely typo ("recieved", "progam")."""
@@ -229,9 +259,9 @@ class Matcher:
         """Stemmed words, stop words kept."""
         return self.analyse(prepared)[1]
 
-    def _score_unit(self, toks: list[str]) -> tuple[dict[str, tuple[float, int]], dict[int, float]]:
-        """Best example per issue for one sentence, issue -> (score, example index), and the
-        unscaled similarity of every example the sentence touches."""
+    def _similarities(self, toks: list[str]) -> tuple[dict[int, float], float]:
+        """Dot products of a sentence with every example it shares a feature with, and the
+        sentence's squared norm."""
         dots: dict[int, float] = {}
         get = dots.get
         qnorm_sq = 0.0
@@ -240,24 +270,30 @@ class Matcher:
             w = idf.get(f)
             if w is None:
                 continue
-            qnorm_sq += w * w
-            for idx, ew in postings[f]:
-                dots[idx] = get(idx, 0.0) + w * ew
-        if not dots:
-            return {}, {}
-        # score = (d/|e|^2)^A * (d/|q|^2)^(1-A): how much of the example the sentence covers,
-        # tempered by how much of the sentence the example explains. Factored so that the
-        # per-example work is one multiplication.
-        q_scale = qnorm_sq ** (COVER_EXAMPLE - 1)
+            w2 = w * w
+            qnorm_sq += w2
+            for idx in postings[f]:
+                dots[idx] = get(idx, 0.0) + w2
+        return dots, qnorm_sq
+
+    def _best_per_issue(self, dots: dict[int, float]) -> tuple[dict[str, float], dict[str, int]]:
+        """Per issue, the best example's similarity (before the sentence's own scale) and index.
+
+        score = (d/|e|^2)^A * (d/|q|^2)^(1-A): how much of the example the sentence covers,
+        tempered by how much of the sentence the example explains. It factors into
+        d * |e|^-2A (per example, precomputed) times |q|^(2A-2) (per sentence, applied later).
+        """
         scale, owner = self._ex_scale, self._ex_issue
-        best: dict[str, tuple[float, int]] = {}
+        best_s: dict[str, float] = {}
+        best_i: dict[str, int] = {}
+        get = best_s.get
         for idx, d in dots.items():
             s = d * scale[idx]
             iid = owner[idx]
-            current = best.get(iid)
-            if current is None or s > current[0]:
-                best[iid] = (s, idx)
-        return {iid: (s * q_scale, idx) for iid, (s, idx) in best.items()}, dots
+            if s > get(iid, -1.0):
+                best_s[iid] = s
+                best_i[iid] = idx
+        return best_s, best_i
 
     def classify(self, text: str) -> Classification:
         """Classify one message."""
@@ -274,59 +310,71 @@ class Matcher:
                 units.append(canon)
         if not units:
             return Classification(
-                issue=None,
-                confidence=0.0,
-                issues=[],
-                entities=parsed.entities,
-                signals=parsed.signals,
-                explanation=[],
+                issue=None, confidence=0.0, entities=parsed.entities, signals=parsed.signals
             )
-        if len(units) > 1:
-            units.append([t for u in units for t in u][:WHOLE_TOKENS])
-        whole_index = len(units) - 1
+        touched: list[dict[int, float]] = []
+        norms: list[float] = []
+        for toks in units:
+            dots, qnorm_sq = self._similarities(toks)
+            touched.append(dots)
+            norms.append(qnorm_sq)
+        has_whole = len(units) <= WHOLE_MAX_UNITS  # a single sentence is its own whole
+        if 1 < len(units) <= WHOLE_MAX_UNITS:
+            # A short message is also read as one unit: context spread over its sentences
+            # ("I took the beta in May. Nothing since.") and thanks are judged on the whole.
+            whole = [t for u in units for t in u]
+            dots, qnorm_sq = self._similarities(whole)
+            units.append(whole)
+            touched.append(dots)
+            norms.append(qnorm_sq)
+        # Long messages have no whole unit, and thanks are then never their reading.
+        whole_index = len(units) - 1 if has_whole else -1
 
         best: dict[str, tuple[float, int, int]] = {}  # issue -> (score, unit, example)
         winners: dict[str, float] = {}  # issue -> best score among units it wins
-        touched: list[dict[int, float]] = []
         for u, toks in enumerate(units):
-            unit_best, dots = self._score_unit(toks)
-            touched.append(dots)
+            if not touched[u]:
+                continue
+            unit_s, unit_i = self._best_per_issue(touched[u])
             if u != whole_index:
                 # Thanks are judged on the whole message: a closing "thanks" is no request.
-                unit_best.pop(NOT_A_REQUEST, None)
+                # (A message of one sentence is its own whole.)
+                unit_s.pop(NOT_A_REQUEST, None)
+                if not unit_s:
+                    continue
+            factor = norms[u] ** (COVER_EXAMPLE - 1)
             if len(toks) == 1:
                 # One word ("junk", "exam") is too little to name an issue.
-                unit_best = {i: (s * ONE_WORD_DAMPING, x) for i, (s, x) in unit_best.items()}
-            for iid, (s, idx) in unit_best.items():
+                factor *= ONE_WORD_DAMPING
+            for iid, raw in unit_s.items():
+                s = raw * factor
                 if iid not in best or s > best[iid][0]:
-                    best[iid] = (s, u, idx)
-            if unit_best:
-                top = min(unit_best, key=lambda i: (-unit_best[i][0], i))
-                winners[top] = max(winners.get(top, 0.0), unit_best[top][0])
+                    best[iid] = (s, u, unit_i[iid])
+            top = max(unit_s, key=unit_s.__getitem__)
+            top_score = unit_s[top] * factor
+            if top_score > winners.get(top, 0.0):
+                winners[top] = top_score
 
         evidence: list[tuple[str, str, str, float]] = []
-        scores: dict[str, float] = {}
-        for iid, (s, _u, idx) in best.items():
-            scores[iid] = s
-            evidence.append((iid, "example", self._examples[idx].text, s))
+        scores = {iid: s for iid, (s, _u, _x) in best.items()}
 
         # A second opinion from rapidfuzz on the leading issues: token-set similarity of the
         # sentence that matched with the issue's phrasings, which forgives word order and
         # the odd extra word.
         # Only the issue's examples closest by words are compared: rapidfuzz is fast, but not
         # free, and the far ones would not win.
-        owner, scale, ex = self._ex_issue, self._ex_scale, self._examples
+        scale, ex = self._ex_scale, self._examples
         for iid in sorted(scores, key=lambda i: (-scores[i], i))[:FUZZ_ISSUES]:
             u = best[iid][1]
-            near = sorted(
-                ((d * scale[idx], idx) for idx, d in touched[u].items() if owner[idx] == iid),
-                reverse=True,
-            )[:FUZZ_CANDIDATES]
+            get = touched[u].get
+            near = [(get(i, 0.0) * scale[i], i) for i in self._by_issue[iid]]
+            near.sort(reverse=True)
+            closest = [i for _, i in near[:FUZZ_CANDIDATES]]
             unit = " ".join(units[u])
             match = process.extractOne(
                 unit,
-                [ex[idx].tokens for _, idx in near],
-                scorer=fuzz.token_set_ratio,
+                [ex[i].tokens for i in closest],
+                scorer=FUZZ_SCORER,
                 processor=None,
                 score_cutoff=FUZZ_FLOOR,
             )
@@ -337,24 +385,24 @@ class Matcher:
 
         light = " " + " ".join(light_words) + " "
         present = set(light_words)
-        for ph in self._signals:
-            if ph.tokens[0] in present and ph.padded in light:
-                w = SIGNAL_WEIGHT[min(len(ph.tokens), 3)]
-                scores[ph.issue] = scores.get(ph.issue, 0.0) + w
-                evidence.append((ph.issue, "signal", ph.text, w))
-        for ph in self._negatives:
-            if ph.issue in scores and ph.tokens[0] in present and ph.padded in light:
+        for ph in self._phrases_in(self._signals, present, light):
+            w = SIGNAL_WEIGHT[min(len(ph.tokens), 3)]
+            scores[ph.issue] = scores.get(ph.issue, 0.0) + w
+            evidence.append((ph.issue, "signal", ph.text, w))
+        for ph in self._phrases_in(self._negatives, present, light):
+            if ph.issue in scores:
                 scores[ph.issue] -= NEGATIVE_WEIGHT
                 evidence.append((ph.issue, "negative", ph.text, -NEGATIVE_WEIGHT))
         if NOT_A_REQUEST in scores and "?" in parsed.new_text:
             scores[NOT_A_REQUEST] -= QUESTION_PENALTY
             evidence.append((NOT_A_REQUEST, "rule", "asks a question", -QUESTION_PENALTY))
-        return self._decide(scores, winners, evidence, parsed)
+        return self._decide(scores, winners, best, evidence, parsed)
 
     def _decide(
         self,
         scores: dict[str, float],
         winners: dict[str, float],
+        best: dict[str, tuple[float, int, int]],
         evidence: list[tuple[str, str, str, float]],
         parsed: ParsedMessage,
     ) -> Classification:
@@ -379,18 +427,19 @@ class Matcher:
                 and (s >= SECONDARY_RATIO * top or winners.get(iid, 0.0) >= UNIT_WIN)
             ]
             keep = {iid for iid, _ in chosen}
-        return Classification(
+        result = Classification(
             issue=top_id,
             confidence=round(top, 2),
             issues=[IssueScore(id=iid, score=round(s, 2)) for iid, s in chosen],
             entities=parsed.entities,
             signals=parsed.signals,
-            explanation=[
-                Evidence(issue=i, kind=k, detail=d, weight=round(w, 3))
-                for i, k, d, w in evidence
-                if i in keep
-            ],
         )
+        result._evidence = [
+            (iid, "example", self._examples[best[iid][2]].text, best[iid][0])
+            for iid in sorted(keep, key=lambda i: (-scores[i], i))
+            if iid in best
+        ] + [e for e in evidence if e[0] in keep]
+        return result
 
 
 @functools.lru_cache(maxsize=4)

@@ -38,7 +38,7 @@ _CLOSING_LINE = re.compile(
 )
 # "Regards Suresh" on one line: a closing word followed by a short name.
 _CLOSING_WITH_NAME = re.compile(
-    r"^[ \t]*(?:(?:best|kind|warm)[ \t]+)?(?:regards|thanks|cheers)[ \t,]+"
+    r"^[ \t]*(?:(?i:best|kind|warm)[ \t]+)?(?i:regards|thanks|cheers)[ \t,]+"
     r"[A-Z][\w.'-]*(?:[ \t]+[A-Z][\w.'-]*)?[ \t]*$",
     re.MULTILINE,
 )

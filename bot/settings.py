@@ -38,6 +38,7 @@ class EnvSettings(BaseSettings):
     imap_ssl: bool = Field(True, alias="IMAP_SSL")
     imap_username: str | None = Field(None, alias="IMAP_USERNAME")
     imap_password: SecretStr | None = Field(None, alias="IMAP_PASSWORD")
+    imap_folder: str = Field("INBOX", alias="IMAP_FOLDER")
     log_format: str = Field("text", alias="LOG_FORMAT")  # text | json
 
 

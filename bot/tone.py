@@ -78,63 +78,73 @@ def _number(token: str) -> int:
     return int(token) if token.isdigit() else _NUMBER_WORDS.get(token, 1)
 
 
-def _hint(needles: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile("|".join(re.escape(n) for n in needles))
+# Cheap hints decide whether a detailed pattern can match at all: one scan of the lower-cased
+# text finds every hint, and most messages then skip most patterns.
+# Hint words decide whether a detailed pattern can match at all: one set intersection with the
+# message's words, and most messages then skip most patterns.
+_HINTS: dict[str, tuple[str, ...]] = {
+    "anger": ("ridiculous", "unacceptable", "outrageous", "outrage", "disgrace", "disgraceful",
+              "terrible", "horrible", "useless", "pathetic", "incompetent", "furious", "angry",
+              "fed", "sick", "worst", "scam", "shame", "shameful", "joke", "nonsense", "absurd",
+              "make", "nobody", "no"),
+    "chase": ("sent", "written", "wrote", "emailed", "called", "phoned", "asked", "contacted",
+              "chased"),
+    "nth": ("time", "mail", "email", "message", "request", "reminder"),
+    "still": ("still", "yet", "no", "nobody", "never"),
+    "wait": ("day", "days", "week", "weeks", "month", "months", "year", "years"),
+    "follow": ("follow", "following", "followup", "update", "news", "progress", "still",
+               "phoned", "called", "rang", "contacted", "emailed", "suggested", "advised",
+               "earlier", "previous", "last"),
+}  # fmt: skip
+_HINT_GROUPS: dict[str, frozenset[str]] = {
+    word: frozenset(g for g, members in _HINTS.items() if word in members)
+    for members in _HINTS.values()
+    for word in members
+}
+_WORDS = re.compile(r"[a-z]+")
 
 
-# Cheap substring tests decide whether a pattern can match at all; most messages skip most
-# patterns, which keeps the parser within its time budget.
-_ANGER_HINTS = _hint(
-    ("ridicul", "unaccept", "outrag", "disgrac", "terribl", "horribl", "useless", "pathetic",
-     "incompet", "furious", "angry", "fed up", "sick of", "worst", "scam", "shame", "joke",
-     "nonsense", "absurd", "make up your", "nobody", "no one")
-)  # fmt: skip
-_CHASE_HINTS = _hint(
-    ("sent", "written", "wrote", "emailed", "called", "phoned", "asked", "contacted", "chased")
-)
-_NTH_HINTS = _hint(("time", "mail", "message", "request", "reminder"))
-_STILL_HINTS = _hint(("still", "yet", "no one", "nobody", "never", "no body"))
-_WAIT_HINTS = _hint(("day", "week", "month", "year"))
-_FOLLOW_HINTS = _hint(
-    ("follow", "any update", "any news", "any progress", "still", "phoned", "called", "rang",
-     "contacted", "emailed", "suggested", "advised", "earlier", "previous", "last", "re:")
-)  # fmt: skip
+def read_signals(text: str, words: set[str] | frozenset[str] | None = None) -> Signals:
+    """Find tone signals in the sender's new text (quoted history already removed).
 
-
-def read_signals(text: str) -> Signals:
-    """Find tone signals in the sender's new text (quoted history already removed)."""
-    lowered = text.lower()
+    `words` is the set of lower-case words of the text when the caller has it already.
+    """
+    if words is None:
+        words = set(_WORDS.findall(text.lower()))
+    hints: set[str] = set()
+    for word in words.intersection(_HINT_GROUPS):
+        hints |= _HINT_GROUPS[word]
     markers: list[str] = []
-    if _ANGER_HINTS.search(lowered):
+    if "anger" in hints:
         markers = [m.group(0).lower() for m in _ANGER_WORDS.finditer(text)][:5]
     if ("!" in text or "?" in text) and _BANG_RUN.search(text):
         markers.append("!!!")
-    if _CAPS_WORD.search(text):
-        words = _WORD.findall(text)
-        caps = [w for w in _CAPS_WORD.findall(text) if w not in _ACRONYMS]
-        if len(caps) >= 3 and len(caps) >= 0.4 * len(words):
-            markers.append("ALL CAPS")
+    caps = [w for w in _CAPS_WORD.findall(text) if w not in _ACRONYMS]
+    if len(caps) >= 3 and len(caps) >= 0.4 * len(_WORD.findall(text)):
+        markers.append("ALL CAPS")
 
     chasing = 0
-    if _CHASE_HINTS.search(lowered):
+    if "chase" in hints:
         for match in _SENT_N.finditer(text):
             chasing = max(chasing, _number(match.group(1)))
-    if _NTH_HINTS.search(lowered):
+    if "nth" in hints:
         for match in _NTH_TIME.finditer(text):
             token = match.group(1).lower()
             nth = _ORDINALS.get(token) or int(re.sub(r"\D", "", token))
             chasing = max(chasing, nth - 1)
-    if chasing == 0 and _STILL_HINTS.search(lowered) and _STILL_NO_ANSWER.search(text):
+    if chasing == 0 and "still" in hints and _STILL_NO_ANSWER.search(text):
         chasing = 1
 
     waiting: int | None = None
-    if _WAIT_HINTS.search(lowered):
+    if "wait" in hints:
         for match in _WAIT.finditer(text):
             count, unit = (match.group(1), match.group(2)) if match.group(1) else match.group(3, 4)
             days = _number(count) * _UNIT_DAYS[unit.lower()]
             waiting = days if waiting is None else max(waiting, days)
 
-    follow_up = chasing > 0 or bool(_FOLLOW_HINTS.search(lowered) and _FOLLOW_UP.search(text))
+    if "re:" in text[:8].lower():
+        hints.add("follow")
+    follow_up = chasing > 0 or bool("follow" in hints and _FOLLOW_UP.search(text))
     return Signals(
         angry=bool(markers),
         anger_markers=markers,

@@ -1,5 +1,6 @@
-"""Shared fixtures: settings built per test, and a real database (SQLite, or PostgreSQL when
-TEST_DATABASE_URL is set) migrated once per run and emptied after every test."""
+"""Shared fixtures: settings built per test, a real database (SQLite, or PostgreSQL when
+TEST_DATABASE_URL is set) migrated once per run and emptied after every test, and the real
+knowledge base with one matcher for the whole session."""
 
 import os
 from collections.abc import Iterator
@@ -10,10 +11,14 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db import make_engine, session_factory, upgrade
+from bot.knowledge import KnowledgeBase, load_knowledge
+from bot.matching import Matcher
 from bot.models import Base
 from bot.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
+KNOWLEDGE_DIR = ROOT / "knowledge"
+DATA_DIR = ROOT / "tests" / "data"
 
 
 @pytest.fixture(scope="session")
@@ -41,8 +46,13 @@ def engine(database_url: str) -> Iterator[Engine]:
 def sessions(engine: Engine) -> Iterator[sessionmaker[Session]]:
     yield session_factory(engine)
     with engine.begin() as connection:
-        for table in reversed(Base.metadata.sorted_tables):
-            connection.execute(table.delete())
+        if connection.dialect.name == "postgresql":
+            # Restart the id sequences too, so tickets are numbered as on a fresh database.
+            names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(Base.metadata.sorted_tables):
+                connection.execute(table.delete())
 
 
 @pytest.fixture
@@ -58,3 +68,13 @@ def settings(database_url: str) -> Settings:
         DATABASE_URL=database_url,
         TRIAGE_KNOWLEDGE=ROOT / "knowledge",
     )
+
+
+@pytest.fixture(scope="session")
+def knowledge() -> KnowledgeBase:
+    return load_knowledge(KNOWLEDGE_DIR)
+
+
+@pytest.fixture(scope="session")
+def matcher(knowledge: KnowledgeBase) -> Matcher:
+    return Matcher(knowledge)

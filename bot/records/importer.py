@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import Table, delete, exists, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,12 +29,14 @@ from bot.models.records import (
     Registration,
     Voucher,
 )
+from bot.records.bulk import bulk_insert
 from bot.records.schemas import ROW_MODELS, Row
 
 BATCH_SIZE = 5000
 SUFFIXES = (".csv", ".jsonl")
 Progress = Callable[[str, int], Callable[[int], None]]  # (label, total bytes) -> advance(bytes)
 
+_NO_CANDIDATE = {"candidates", "restrictions"}  # files whose rows refer to no candidate
 _TABLES: dict[str, tuple[Any, str]] = {  # file -> (ORM model, column the batch lookup uses)
     "candidates": (Candidate, "mcp_id"),
     "restrictions": (RegionRestriction, "exam"),
@@ -130,6 +132,9 @@ def _import_file(
 ) -> None:
     seen: set[int] = set()  # hashes of the natural keys met so far in this file
     batch: list[tuple[int, Row]] = []
+    with sessions() as session:  # an empty table needs no lookup of existing rows
+        table = _TABLES[model.file][0].__table__
+        fresh = not session.scalar(select(exists().select_from(table)))
     for line, data, problem in _read(path, model, advance):
         report.rows += data is not None or problem is not None
         if problem is not None:
@@ -140,9 +145,10 @@ def _import_file(
         except ValidationError as exc:
             report.errors.append(f"{path}:{line}: {_reason(exc)}")
             continue
-        key_hash = hash(row.key())
+        key = row.key()
+        key_hash = hash(key)
         if key_hash in seen:
-            shown = ", ".join(f"{k}={v}" for k, v in zip(row.key_fields, row.key(), strict=True))
+            shown = ", ".join(f"{k}={v}" for k, v in zip(row.key_fields, key, strict=True))
             secret = row.key_fields == ("code",)
             report.errors.append(
                 f"{path}:{line}: duplicate key ({'code' if secret else shown}) earlier in this file"
@@ -151,10 +157,12 @@ def _import_file(
         seen.add(key_hash)
         batch.append((line, row))
         if len(batch) >= batch_size:
-            _write(sessions, path, batch, report)
+            _write(sessions, path, batch, report, fresh=fresh)
             batch = []
     if batch:
-        _write(sessions, path, batch, report)
+        _write(sessions, path, batch, report, fresh=fresh)
+    prefix = len(str(path)) + 1  # errors found when writing come late: put them in line order
+    report.errors.sort(key=lambda error: int(error[prefix:].split(":", 1)[0]))
 
 
 def _read(
@@ -219,50 +227,63 @@ def _reason(exc: ValidationError) -> str:
 
 
 def _write(
-    sessions: sessionmaker[Session], path: Path, batch: list[tuple[int, Row]], report: FileReport
+    sessions: sessionmaker[Session],
+    path: Path,
+    batch: list[tuple[int, Row]],
+    report: FileReport,
+    *,
+    fresh: bool = False,
+    screened: bool = False,
 ) -> None:
-    problems: list[str] = []
+    """Write one batch in one transaction. If the database refuses it, drop the rows of unknown
+    candidates (the foreign key is what finds them), then split the batch until the refused row
+    stands alone: only that row is lost."""
     try:
         with sessions() as session, session.begin():
-            counts = _upsert(session, batch, problems, path)
+            counts = _upsert(session, batch, fresh=fresh)
     except DBAPIError as exc:
-        if len(batch) == 1:
+        if not screened and batch[0][1].file not in _NO_CANDIDATE:
+            with sessions() as session:
+                batch = _known_candidates(session, batch, report.errors, path)
+            if batch:
+                _write(sessions, path, batch, report, fresh=fresh, screened=True)
+        elif len(batch) == 1:
             reason = str(exc.orig or exc).strip().splitlines()[0]
             report.errors.append(f"{path}:{batch[0][0]}: the database refused the row: {reason}")
-            return
-        for one in batch:  # find the row the database refuses; keep the others
-            _write(sessions, path, [one], report)
+        else:
+            half = len(batch) // 2
+            for part in (batch[:half], batch[half:]):
+                _write(sessions, path, part, report, fresh=fresh, screened=True)
         return
-    report.errors += problems
     report.inserted += counts[0]
     report.updated += counts[1]
     report.unchanged += counts[2]
 
 
-def _upsert(
-    session: Session, batch: list[tuple[int, Row]], problems: list[str], path: Path
-) -> tuple[int, int, int]:
+def _upsert(session: Session, batch: list[tuple[int, Row]], *, fresh: bool) -> tuple[int, int, int]:
+    """Insert the new rows, update the changed ones; `fresh`: the table was empty before this
+    file, so (its keys being unique within the file) every row is new."""
     kind = batch[0][1].file
     model, lookup = _TABLES[kind]
     table: Table = model.__table__
-    if kind not in ("candidates", "restrictions"):
-        batch = _known_candidates(session, batch, problems, path)
-        if not batch:
-            return 0, 0, 0
     key_columns = batch[0][1].key_fields
     wanted = {getattr(row, lookup) for _, row in batch}
-    existing = {
-        tuple(r._mapping[c] for c in key_columns): r._mapping
-        for r in session.execute(select(table).where(table.c[lookup].in_(wanted)))
-    }
-    emails = _emails(session, wanted) if kind == "candidates" else {}
+    existing = (
+        {}
+        if fresh
+        else {
+            tuple(r._mapping[c] for c in key_columns): r._mapping
+            for r in session.execute(select(table).where(table.c[lookup].in_(wanted)))
+        }
+    )
+    emails = _emails(session, wanted) if kind == "candidates" and not fresh else {}
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     changed_emails: list[Row] = []
     unchanged = 0
     for _, row in batch:
         values = _values(row)
-        old = existing.get(row.key())
+        old = None if fresh else existing.get(row.key())
         if old is None:
             inserts.append(values)
             if kind == "candidates":
@@ -277,21 +298,19 @@ def _upsert(
         else:
             pk = {c.name: old[c.name] for c in table.primary_key}
             updates.append({**values, **pk})
-    if inserts:
-        session.execute(insert(model), inserts)
+    bulk_insert(session, table, inserts)
     if updates:
         session.execute(update(model), updates)
     if changed_emails:
         ids = [row.mcp_id for row in changed_emails]
         session.execute(delete(CandidateEmail).where(CandidateEmail.mcp_id.in_(ids)))
         addresses = [{"mcp_id": r.mcp_id, "email": e} for r in changed_emails for e in r.emails]
-        if addresses:
-            session.execute(insert(CandidateEmail), addresses)
+        bulk_insert(session, CandidateEmail.__table__, addresses)
     return len(inserts), len(updates), unchanged
 
 
 def _values(row: Row) -> dict[str, Any]:
-    values = row.model_dump()
+    values = dict(row.__dict__)  # the validated fields (cheaper than model_dump per row)
     if row.file == "candidates":
         del values["emails"]
     elif row.file == "vouchers":

@@ -36,6 +36,11 @@ class CheckResult:
         return asdict(self)
 
 
+def no_records(name: str, what: str = "no records for this candidate") -> CheckResult:
+    """No candidate to check: nothing settled, nothing to escalate on the records' account."""
+    return CheckResult(name, {"found": False}, [what], settles=False, escalate=False, reason=what)
+
+
 def unavailable_result(name: str, reason: str) -> CheckResult:
     """The records could not be read: a fact on the ticket, escalated, never an answer."""
     return CheckResult(

@@ -8,10 +8,11 @@ import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-MCP_ID = r"^\d{4,10}$"
-_EXAM = re.compile(r"^\s*0?(\d{2})[-\s]?(\d{3})\s*$")
+MCP_ID = r"^[0-9]{4,10}$"
+_CANONICAL = re.compile(r"\d{2}-\d{3}", re.ASCII)
+_EXAM = re.compile(r"^\s*0?([0-9]{2})[-\s]?([0-9]{3})\s*$")
 _PROVIDERS = {"prometric": "prometric", "vue": "vue", "pearson vue": "vue", "pearson": "vue"}
 _TRUE = {"true", "yes", "y", "1"}
 _FALSE = {"false", "no", "n", "0"}
@@ -21,6 +22,8 @@ Provider = Literal["prometric", "vue"]
 
 def canonical_exam(value: object) -> str:
     """`071-621`, `71 621`, `71621` -> `71-621`; anything else is an error."""
+    if isinstance(value, str) and _CANONICAL.fullmatch(value):  # the common case
+        return value
     match = _EXAM.match(str(value))
     if not match:
         raise ValueError(f"not an exam code: {value!r} (use e.g. 71-621)")
@@ -32,6 +35,10 @@ def _provider(value: object) -> str:
     if name is None:
         raise ValueError(f"unknown provider {value!r} (use prometric or vue)")
     return name
+
+
+def _exam_or_none(value: object) -> str | None:
+    return None if value is None else canonical_exam(value)
 
 
 def _flag(value: object) -> bool:
@@ -60,10 +67,15 @@ def _lower(value: object) -> str:
     return str(value).strip().lower()
 
 
+def _blank_is_none(value: object) -> object:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 ExamCode = Annotated[str, BeforeValidator(canonical_exam)]
 ProviderName = Annotated[Provider, BeforeValidator(_provider)]
 Flag = Annotated[bool, BeforeValidator(_flag)]
 McpId = Annotated[str, Field(pattern=MCP_ID)]
+Blank = BeforeValidator(_blank_is_none)  # an empty cell in an optional column means "none"
 
 
 def Text(size: int) -> Any:  # a non-blank string that fits its column
@@ -71,21 +83,14 @@ def Text(size: int) -> Any:  # a non-blank string that fits its column
 
 
 class Row(BaseModel):
-    """A record row. Blank cells become None; `key()` is its natural key for upserts."""
+    """A record row; `key()` is its natural key for upserts. Optional columns may be blank."""
 
     model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True)
     file: ClassVar[str]
     key_fields: ClassVar[tuple[str, ...]]
 
-    @model_validator(mode="before")
-    @classmethod
-    def _blanks_are_none(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            return {k: None if isinstance(v, str) and not v.strip() else v for k, v in data.items()}
-        return data
-
     def key(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self.key_fields)
+        return tuple(self.__dict__[name] for name in self.key_fields)
 
     @classmethod
     def headers(cls) -> list[str]:
@@ -102,10 +107,10 @@ class CandidateRow(Row):
 
     mcp_id: McpId
     name: Text(200)
-    emails: list[str] = []
+    emails: Annotated[list[str], Blank] = []
     country: Text(80)
     region: Text(40)
-    slack_user_id: str | None = Field(default=None, max_length=32)
+    slack_user_id: Annotated[str | None, Blank] = Field(default=None, max_length=32)
 
     @field_validator("emails", mode="before")
     @classmethod
@@ -140,7 +145,7 @@ class RegistrationRow(Row):
     provider: ProviderName
     created_at: datetime
     created_by: Literal["candidate", "agent", "provider", "unknown"]
-    scheduled_for: datetime | None = None
+    scheduled_for: Annotated[datetime | None, Blank] = None
 
     _zone = field_validator("created_at", "scheduled_for")(lambda v: _aware(v) if v else v)
     _by = field_validator("created_by", mode="before")(lambda v: _lower(v) if v else v)
@@ -153,8 +158,10 @@ class InvitationRow(Row):
     mcp_id: McpId
     campaign: Text(80)
     exam: ExamCode
-    sent_at: datetime | None = None
-    promo_code: str | None = Field(default=None, max_length=64, repr=False)  # a secret
+    sent_at: Annotated[datetime | None, Blank] = None
+    promo_code: Annotated[str | None, Blank] = Field(
+        default=None, max_length=64, repr=False
+    )  # a secret
     status: Literal["sent", "bounced", "pending"]
 
     _zone = field_validator("sent_at")(lambda v: _aware(v) if v else v)
@@ -168,9 +175,9 @@ class VoucherRow(Row):
     mcp_id: McpId
     code: str = Field(min_length=4, max_length=64, repr=False)  # a secret
     issued_at: date
-    for_exam: ExamCode | None = None
-    scope: list[str] = ["any"]  # ["any"] or exam codes
-    redeemed_at: date | None = None
+    for_exam: Annotated[str | None, BeforeValidator(_exam_or_none), Blank] = None
+    scope: Annotated[list[str], Blank] = ["any"]  # ["any"] or exam codes
+    redeemed_at: Annotated[date | None, Blank] = None
 
     @field_validator("scope", mode="before")
     @classmethod

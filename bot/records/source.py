@@ -18,7 +18,7 @@ from urllib.parse import quote
 import requests
 from pydantic import ValidationError
 from requests.adapters import HTTPAdapter
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 from urllib3.util.retry import Retry
 
@@ -119,49 +119,49 @@ class DatabaseRecords:
         return self._load(mcp_id)
 
     def _load(self, mcp_id: str) -> CandidateRecords | None:
-        s = self.session
-        person = s.get(Candidate, mcp_id)
+        run = self.session.execute
+        person = run(_CANDIDATE, {"m": mcp_id}).mappings().first()
         if person is None:
             return None
-        emails = s.scalars(
-            select(CandidateEmail.email).where(CandidateEmail.mcp_id == mcp_id).order_by("id")
-        ).all()
-        candidate = CandidateRow.model_construct(
-            mcp_id=mcp_id,
-            name=person.name,
-            emails=list(emails),
-            country=person.country,
-            region=person.region,
-            slack_user_id=person.slack_user_id,
-        )
+        emails = list(run(_EMAILS, {"m": mcp_id}).scalars())
+        lists = {
+            field: [model.model_construct(**row) for row in run(query, {"m": mcp_id}).mappings()]
+            for field, (query, model) in _PER_CANDIDATE.items()
+        }
+        lists["vouchers"] = [  # stored as "any" or "70-621;70-622"
+            VoucherRow.model_construct(**{**dict(row), "scope": row["scope"].split(";")})
+            for row in run(_VOUCHERS, {"m": mcp_id}).mappings()
+        ]
+        restrictions = run(_RESTRICTIONS, {"c": person["country"]}).mappings()
         return CandidateRecords.model_construct(
-            candidate=candidate,
-            attempts=_rows(s, ExamAttempt, AttemptRow, mcp_id),
-            registrations=_rows(s, Registration, RegistrationRow, mcp_id),
-            invitations=_rows(s, Invitation, InvitationRow, mcp_id),
-            vouchers=[
-                VoucherRow.model_construct(**{**_columns(v), "scope": v.scope.split(";")})
-                for v in s.scalars(select(Voucher).where(Voucher.mcp_id == mcp_id))
-            ],
-            certifications=_rows(s, Certification, CertificationRow, mcp_id),
-            restrictions=[
-                RestrictionRow.model_construct(**_columns(r))
-                for r in s.scalars(
-                    select(RegionRestriction).where(RegionRestriction.country == person.country)
-                )
-            ],
+            candidate=CandidateRow.model_construct(**person, emails=emails),
+            restrictions=[RestrictionRow.model_construct(**row) for row in restrictions],
+            **lists,
         )
 
 
-def _columns(obj: Any) -> dict[str, Any]:
-    return {c.key: getattr(obj, c.key) for c in obj.__table__.columns if c.key not in ("id",)}
+def _columns_of(model: Any, *, by: str = "mcp_id", param: str = "m") -> Select[Any]:
+    table = model.__table__
+    query = select(*[c for c in table.columns if c.name != "id"])
+    query = query.where(table.c[by] == bindparam(param))
+    return query.order_by(table.c.id) if "id" in table.c else query
 
 
-def _rows(session: Session, model: Any, row: Any, mcp_id: str) -> list[Any]:
-    return [
-        row.model_construct(**_columns(obj))
-        for obj in session.scalars(select(model).where(model.mcp_id == mcp_id).order_by(model.id))
-    ]
+# Core statements (compiled once, then cached): a lookup is 8 indexed queries, no ORM objects.
+_CANDIDATE = _columns_of(Candidate)
+_EMAILS = (
+    select(CandidateEmail.email)
+    .where(CandidateEmail.mcp_id == bindparam("m"))
+    .order_by(CandidateEmail.id)
+)
+_VOUCHERS = _columns_of(Voucher)
+_RESTRICTIONS = _columns_of(RegionRestriction, by="country", param="c")
+_PER_CANDIDATE: dict[str, tuple[Select[Any], Any]] = {
+    "attempts": (_columns_of(ExamAttempt), AttemptRow),
+    "registrations": (_columns_of(Registration), RegistrationRow),
+    "invitations": (_columns_of(Invitation), InvitationRow),
+    "certifications": (_columns_of(Certification), CertificationRow),
+}
 
 
 _CHILDREN = {

@@ -127,3 +127,42 @@ def test_files_are_recognised_by_name_and_candidates_come_first(tmp_path: Path) 
         records_files([tmp_path / "notes.txt"])
     with pytest.raises(UserError, match="no such file"):
         records_files([tmp_path / "missing.csv"])
+
+
+def test_blank_optional_cells_mean_no_value(tmp_path: Path, sessions, db) -> None:  # type: ignore[no-untyped-def]
+    write(tmp_path, "candidates.csv", CANDIDATES)
+    write(tmp_path, "vouchers.csv", "mcp_id,code,issued_at,for_exam,scope,redeemed_at\n"
+                                    "1234567,ABCD-EFGH-7Q2K,2026-04-02,,,\n")  # fmt: skip
+    assert not import_records(sessions, [tmp_path]).errors
+    records = DatabaseRecords(db).get("1234567")
+    assert records is not None
+    assert (records.vouchers[0].for_exam, records.vouchers[0].scope) == (None, ["any"])
+    assert records.vouchers[0].redeemed_at is None
+
+
+def test_a_row_the_database_refuses_loses_only_itself(
+    tmp_path: Path, sessions: sessionmaker[Session], db: Session, database_url: str
+) -> None:
+    # PostgreSQL refuses a NUL character in text; SQLite stores it
+    rows = "".join(f"{1000000 + i},Person {i},p{i}@example.com,India,India,\n" for i in range(5))
+    rows += "1000009,Bad\x00Name,bad@example.com,India,India,\n"
+    write(tmp_path, "candidates.csv", "mcp_id,name,emails,country,region,slack_user_id\n" + rows)
+    report = import_records(sessions, [tmp_path])
+    if database_url.startswith("postgresql"):
+        assert len(report.errors) == 1 and ":7: the database refused the row" in report.errors[0]
+        assert count(db, Candidate) == 5 and count(db, CandidateEmail) == 5
+    else:
+        assert not report.errors and count(db, Candidate) == 6
+
+
+def test_progress_is_reported_per_file_up_to_its_size(tmp_path: Path, sessions) -> None:  # type: ignore[no-untyped-def]
+    path = write(tmp_path, "candidates.csv", CANDIDATES)
+    seen: dict[str, list[int]] = {}
+
+    def progress(label: str, total: int):  # type: ignore[no-untyped-def]
+        seen[label] = [total]
+        return seen[label].append
+
+    import_records(sessions, [path], progress=progress)
+    total, *advances = seen["candidates.csv"]
+    assert total == path.stat().st_size and sum(advances) == len(CANDIDATES)

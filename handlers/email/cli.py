@@ -1,0 +1,170 @@
+"""`triage ingest ...`: take mail in from IMAP, a Maildir or mbox, .eml files or an MTA pipe,
+and list what is in quarantine."""
+
+import imaplib
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+import typer
+from imap_tools.errors import ImapToolsError
+from rich.table import Table
+
+from bot.cli.common import console, print_json, state
+from bot.errors import UserError
+from bot.quarantine import list_quarantined
+from handlers.email import imap, sources
+from handlers.email.intake import IngestResult, core_intake, ingest_message
+
+EX_TEMPFAIL = 75  # sysexits.h: the MTA keeps the message and retries
+
+ingest_app = typer.Typer(help="Take mail in: IMAP, Maildir, mbox, .eml files, an MTA pipe.")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(ingest_app, name="ingest")
+
+
+def _ingest_all(ctx: typer.Context, messages: Iterable[tuple[str, bytes]]) -> list[IngestResult]:
+    cli = state(ctx)
+    settings, sessions = cli.settings(), cli.sessions()
+    intake = core_intake(settings)
+    results = []
+    for origin, raw in messages:
+        result = ingest_message(sessions, raw, settings=settings, intake=intake, origin=origin)
+        if result is not None:
+            results.append(result)
+    return results
+
+
+def _report(results: list[IngestResult], as_json: bool) -> None:
+    if as_json:
+        print_json([r.model_dump() for r in results])
+        return
+    table = Table("origin", "status", "from", "subject", "noise", "tickets", box=None)
+    for r in results:
+        status = r.status if r.status != "quarantined" else f"[red]quarantined[/] ({r.error})"
+        table.add_row(
+            r.origin, status, r.sender or "", (r.subject or "")[:50], r.noise or "",
+            ", ".join(f"#{t}" for t in r.ticket_ids),
+        )  # fmt: skip
+    console.print(table)
+    counts = {
+        s: sum(r.status == s for r in results) for s in ("stored", "duplicate", "quarantined")
+    }
+    console.print(", ".join(f"{n} {s}" for s, n in counts.items()))
+
+
+@ingest_app.command("eml")
+def ingest_eml(
+    ctx: typer.Context,
+    files: list[Path] = typer.Argument(..., help=".eml files (one message each)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per message."),
+) -> None:
+    """Take in .eml files."""
+    _report(_ingest_all(ctx, sources.from_files(files)), as_json)
+
+
+@ingest_app.command("maildir")
+def ingest_maildir(
+    ctx: typer.Context,
+    path: Path,
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Take in every message of a Maildir (read only; running it again stores nothing twice)."""
+    _report(_ingest_all(ctx, sources.from_maildir(path)), as_json)
+
+
+@ingest_app.command("mbox")
+def ingest_mbox(
+    ctx: typer.Context,
+    path: Path,
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Take in every message of an mbox file."""
+    _report(_ingest_all(ctx, sources.from_mbox(path)), as_json)
+
+
+@ingest_app.command("stdin")
+def ingest_stdin(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Take in one message from standard input (an MTA pipe). Exits 75 (EX_TEMPFAIL) when it
+    could not be stored, so the MTA keeps it and retries."""
+    origin, raw = sources.from_stream(sys.stdin.buffer)
+    try:
+        results = _ingest_all(ctx, [(origin, raw)])
+    except Exception as exc:  # database down, migration pending...: the MTA must retry
+        typer.echo(f"triage: message not stored, retry later: {exc}", err=True)
+        # sys.exit, not typer.Exit: the root runs click with standalone_mode=False, which turns
+        # Exit into a return value and the process would exit 0.
+        sys.exit(EX_TEMPFAIL)
+    _report(results, as_json)
+
+
+@ingest_app.command("imap")
+def ingest_imap(
+    ctx: typer.Context,
+    once: bool = typer.Option(False, "--once", help="Poll once and exit."),
+    interval: float = typer.Option(60.0, "--interval", min=1.0, help="Seconds between polls."),
+    folder: str | None = typer.Option(None, "--folder", help="Folder to poll (IMAP_FOLDER)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Poll the IMAP mailbox (IMAP_HOST, IMAP_USERNAME, IMAP_PASSWORD)."""
+    cli = state(ctx)
+    settings = cli.settings()
+    account = imap.account_from_settings(settings, folder=folder)
+
+    def report(result: imap.PollResult) -> None:
+        _report(result.taken, as_json)
+
+    try:
+        imap.run(
+            account=account,
+            sessions=cli.sessions(),
+            settings=settings,
+            intake=core_intake(settings),
+            interval=interval,
+            once=once,
+            report=report,
+        )
+    except (OSError, imaplib.IMAP4.error, ImapToolsError) as exc:
+        raise UserError(f"IMAP {account.host}:{account.port}: {exc}") from None
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+
+
+@ingest_app.command("quarantine")
+def ingest_quarantine(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json"),
+    show: int | None = typer.Option(None, "--show", help="Print one message's raw bytes."),
+) -> None:
+    """List the messages kept raw because they could not be taken in."""
+    with state(ctx).sessions()() as session:
+        rows = list_quarantined(session)
+        if show is not None:
+            match = next((r for r in rows if r.id == show), None)
+            if match is None:
+                raise UserError(f"no quarantined message {show}")
+            sys.stdout.buffer.write(match.raw)
+            return
+        if as_json:
+            print_json(
+                [
+                    {
+                        "id": r.id,
+                        "origin": r.origin,
+                        "error": r.error,
+                        "size": r.size,
+                        "seen_count": r.seen_count,
+                        "received_at": r.received_at.isoformat(),
+                    }
+                    for r in rows
+                ]
+            )
+            return
+        table = Table("id", "received", "origin", "size", "error", box=None)
+        for r in rows:
+            table.add_row(
+                str(r.id), f"{r.received_at:%Y-%m-%d %H:%M}", r.origin, str(r.size), r.error
+            )
+        console.print(table if rows else "quarantine is empty")

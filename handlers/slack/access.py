@@ -1,0 +1,134 @@
+"""Who may do what from Slack. Checked on the server for every command and button press.
+
+Agents are the users listed in `slack.agent_users`, members of `slack.agent_user_groups`, or of
+`slack.agent_channels`; everyone else is refused politely. Owners act only on their own tickets,
+except the triage lead (any ticket) and a team's lead (that team's tickets); front-line agents who
+own nothing may triage (escalate, send drafted answers, correct the issue) but not resolve,
+assign or reassign.
+"""
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.config import AppConfig
+
+log = logging.getLogger("triage.slack")
+
+REFUSAL = (
+    "Sorry, this is for help-desk agents only. If you need help with an exam, "
+    "post in the help channel or write to the desk and an agent will pick it up."
+)
+CACHE_SECONDS = 120.0
+
+
+class Act(StrEnum):
+    VIEW = "view"
+    OPEN = "open"
+    RECORDS = "records"
+    ASSIGN = "assign"
+    ESCALATE = "escalate"
+    RESOLVE = "resolve"
+    SEND_ANSWER = "send-answer"
+    CORRECT = "correct"
+    ACKNOWLEDGE = "acknowledge"
+    REASSIGN = "reassign"
+
+
+# What an agent who owns no tickets may do to any ticket (triage work).
+FRONT_LINE = {Act.VIEW, Act.OPEN, Act.RECORDS, Act.ESCALATE, Act.SEND_ANSWER, Act.CORRECT}
+
+
+@dataclass(frozen=True)
+class Actor:
+    slack_user_id: str
+    agent: bool
+    owner_id: str | None
+    triage_lead: bool = False
+    leads: frozenset[str] = frozenset()  # the teams this person leads
+
+    @property
+    def lead(self) -> bool:
+        return self.triage_lead or bool(self.leads)
+
+    @property
+    def name(self) -> str:
+        """How the audit trail names this person: their owner id, else their Slack id."""
+        return self.owner_id or f"slack:{self.slack_user_id}"
+
+
+def may(
+    actor: Actor, act: Act, *, ticket_owner: str | None = None, ticket_team: str | None = None
+) -> bool:
+    """The rule for one action on one ticket (its current owner and team, if any)."""
+    if not actor.agent:
+        return False
+    if act in (Act.VIEW, Act.OPEN, Act.RECORDS, Act.CORRECT):
+        return True
+    if actor.triage_lead or (ticket_team is not None and ticket_team in actor.leads):
+        return True
+    if actor.owner_id is None:
+        return act in FRONT_LINE
+    if act is Act.ASSIGN and ticket_owner is None:  # taking an unowned ticket
+        return True
+    return ticket_owner == actor.owner_id
+
+
+class Directory:
+    """Resolves Slack users to actors, asking Slack for group and channel members (cached)."""
+
+    def __init__(self, config: AppConfig, client: WebClient, ttl: float = CACHE_SECONDS) -> None:
+        self.config = config
+        self.client = client
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._members: tuple[float, frozenset[str]] | None = None
+
+    def actor(self, slack_user_id: str) -> Actor:
+        owner = self.config.owner_by_slack(slack_user_id)
+        owner_id = owner.id if owner else None
+        return Actor(
+            slack_user_id=slack_user_id,
+            agent=self.is_agent(slack_user_id),
+            owner_id=owner_id,
+            triage_lead=owner_id is not None and owner_id == self.config.triage_lead,
+            leads=frozenset(
+                name
+                for name, team in self.config.teams.items()
+                if owner_id and team.lead == owner_id
+            ),
+        )
+
+    def is_agent(self, slack_user_id: str) -> bool:
+        if slack_user_id in self.config.slack.agent_users:
+            return True
+        return slack_user_id in self._group_members()
+
+    def _group_members(self) -> frozenset[str]:
+        with self._lock:
+            if self._members and time.monotonic() - self._members[0] < self.ttl:
+                return self._members[1]
+        members: set[str] = set()
+        for group in self.config.slack.agent_user_groups:
+            members |= self._ask("usergroups_users_list", "users", usergroup=group)
+        for channel in self.config.slack.agent_channels:
+            members |= self._ask("conversations_members", "members", channel=channel)
+        found = frozenset(members)
+        with self._lock:
+            self._members = (time.monotonic(), found)
+        return found
+
+    def _ask(self, method: str, key: str, **kwargs: str) -> set[str]:
+        try:
+            response = getattr(self.client, method)(**kwargs)
+        except SlackApiError as exc:  # a group we cannot read grants nobody access
+            log.warning(
+                "cannot list agents via %s %s: %s", method, kwargs, exc.response.get("error")
+            )
+            return set()
+        return set(response.get(key) or [])

@@ -1,0 +1,355 @@
+"""Block Kit builders: every message and view the app shows is built here, from plain data.
+
+Builders take JSON-safe dicts (the outbox payload's `data`, or what a handler read from the core)
+and return `(fallback_text, blocks)`. Record facts appear only when the caller says the place is
+private (a DM or an ephemeral message to an agent).
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from handlers.slack.ids import Action, Block
+
+Blocks = list[dict[str, Any]]
+MAX_SECTION = 2900  # Slack refuses a section text over 3000 characters
+UNKNOWN = "unknown"
+
+
+def _text(value: str) -> str:
+    return value if len(value) <= MAX_SECTION else value[: MAX_SECTION - 1] + "…"
+
+
+def section(markdown: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": _text(markdown)}}
+
+
+def context(markdown: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _text(markdown)}]}
+
+
+def button(label: str, action: Action, value: str, style: str | None = None) -> dict[str, Any]:
+    element: dict[str, Any] = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": label},
+        "action_id": action.value,
+        "value": value,
+    }
+    if style:
+        element["style"] = style
+    return element
+
+
+def ticket_ref(ticket_id: Any, prefix: str = "TRI") -> str:
+    return f"{prefix}-{ticket_id}"
+
+
+def when(value: str) -> str:
+    """An ISO timestamp as `2026-12-07 08:30 UTC`; anything else unchanged."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def message(text: str) -> tuple[str, Blocks]:
+    return text, [section(text)]
+
+
+def _entity_line(entities: dict[str, Any]) -> str:
+    parts = [
+        f"{kind.replace('_', ' ')}: {', '.join(str(v) for v in values)}"
+        for kind, values in entities.items()
+        if values
+    ]
+    return "; ".join(parts) or "none found"
+
+
+def _id(ticket: dict[str, Any]) -> Any:
+    return ticket.get("id") or ticket.get("ticket_id")
+
+
+def _ticket_line(ticket: dict[str, Any], prefix: str) -> str:
+    owner = f" → *{ticket['owner']}*" if ticket.get("owner") else ""
+    rule = f" (rule `{ticket['routing_rule']}`)" if ticket.get("routing_rule") else ""
+    title = f" {ticket['title']}" if ticket.get("title") else ""
+    return (
+        f"*{ticket_ref(_id(ticket), prefix)}* `{ticket.get('issue') or UNKNOWN}`{title} · "
+        f"{ticket.get('status', 'new')} · {ticket.get('priority', 'normal')} · "
+        f"{ticket.get('action') or ticket.get('decision') or 'none'}{owner}{rule}"
+    )
+
+
+def ticket_actions(ticket_id: int, catalogue: list[str], current: str | None) -> dict[str, Any]:
+    """Assign to me, Escalate, Resolve, Send answer and the Not-this-issue menu for one ticket."""
+    value = str(ticket_id)
+    choices = [i for i in [*catalogue, UNKNOWN] if i != (current or UNKNOWN)][:100]
+    menu = {
+        "type": "static_select",
+        "action_id": Action.NOT_THIS_ISSUE.value,
+        "placeholder": {"type": "plain_text", "text": "Not this issue"},
+        "options": [
+            {"text": {"type": "plain_text", "text": issue}, "value": f"{value}:{issue}"}
+            for issue in choices
+        ],
+    }
+    return {
+        "type": "actions",
+        "block_id": f"{Block.TICKET_ACTIONS.value}:{value}",
+        "elements": [
+            button("Assign to me", Action.ASSIGN_TO_ME, value, "primary"),
+            button("Escalate", Action.ESCALATE, value),
+            button("Resolve", Action.RESOLVE, value),
+            button("Send answer", Action.SEND_ANSWER, value),
+            menu,
+        ],
+    }
+
+
+def triage_result(data: dict[str, Any], *, private: bool) -> tuple[str, Blocks]:
+    """What the bot understood of a message: issues, entities, decision, (facts), buttons.
+
+    `data`: `tickets` [{id, issue, status, priority, action, owner, routing_rule, answer,
+    facts_summary}], `issues`, `entities`, `candidate`, `catalogue`, `prefix`, `note`.
+    """
+    prefix = data.get("prefix", "TRI")
+    tickets: list[dict[str, Any]] = data.get("tickets", [])
+    issues = data.get("issues") or [t.get("issue") for t in tickets if t.get("issue")]
+    fallback = f"Understood: {', '.join(issues) or UNKNOWN}" + (
+        f" — {', '.join(ticket_ref(t['id'], prefix) for t in tickets)}" if tickets else ""
+    )
+    blocks: Blocks = [section(f"*Understood:* {', '.join(f'`{i}`' for i in issues) or UNKNOWN}")]
+    if data.get("note"):
+        blocks.append(context(data["note"]))
+    blocks.append(context(f"Entities: {_entity_line(data.get('entities', {}))}"))
+    if private and data.get("candidate"):
+        blocks.append(context(f"Candidate: {data['candidate']}"))
+    for ticket in tickets:
+        blocks.append(section(_ticket_line(ticket, prefix)))
+        if private and ticket.get("facts_summary"):
+            blocks.append(
+                section("*Facts*\n" + "\n".join(f"• {f}" for f in ticket["facts_summary"]))
+            )
+        if ticket.get("answer"):
+            blocks.append(
+                section("*Drafted answer*\n" + ticket["answer"])
+                if private
+                else context("An answer is drafted: an agent can send it with *Send answer*.")
+            )
+        blocks.append(ticket_actions(_id(ticket), data.get("catalogue", []), ticket.get("issue")))
+    if not tickets:
+        blocks.append(context("No ticket opened."))
+    return fallback, blocks
+
+
+def ticket_detail(data: dict[str, Any], *, private: bool) -> tuple[str, Blocks]:
+    """One ticket: its state, owner, SLA, facts (private only), answer and audit trail."""
+    prefix = data.get("prefix", "TRI")
+    ref = ticket_ref(data["id"], prefix)
+    fallback = f"{ref}: {data.get('issue') or UNKNOWN} ({data.get('status')})"
+    blocks: Blocks = [section(_ticket_line(data, prefix))]
+    details = [f"Subject: {data['subject']}" if data.get("subject") else None]
+    details.append(f"Candidate: {data['candidate']}" if private and data.get("candidate") else None)
+    details.append(f"SLA due: {data['sla_due_at']}" if data.get("sla_due_at") else None)
+    details.append(f"Opened: {data['created_at']}" if data.get("created_at") else None)
+    if any(details):
+        blocks.append(context(" · ".join(d for d in details if d)))
+    if private and data.get("facts_summary"):
+        blocks.append(section("*Facts*\n" + "\n".join(f"• {f}" for f in data["facts_summary"])))
+    if private and data.get("answer"):
+        blocks.append(section("*Drafted answer*\n" + data["answer"]))
+    if data.get("events"):
+        trail = "\n".join(f"{e['at']} {e['actor']}: {e['action']}" for e in data["events"][-8:])
+        blocks.append(context(trail))
+    blocks.append(ticket_actions(data["id"], data.get("catalogue", []), data.get("issue")))
+    return fallback, blocks
+
+
+def queue_list(
+    title: str, entries: list[dict[str, Any]], prefix: str = "TRI"
+) -> tuple[str, Blocks]:
+    """A list of tickets, one line each (breached marked)."""
+    if not entries:
+        return f"{title}: nothing here.", [section(f"*{title}*: nothing here.")]
+    lines = [
+        ("🔴 " if entry.get("breached") else "")
+        + _ticket_line(entry, prefix)
+        + (f" · due {entry['sla_due_at']}" if entry.get("sla_due_at") else "")
+        for entry in entries
+    ]
+    return f"{title}: {len(entries)} tickets", [
+        section(f"*{title}* ({len(entries)})"),
+        section("\n".join(lines)),
+    ]
+
+
+def escalation(data: dict[str, Any]) -> tuple[str, Blocks]:
+    """An escalation DM to an owner: the ticket, why, the facts, and Acknowledge/Resolve/Reassign.
+
+    `data`: `ticket_id`, `issue`, `priority`, `reason`, `level`, `candidate`, `facts` (lines),
+    `summary`/`subject`, `sla_due_at`, `prefix`.
+    """
+    prefix = data.get("prefix", "TRI")
+    ticket_id = data.get("ticket_id") or data.get("id")
+    ref = ticket_ref(ticket_id, prefix)
+    reason = data.get("reason") or "escalated to you"
+    fallback = f"{ref} escalated to you: {data.get('issue') or UNKNOWN} ({reason})"
+    blocks: Blocks = [
+        section(
+            f":rotating_light: *{ref}* `{data.get('issue') or UNKNOWN}` · "
+            f"{data.get('priority', 'normal')} — {reason}"
+        )
+    ]
+    about = data.get("summary") or data.get("subject")
+    if about:
+        blocks.append(section(f">{about}"))
+    level = str(data.get("level") or "")
+    extra = [
+        f"Candidate: {data['candidate']}" if data.get("candidate") else None,
+        f"Escalation step {level}" if level.isdigit() else None,
+        f"Resolution due: {when(data['sla_due_at'])}" if data.get("sla_due_at") else None,
+    ]
+    if any(extra):
+        blocks.append(context(" · ".join(e for e in extra if e)))
+    facts = data.get("facts") or data.get("facts_summary") or []
+    if isinstance(facts, dict):
+        facts = [f"{k}: {v}" for k, v in facts.items()]
+    if facts:
+        blocks.append(section("*Facts*\n" + "\n".join(f"• {f}" for f in facts)))
+    value = str(ticket_id)
+    blocks.append(
+        {
+            "type": "actions",
+            "block_id": f"{Block.ESCALATION_ACTIONS.value}:{value}",
+            "elements": [
+                button("Acknowledge", Action.ACKNOWLEDGE, value, "primary"),
+                button("Resolve", Action.RESOLVE, value),
+                {
+                    "type": "users_select",
+                    "action_id": Action.REASSIGN.value,
+                    "placeholder": {"type": "plain_text", "text": "Reassign"},
+                },
+            ],
+        }
+    )
+    return fallback, blocks
+
+
+def digest(data: dict[str, Any]) -> tuple[str, Blocks]:
+    """An owner's digest (`bot.digests.Digest` as JSON): counts, change, tickets by issue."""
+    owner = data.get("owner_name") or data.get("owner", "")
+    title = f"Triage digest for {owner}".strip() + (
+        f", {data['local_date']}" if data.get("local_date") else ""
+    )
+    counts = data.get("counts") or {}
+    fallback = f"{title}: {counts.get('open', 0)} open, {counts.get('breached', 0)} breached"
+    blocks: Blocks = [{"type": "header", "text": {"type": "plain_text", "text": title[:150]}}]
+    if counts:
+        blocks.append(context(" · ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.items())))
+    change = data.get("change") or {}
+    if change.get("new") or change.get("resolved") or change.get("open_delta"):
+        blocks.append(
+            context(
+                f"Since the last digest: {change.get('new', 0)} new, "
+                f"{change.get('resolved', 0)} resolved, open {change.get('open_delta') or 0:+d}"
+            )
+        )
+    for group in data.get("groups", []):
+        lines = [digest_line(t) for t in group.get("tickets", [])]
+        hidden = group.get("count", len(lines)) - len(lines)
+        if hidden > 0:
+            lines.append(f"… and {hidden} more")
+        label = group.get("label") or group.get("issue") or UNKNOWN
+        heading = f"*{label}* ({group.get('count', len(lines))})"
+        blocks.append(section("\n".join([heading, *(f"• {line}" for line in lines)])))
+    if not data.get("groups"):
+        blocks.append(section("No open tickets."))
+    return fallback, blocks[:50]
+
+
+def digest_line(ticket: dict[str, Any] | str) -> str:
+    if isinstance(ticket, str):
+        return ticket
+    state = ticket.get("sla_state", "")
+    mark = "🔴 " if state == "breached" else ("🟠 " if state == "due soon" else "")
+    parts = [ticket.get("ref") or ticket_ref(_id(ticket)), ticket.get("age"), state,
+             ticket.get("candidate"), ticket.get("facts")]  # fmt: skip
+    return mark + " · ".join(str(p) for p in parts if p)
+
+
+def answer(data: dict[str, Any]) -> tuple[str, Blocks]:
+    """A drafted answer sent to the candidate (posted in their thread)."""
+    text = data.get("answer") or data.get("text") or ""
+    return text, [section(text)]
+
+
+def kb_results(query: str, hits: list[dict[str, Any]]) -> tuple[str, Blocks]:
+    if not hits:
+        return f"No known issue matches “{query}”.", [section(f"No known issue matches “{query}”.")]
+    lines = [
+        f"*`{hit['id']}`* {hit['title']} ({hit['score']:.0f})"
+        + (f"\n>{hit['example']}" if hit.get("example") else "")
+        for hit in hits
+    ]
+    return f"{len(hits)} known issues match “{query}”", [
+        section(f"Known issues matching “{query}”"),
+        section("\n".join(lines)),
+    ]
+
+
+def records(data: dict[str, Any]) -> tuple[str, Blocks]:
+    """A candidate's records summary (only ever sent ephemerally or by DM)."""
+    title = data.get("title") or "Records"
+    lines = data.get("lines") or []
+    return title, [section(f"*{title}*"), section("\n".join(lines) or "no records")]
+
+
+def home(data: dict[str, Any]) -> dict[str, Any]:
+    """The App Home view: the user's queue, counts per issue, the latest digest."""
+    prefix = data.get("prefix", "TRI")
+    blocks: Blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Your triage queue"}},
+    ]
+    entries = data.get("queue", [])
+    if entries:
+        lines = [("🔴 " if e.get("breached") else "") + _ticket_line(e, prefix) for e in entries]
+        blocks.append({**section("\n".join(lines)), "block_id": Block.HOME_QUEUE.value})
+    else:
+        blocks.append({**section("Nothing in your queue."), "block_id": Block.HOME_QUEUE.value})
+    counts = data.get("counts") or {}
+    if counts:
+        blocks.append({"type": "divider"})
+        blocks.append(
+            {
+                **section(
+                    "*Open tickets per issue*\n"
+                    + "\n".join(f"`{k}`: {v}" for k, v in counts.items())
+                ),
+                "block_id": Block.HOME_COUNTS.value,
+            }
+        )
+    if data.get("digest"):
+        blocks.append({"type": "divider"})
+        blocks.append(
+            {**section("*Latest digest*\n" + data["digest"]), "block_id": Block.HOME_DIGEST.value}
+        )
+    return {"type": "home", "blocks": blocks[:100]}
+
+
+VIEWS = {
+    "reply": lambda data: triage_result(data, private=bool(data.get("private"))),
+    "escalation": escalation,
+    "digest": digest,
+    "answer": answer,
+}
+
+
+def render(view: str, data: dict[str, Any], fallback: str) -> tuple[str, Blocks]:
+    """Blocks for an outbox payload's `view`; an unknown view is sent as its plain text."""
+    builder = VIEWS.get(view)
+    if builder is None or (view == "reply" and "tickets" not in data):
+        return message(fallback or data.get("text", ""))
+    text, blocks = builder(data)
+    return fallback or text, blocks

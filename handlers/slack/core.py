@@ -1,0 +1,162 @@
+"""The core calls the Slack adapter makes, in one place: the seam between Slack and `bot`.
+
+Each function translates arguments and results; the rules live in the core modules it calls.
+"""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import agent_actions, intake, tickets
+from bot.errors import UserError
+from bot.kb_search import search_issues
+from bot.models.base import utcnow
+from bot.models.messages import Message, TicketMessage
+from bot.models.tickets import Ticket
+from bot.records.catalogue import load_catalogue
+from bot.records.checks import run_all_checks
+from bot.records.source import records_source
+from bot.runtime import Runtime
+from bot.schemas import InboundMessage, IntakeOutcome
+from bot.settings import Settings
+
+
+def take_in(
+    session: Session, runtime: Runtime, message: InboundMessage, *, now: datetime | None = None
+) -> IntakeOutcome:
+    return intake.take_in(session, runtime, message, now=now)
+
+
+def facts_lines(facts: dict[str, Any] | None) -> list[str]:
+    """A ticket's record facts as short lines (the checks' own summary when they give one)."""
+    if not facts:
+        return []
+    for key in ("summary", "lines", "facts_summary"):
+        if isinstance(facts.get(key), list):
+            return [str(line) for line in facts[key]]
+    return [f"{key}: {value}" for key, value in facts.items() if not isinstance(value, dict | list)]
+
+
+def ticket_data(session: Session, ticket: Ticket, *, prefix: str) -> dict[str, Any]:
+    """A ticket as the Block Kit builders read it (JSON-safe)."""
+    return {
+        "id": ticket.id,
+        "prefix": prefix,
+        "issue": ticket.issue,
+        "status": ticket.status,
+        "priority": ticket.priority,
+        "action": ticket.decision,
+        "owner": ticket.owner,
+        "routing_rule": ticket.routing_rule,
+        "answer": ticket.answer,
+        "facts_summary": facts_lines(ticket.facts),
+        "subject": ticket.subject,
+        "candidate": ticket.candidate_mcp_id or ticket.candidate_key,
+        "sla_due_at": _when(ticket.sla_due_at),
+        "created_at": _when(ticket.created_at),
+        "events": [
+            {"at": _when(e.at), "actor": e.actor, "action": e.action} for e in ticket.events
+        ],
+    }
+
+
+def _when(value: datetime | None) -> str | None:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else None
+
+
+def get_ticket(session: Session, ticket_id: int, *, prefix: str) -> Ticket:
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None:
+        raise UserError(f"There is no ticket {prefix}-{ticket_id}.")
+    return ticket
+
+
+def lock_ticket(session: Session, ticket_id: int, *, prefix: str) -> Ticket:
+    """The ticket, row-locked on PostgreSQL so two presses at once change it one after the other."""
+    query = select(Ticket).where(Ticket.id == ticket_id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    ticket = session.scalar(query)
+    if ticket is None:
+        raise UserError(f"There is no ticket {prefix}-{ticket_id}.")
+    return ticket
+
+
+def first_message(session: Session, ticket_id: int) -> Message | None:
+    return session.scalar(
+        select(Message)
+        .join(TicketMessage, TicketMessage.message_id == Message.id)
+        .where(TicketMessage.ticket_id == ticket_id, Message.direction == "in")
+        .order_by(Message.id)
+        .limit(1)
+    )
+
+
+def assign(session: Session, settings: Settings, *, ticket: Ticket, owner: str, actor: str) -> None:
+    tickets.assign(
+        session, ticket=ticket, owner=owner, actor=actor, now=utcnow(), config=settings.app
+    )
+
+
+def escalate(
+    session: Session,
+    settings: Settings,
+    *,
+    ticket: Ticket,
+    owner: str | None,
+    actor: str,
+    reason: str | None,
+) -> str:
+    return agent_actions.escalate_onward(
+        session, settings, ticket=ticket, actor=actor, to=owner, reason=reason
+    )
+
+
+def resolve(
+    session: Session, settings: Settings, *, ticket: Ticket, actor: str, note: str | None
+) -> None:
+    tickets.resolve(
+        session, ticket=ticket, actor=actor, now=utcnow(), note=note, config=settings.app
+    )
+
+
+def acknowledge(session: Session, *, ticket: Ticket, actor: str) -> None:
+    agent_actions.acknowledge(session, ticket=ticket, actor=actor)
+
+
+def send_answer(session: Session, settings: Settings, *, ticket: Ticket, actor: str) -> str:
+    """Queue the drafted answer to the candidate through the ticket's channel; returns where."""
+    return agent_actions.send_answer(session, settings, ticket=ticket, actor=actor)
+
+
+def records_summary(session: Session, *, settings: Settings, candidate: str) -> dict[str, Any]:
+    """The candidate and every check's outcome, as a title and lines (codes masked)."""
+    session_or_none = session if settings.app.records.source == "database" else None
+    records = records_source(settings, session_or_none).get(candidate)
+    if records is None:
+        raise UserError(f"No candidate with MCP id or email {candidate!r}.")
+    checks = run_all_checks(
+        records,
+        catalogue=load_catalogue(settings.knowledge_dir),
+        exams=[],
+        today=utcnow().date(),
+        vouchers_per_beta_exam=settings.app.records.vouchers_per_beta_exam,
+    )
+    person = records.candidate
+    lines = [f"{', '.join(person.emails) or 'no email'} · {person.country} ({person.region})"]
+    for name, result in checks.items():
+        outcome = "escalate" if result.escalate else ("settled" if result.settles else "-")
+        summary = "; ".join(result.summary) or "no records"
+        lines.append(f"*{name}* ({outcome}): {summary}")
+    return {"title": f"{person.name} · MCP {person.mcp_id}", "lines": lines}
+
+
+def search_knowledge(runtime: Runtime, query: str) -> list[dict[str, Any]]:
+    return search_issues(runtime.knowledge, query)
+
+
+def catalogue(runtime: Runtime) -> list[str]:
+    """The known issue ids, for the Not-this-issue menu."""
+    return sorted(runtime.knowledge.issues)

@@ -1,0 +1,78 @@
+"""The App Home tab: the user's queue (breached, then escalated, then due), counts, last digest."""
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.models.outbox import OutboxItem
+from bot.queue import counts_by_issue, queue
+from handlers.slack import blocks, core
+from handlers.slack.app import Deps
+
+log = logging.getLogger("triage.slack")
+
+
+def register(app: App, deps: Deps) -> None:
+    directory = deps.directory
+
+    def ack_event(ack: Ack) -> None:
+        ack()
+
+    def publish(event: dict[str, Any], context: BoltContext) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        user = event["user"]
+        actor = directory.actor(user)
+        if not actor.agent:
+            view = {"type": "home", "blocks": [blocks.section("This tab is for help-desk agents.")]}
+        else:
+            with context["db"].transaction() as session:
+                view = blocks.home(home_data(session, owner=actor.owner_id, deps=deps))
+        try:
+            deps.client.views_publish(user_id=user, view=view)
+        except Exception:
+            log.exception("could not publish the App Home for %s", user)
+
+    app.event("app_home_opened")(ack=ack_event, lazy=[publish])
+
+
+def home_data(session: Session, *, owner: str | None, deps: Deps) -> dict[str, Any]:
+    entries = queue(session, view="mine", owner=owner) if owner else []
+    return {
+        "prefix": deps.prefix,
+        "queue": [
+            {**core.ticket_data(session, e.ticket, prefix=deps.prefix), "breached": e.breached}
+            for e in entries
+        ],
+        "counts": counts_by_issue(session, owner=owner),
+        "digest": latest_digest(session, owner=owner, deps=deps),
+    }
+
+
+def latest_digest(session: Session, *, owner: str | None, deps: Deps) -> str | None:
+    """The text of the newest Slack digest queued for this owner, if any."""
+    if owner is None:
+        return None
+    owner_cfg = deps.settings.app.find_owner(owner)
+    recipients = {
+        owner,
+        *((owner_cfg.slack_user_id,) if owner_cfg and owner_cfg.slack_user_id else ()),
+    }
+    item = session.scalar(
+        select(OutboxItem)
+        .where(
+            OutboxItem.channel == "slack",
+            OutboxItem.kind == "digest",
+            OutboxItem.recipient.in_(recipients),
+        )
+        .order_by(OutboxItem.created_at.desc(), OutboxItem.id.desc())
+        .limit(1)
+    )
+    if item is None:
+        return None
+    text, body = blocks.digest(item.payload.get("data") or {})
+    lines = [b["text"]["text"] for b in body if b.get("type") == "section"]
+    return "\n".join([item.payload.get("text") or text, *lines])[: blocks.MAX_SECTION - 100]

@@ -1,0 +1,134 @@
+"""Messages in intake channels, DMs to the bot and @mentions: into triage, answered in the thread.
+
+The event is acknowledged at once; the lazy listener claims its event id and takes the message in
+within one transaction, and queues the reply in the outbox, so a retried event makes no second
+ticket and a Web API outage delays the reply instead of losing it.
+"""
+
+import logging
+import re
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.inbound_events import claim_event
+from bot.models.outbox import OutboxItem
+from bot.schemas import InboundMessage, IntakeOutcome
+from handlers.slack import core
+from handlers.slack.app import Database, Deps
+from handlers.slack.commands import outcome_data
+
+log = logging.getLogger("triage.slack")
+
+_MENTION = re.compile(r"<@[UW][A-Z0-9]+>\s*")
+# Message subtypes that are not someone writing: edits, deletions, joins, the bot's own posts.
+_TAKEN_SUBTYPES = {None, "file_share", "thread_broadcast"}
+
+
+def register(app: App, deps: Deps) -> None:
+    intake_channels = set(deps.settings.app.slack.intake_channels)
+
+    def ack_event(ack: Ack) -> None:
+        ack()
+
+    def on_message(body: dict[str, Any], event: dict[str, Any], context: BoltContext) -> None:
+        if event.get("subtype") not in _TAKEN_SUBTYPES or event.get("bot_id"):
+            return
+        is_dm = event.get("channel_type") == "im"
+        if not is_dm and event.get("channel") not in intake_channels:
+            return
+        take(body, event, context["db"], deps, is_dm=is_dm)
+
+    def on_mention(body: dict[str, Any], event: dict[str, Any], context: BoltContext) -> None:
+        if event.get("channel") in intake_channels or event.get("bot_id"):
+            return  # the channel's message event takes it in
+        take(body, event, context["db"], deps, is_dm=False)
+
+    app.event("message")(ack=ack_event, lazy=[on_message])
+    app.event("app_mention")(ack=ack_event, lazy=[on_mention])
+
+
+def inbound(event: dict[str, Any], *, actor: str | None = None) -> InboundMessage:
+    """The core's view of a Slack message: external id channel:ts, thread key the thread's ts."""
+    channel, ts = event["channel"], event["ts"]
+    return InboundMessage(
+        source="slack",
+        external_id=f"{channel}:{ts}",
+        text=_MENTION.sub("", event.get("text") or "").strip(),
+        slack_user_id=event.get("user"),
+        slack_channel=channel,
+        thread_key=event.get("thread_ts") or ts,
+        actor=actor,
+        raw=None,
+        meta={"ts": ts, "thread_ts": event.get("thread_ts"), "team": event.get("team")},
+    )
+
+
+def take(
+    body: dict[str, Any],
+    event: dict[str, Any],
+    db: Database,
+    deps: Deps,
+    *,
+    is_dm: bool,
+) -> None:
+    event_id = body.get("event_id") or f"{event.get('channel')}:{event.get('ts')}"
+    # Facts go only to an agent's DM; a channel, or a candidate's DM, sees no records.
+    private = is_dm and bool(event.get("user")) and deps.directory.is_agent(event["user"])
+    try:
+        with db.transaction() as session:
+            if not claim_event(session, source="slack", event_id=event_id, kind=event["type"]):
+                log.info("slack event %s already taken; ignoring the repeat", event_id)
+                return
+            outcome = core.take_in(session, deps.runtime, inbound(event))
+            if outcome.duplicate:
+                return
+            enrich_reply(session, outcome, deps=deps, private=private)
+    except Exception as exc:
+        # The claim rolled back with the transaction, so Slack's retry is processed again.
+        log.exception("slack event %s could not be taken in", event_id)
+        tell_poster(deps, event, f"Sorry, I could not take this message in ({type(exc).__name__}).")
+        return
+    deps.flush_outbox()
+
+
+def tell_poster(deps: Deps, event: dict[str, Any], text: str) -> None:
+    """An ephemeral note to whoever wrote: best effort, the log has the details."""
+    if not event.get("user"):
+        return
+    try:
+        deps.client.chat_postEphemeral(
+            channel=event["channel"],
+            user=event["user"],
+            text=text,
+            thread_ts=event.get("thread_ts"),
+        )
+    except Exception:
+        log.warning("could not tell %s about the failure", event.get("user"), exc_info=True)
+
+
+def enrich_reply(session: Session, outcome: IntakeOutcome, *, deps: Deps, private: bool) -> bool:
+    """Add what the Slack view shows to the reply the core queued: entities, the catalogue for
+    the Not-this-issue menu and, in an agent's DM only, the facts and drafted answers."""
+    item = session.scalar(
+        select(OutboxItem).where(
+            OutboxItem.dedupe_key == f"reply:{outcome.message_id}", OutboxItem.channel == "slack"
+        )
+    )
+    if item is None or item.status != "pending":
+        return False
+    extra = outcome_data(session, outcome, deps=deps, private=private)
+    by_id = {t["id"]: t for t in extra["tickets"]}
+    data = dict(item.payload.get("data") or {})
+    data["tickets"] = [
+        {**by_id.get(t.get("ticket_id") or t.get("id"), {}), **t}
+        if not private
+        else {**t, **by_id.get(t.get("ticket_id") or t.get("id"), {})}
+        for t in data.get("tickets", extra["tickets"])
+    ]
+    for key in ("prefix", "issues", "entities", "catalogue", "private", "candidate"):
+        data[key] = extra[key]
+    item.payload = {**item.payload, "data": data}
+    return True

@@ -1,0 +1,114 @@
+"""The HTTP face of the Slack app: an ASGI app (Starlette) for uvicorn.
+
+`POST /slack/events` takes every Slack request (commands, events, interactivity); `GET /healthz`
+answers whether the database is reachable. Bolt's dispatch is synchronous, so it runs in the
+thread pool and never blocks the event loop for other requests.
+"""
+
+import logging
+import os
+import sys
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from slack_sdk import WebClient
+from sqlalchemy import Engine
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot.db import open_database, ping, session_factory
+from bot.outbox import deliver_due
+from bot.settings import Settings, load_settings
+from handlers.slack.app import build_app
+
+log = logging.getLogger("triage.slack")
+
+EVENTS_PATH = "/slack/events"
+DELIVER_EVERY_ENV = "TRIAGE_SLACK_DELIVER_EVERY"
+
+
+def create_web_app(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    client: WebClient | None = None,
+    runtime_factory: Callable[[], Any] | None = None,
+    deliver_every: float = 0.0,
+) -> Starlette:
+    """The ASGI app; `deliver_every` > 0 also delivers the Slack outbox every so many seconds."""
+    engine = engine or open_database(settings.database_url)
+    sessions = session_factory(engine)
+    bolt = build_app(settings, sessions=sessions, client=client, runtime_factory=runtime_factory)
+
+    async def slack_events(request: Request) -> Response:
+        body = await request.body()
+        response = await run_in_threadpool(bolt.dispatch, to_bolt_request(request, body))
+        return to_starlette_response(response)
+
+    async def healthz(_request: Request) -> Response:
+        up = await run_in_threadpool(ping, engine)
+        return JSONResponse(
+            {"status": "ok" if up else "unavailable", "database": "reachable" if up else "down"},
+            status_code=200 if up else 503,
+        )
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        stop = threading.Event()
+        pump = None
+        if deliver_every > 0:
+            pump = threading.Thread(
+                target=_deliver_loop,
+                args=(bolt, sessions, settings, deliver_every, stop),
+                daemon=True,
+            )
+            pump.start()
+        yield
+        stop.set()
+        if pump is not None:
+            pump.join(timeout=5)
+
+    web = Starlette(
+        routes=[
+            Route(EVENTS_PATH, slack_events, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    web.state.bolt = bolt
+    web.state.sessions = sessions
+    return web
+
+
+def _deliver_loop(
+    bolt: App, sessions: Any, settings: Settings, every: float, stop: threading.Event
+) -> None:
+    """Retry what the outbox holds for Slack (replies that failed during an outage)."""
+    from handlers.slack.outbound import make_sender
+
+    send = make_sender(settings, client=bolt.client)
+    while not stop.wait(every):
+        try:
+            deliver_due(sessions, {"slack": send})
+        except Exception:  # keep pumping: a failed round is retried at the next tick
+            log.warning("outbox delivery round failed", exc_info=True)
+
+
+def prefer_short_requests() -> None:
+    """Hand the GIL round more often (1 ms instead of 5 ms), so an acknowledgement is not kept
+    waiting behind the lazy listeners' triage work in the same process."""
+    sys.setswitchinterval(float(os.environ.get("TRIAGE_SWITCH_INTERVAL", "0.001")))
+
+
+def from_environment() -> Starlette:
+    """Factory for uvicorn's worker processes: settings from the environment the CLI prepared."""
+    prefer_short_requests()
+    settings = load_settings()
+    return create_web_app(settings, deliver_every=float(os.environ.get(DELIVER_EVERY_ENV, "0")))

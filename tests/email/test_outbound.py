@@ -1,0 +1,195 @@
+"""Sending by SMTP to a real server on loopback: headers, threading, retries, storage."""
+
+import base64
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bot.adapters import discover_senders
+from bot.models import Message, Ticket, TicketMessage, utcnow
+from bot.models.outbox import OutboxItem
+from bot.outbox import deliver_due, enqueue
+from bot.settings import Settings
+from handlers.email.noise import detect_noise
+from handlers.email.outbound import build_mime, sender
+from handlers.email.parse import parse_email, read_message
+from handlers.email.sink import Sink, local_smtp_sink
+
+PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 32).decode()
+
+
+def ack_payload(ticket_id: int) -> dict:  # type: ignore[type-arg]
+    return {
+        "to": "priya.raman@example.com",
+        "subject": "We received your message",
+        "text": "Thank you, we are looking at it.",
+        "html": None,
+        "in_reply_to": "<plain-voucher-1@mail.example.com>",
+        "references": ["<root@mail.example.com>"],
+        "ticket_id": ticket_id,
+        "auto": True,
+        "attachments": [],
+    }
+
+
+def make_ticket(sessions) -> int:  # type: ignore[no-untyped-def]
+    with sessions() as session, session.begin():
+        ticket = Ticket(source="email", subject="voucher")
+        session.add(ticket)
+        session.flush()
+        return ticket.id
+
+
+def test_without_smtp_host_there_is_no_email_sender(settings: Settings) -> None:
+    assert sender(settings) is None
+    assert "email" not in discover_senders(settings)
+
+
+def test_acknowledgement_reaches_the_smtp_server_tagged_threaded_and_marked_automatic(
+    sessions, mail_settings: Settings, smtp_sink: Sink, db
+) -> None:  # type: ignore[no-untyped-def]
+    ticket_id = make_ticket(sessions)
+    with sessions() as session, session.begin():
+        enqueue(
+            session,
+            channel="email",
+            kind="ack",
+            recipient="priya.raman@example.com",
+            payload=ack_payload(ticket_id),
+            dedupe_key="reply:1",
+            ticket_id=ticket_id,
+        )
+    senders = discover_senders(mail_settings)
+    assert deliver_due(sessions, senders) == (1, 0)
+
+    [sent] = smtp_sink.messages
+    desk = mail_settings.app.desk
+    assert sent["Subject"] == f"We received your message [TRI-{ticket_id}]"
+    assert sent["To"] == "priya.raman@example.com"
+    assert sent["Auto-Submitted"] == "auto-replied"
+    assert sent["X-Loop"] == desk.bot_email
+    assert sent["In-Reply-To"] == "<plain-voucher-1@mail.example.com>"
+    assert sent["References"] == "<root@mail.example.com> <plain-voucher-1@mail.example.com>"
+    assert sent["Message-ID"].endswith(f"@{desk.message_id_domain}>")
+    assert smtp_sink.envelopes == [(desk.bot_email, ["priya.raman@example.com"])]
+    assert "Thank you, we are looking at it." in sent.get_body(("plain",)).get_content()
+
+    stored = db.scalar(select(Message).where(Message.direction == "out"))
+    assert stored is not None and stored.external_id == sent["Message-ID"]
+    assert (
+        db.scalar(select(TicketMessage.ticket_id).where(TicketMessage.message_id == stored.id))
+        == ticket_id
+    )
+
+
+def test_the_bots_own_mail_coming_back_is_recognised_as_its_own(
+    sessions, mail_settings: Settings, smtp_sink: Sink
+) -> None:  # type: ignore[no-untyped-def]
+    with sessions() as session, session.begin():
+        enqueue(
+            session,
+            channel="email",
+            kind="ack",
+            recipient="x@example.com",
+            payload=ack_payload(None),
+            dedupe_key="reply:2",
+        )  # type: ignore[arg-type]
+    deliver_due(sessions, discover_senders(mail_settings))
+    returned = smtp_sink.messages[0].as_bytes()
+    desk = mail_settings.app.desk
+    noise = detect_noise(
+        read_message(returned), own_domain=desk.message_id_domain, bot_address=desk.bot_email
+    )
+    assert noise is not None and noise.reason == "own-mail"
+
+
+def test_failed_send_is_retried_later_and_then_delivered(sessions, settings: Settings, db) -> None:  # type: ignore[no-untyped-def]
+    ticket_id = make_ticket(sessions)
+    with local_smtp_sink() as sink:
+        port = sink.port
+    env = settings.env.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": port})
+    down = Settings(env, settings.app)  # nothing listens on the port now
+    with sessions() as session, session.begin():
+        enqueue(
+            session,
+            channel="email",
+            kind="ack",
+            recipient="priya.raman@example.com",
+            payload=ack_payload(ticket_id),
+            dedupe_key="reply:3",
+            ticket_id=ticket_id,
+        )
+    now = utcnow()
+    assert deliver_due(sessions, discover_senders(down), now=now) == (0, 1)
+    item = db.scalar(select(OutboxItem))
+    assert item is not None and item.status == "pending" and item.attempts == 1
+    assert "SMTP unavailable" in (item.last_error or "")
+    assert item.ticket_id == ticket_id  # so the ticket shows the failed delivery
+    # Not due again until the back-off has passed.
+    assert deliver_due(sessions, discover_senders(down), now=now + timedelta(seconds=5)) == (0, 0)
+
+    with local_smtp_sink(port=port) as sink:
+        later = now + timedelta(minutes=5)
+        assert deliver_due(sessions, discover_senders(down), now=later) == (1, 0)
+        assert len(sink.messages) == 1
+    db.expire_all()
+    assert db.scalar(select(OutboxItem.status)) == "sent"
+    assert db.scalar(select(Message).where(Message.direction == "out")) is not None
+
+
+def test_temporary_refusal_is_retried_and_permanent_refusal_is_dead(
+    sessions, mail_settings, smtp_sink, db
+) -> None:  # type: ignore[no-untyped-def]
+    with sessions() as session, session.begin():
+        for key in ("a", "b"):
+            enqueue(
+                session,
+                channel="email",
+                kind="ack",
+                recipient="x@example.com",
+                payload=ack_payload(None),
+                dedupe_key=key,
+            )  # type: ignore[arg-type]
+    smtp_sink.refuse_with = "451 4.3.0 try again later"
+    send = discover_senders(mail_settings)
+    assert deliver_due(sessions, send, limit=1) == (0, 1)
+    smtp_sink.refuse_with = "550 5.1.1 no such user"
+    assert deliver_due(sessions, send) == (0, 1)
+    db.expire_all()
+    statuses = {item.dedupe_key: item.status for item in db.scalars(select(OutboxItem))}
+    assert statuses == {"a": "pending", "b": "dead"}
+
+
+def test_digest_html_with_inline_chart_and_plain_text_alternative(mail_settings: Settings) -> None:
+    payload = {
+        "to": "maria.okafor@desk.example.org",
+        "subject": "Your digest",
+        "text": "3 open tickets",
+        "html": '<p>3 open tickets</p><img src="cid:chart1">',
+        "auto": False,
+        "attachments": [
+            {
+                "filename": "chart.png",
+                "content_type": "image/png",
+                "data_b64": PNG,
+                "inline_cid": "chart1",
+            },
+            {
+                "filename": "tickets.csv",
+                "content_type": "text/csv",
+                "data_b64": base64.b64encode(b"id\n1\n").decode(),
+                "inline_cid": None,
+            },
+        ],
+    }
+    message = build_mime(payload, desk=mail_settings.app.desk, message_id="<d.1@x>")
+    assert message["Auto-Submitted"] is None  # not an automatic reply
+    assert message.get_body(("plain",)).get_content().strip() == "3 open tickets"
+    html = message.get_body(("html",))
+    assert html.get_content_type() == "text/html"
+    related = [p for p in message.walk() if p.get_content_type() == "multipart/related"]
+    assert related, "the chart is related to the HTML part"
+    image = next(p for p in message.walk() if p.get_content_type() == "image/png")
+    assert image["Content-ID"] == "<chart1>"
+    assert [a.get_filename() for a in message.iter_attachments()] == ["tickets.csv"]
+    assert parse_email(message.as_bytes()).text.strip() == "3 open tickets"

@@ -1,0 +1,249 @@
+"""A local stand-in for Slack's Web API: a real HTTP server on loopback that answers the methods
+the app calls, records every call, and can be told to fail (429 with Retry-After, or 500)."""
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+BOT_USER = "UBOT"
+
+
+@dataclass
+class Call:
+    method: str
+    args: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class Failure:
+    status: int
+    count: int  # how many more calls fail
+    retry_after: int | None = None
+    methods: set[str] | None = None  # None: every method
+
+
+class FakeSlack:
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.usergroups: dict[str, list[str]] = {}
+        self.channel_members: dict[str, list[str]] = {}
+        self.failures: list[Failure] = []
+        self._lock = threading.Lock()
+        self._ts = 1_700_000_000
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+
+    # -- control ---------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def api_url(self) -> str:
+        return self.url + "/api/"
+
+    def response_url(self, name: str = "r") -> str:
+        return f"{self.url}/respond/{name}"
+
+    def start(self) -> "FakeSlack":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def fail(
+        self,
+        status: int,
+        *,
+        count: int = 1,
+        retry_after: int | None = None,
+        methods: set[str] | None = None,
+    ) -> None:
+        """The next `count` calls (of `methods`, or any) answer `status`."""
+        with self._lock:
+            self.failures.append(Failure(status, count, retry_after, methods))
+
+    def recover(self) -> None:
+        with self._lock:
+            self.failures.clear()
+
+    def called(self, method: str) -> list[Call]:
+        with self._lock:
+            return [c for c in self.calls if c.method == method]
+
+    def wait_for(self, method: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
+        """The calls of `method` once there are at least `count` (lazy listeners run later)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            calls = self.called(method)
+            if len(calls) >= count:
+                return calls
+            time.sleep(0.02)
+        raise AssertionError(f"expected {count} {method} call(s), got {self.called(method)}")
+
+    def posts(self, channel: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
+        """The successful chat.postMessage calls to `channel`, once there are `count`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [
+                c
+                for c in self.called("chat.postMessage")
+                if c.args.get("channel") == channel and "_failed" not in c.args
+            ]
+            if len(found) >= count or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        if len(found) < count:
+            raise AssertionError(f"expected {count} post(s) to {channel}, got {found}")
+        return found
+
+    def said(self) -> list[str]:
+        """Every text the app sent, in order (messages, ephemerals, responses, views)."""
+        texts = []
+        for call in list(self.calls):
+            if call.method in ("chat.postMessage", "chat.postEphemeral", "response_url"):
+                texts.append(render_text(call.args))
+        return texts
+
+    # -- serving ---------------------------------------------------------------------------
+    def _next_ts(self) -> str:
+        with self._lock:
+            self._ts += 1
+            return f"{self._ts}.000100"
+
+    def _failure_for(self, method: str) -> Failure | None:
+        with self._lock:
+            for failure in self.failures:
+                if failure.count > 0 and (failure.methods is None or method in failure.methods):
+                    failure.count -= 1
+                    return failure
+        return None
+
+    def answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        if method == "auth.test":
+            return {
+                "ok": True,
+                "user_id": BOT_USER,
+                "bot_id": "BBOT",
+                "team_id": "T1",
+                "user": "triage",
+            }
+        if method in ("chat.postMessage", "chat.update"):
+            channel = args.get("channel", "")
+            if channel.startswith("CGONE"):
+                return {"ok": False, "error": "channel_not_found"}
+            return {"ok": True, "channel": channel, "ts": args.get("ts") or self._next_ts()}
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": self._next_ts()}
+        if method == "conversations.open":
+            return {"ok": True, "channel": {"id": "D" + str(args.get("users", "X"))[1:]}}
+        if method == "conversations.members":
+            return {"ok": True, "members": self.channel_members.get(args.get("channel", ""), [])}
+        if method == "usergroups.users.list":
+            return {"ok": True, "users": self.usergroups.get(args.get("usergroup", ""), [])}
+        if method == "users.info":
+            user = args.get("user", "")
+            return {"ok": True, "user": {"id": user, "name": user.lower(), "real_name": user}}
+        if method == "views.publish":
+            return {"ok": True, "view": {"id": "V1"}}
+        if method == "files.getUploadURLExternal":
+            file_id = f"F{self._next_ts().replace('.', '')}"
+            return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+        if method == "files.completeUploadExternal":
+            files = args.get("files")
+            files = json.loads(files) if isinstance(files, str) else files
+            return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
+        return {"ok": False, "error": "unknown_method"}
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                path = self.path.split("?")[0]
+                if path.startswith("/upload/"):
+                    fake._record("upload", {"file": path.rsplit("/", 1)[1], "bytes": len(body)})
+                    return self._send(200, b"OK", "text/plain")
+                args = _parse(body, self.headers.get("content-type", ""))
+                if path.startswith("/respond/"):
+                    fake._record("response_url", args)
+                    return self._send(200, b"ok", "text/plain")
+                method = path.removeprefix("/api/")
+                failure = fake._failure_for(method)
+                fake._record(method, args, failed=failure.status if failure else None)
+                if failure is not None:
+                    headers = (
+                        {"Retry-After": str(failure.retry_after)} if failure.retry_after else {}
+                    )
+                    error = "ratelimited" if failure.status == 429 else "internal_error"
+                    return self._send(
+                        failure.status,
+                        json.dumps({"ok": False, "error": error}).encode(),
+                        headers=headers,
+                    )
+                return self._send(200, json.dumps(fake.answer(method, args)).encode())
+
+            def _send(
+                self,
+                status: int,
+                payload: bytes,
+                content_type: str = "application/json",
+                headers: dict[str, str] | None = None,
+            ) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(payload)))
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(payload)
+
+        return Handler
+
+    def _record(self, method: str, args: dict[str, Any], failed: int | None = None) -> None:
+        with self._lock:
+            self.calls.append(Call(method, {**args, **({"_failed": failed} if failed else {})}))
+
+
+def _parse(body: bytes, content_type: str) -> dict[str, Any]:
+    if not body:
+        return {}
+    if "json" in content_type:
+        return json.loads(body)
+    return {k: v[0] for k, v in parse_qs(body.decode()).items()}
+
+
+def render_text(args: dict[str, Any]) -> str:
+    """A message as a reader sees it: its blocks' text (buttons and menus named), else `text`."""
+    blocks = args.get("blocks")
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    if not blocks:
+        return str(args.get("text", ""))
+    lines = []
+    for block in blocks:
+        if block.get("type") in ("section", "header"):
+            lines.append(block["text"]["text"])
+        elif block.get("type") == "context":
+            lines.extend(e.get("text", "") for e in block["elements"])
+        elif block.get("type") == "actions":
+            names = [
+                e["text"]["text"] if "text" in e else e.get("placeholder", {}).get("text", "")
+                for e in block["elements"]
+            ]
+            lines.append(" ".join(f"[{n}]" for n in names))
+    return "\n".join(lines)
