@@ -16,7 +16,7 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F
 def new_tickets_chart(days: list[date], series: dict[str, list[int]], *, title: str) -> bytes:
     """Stacked bars of new tickets per day, one colour per issue."""
     with plt.rc_context({"svg.hashsalt": "triage", "font.size": 8}):
-        figure, axes = plt.subplots(figsize=(7.0, 3.2), dpi=100)
+        figure, axes = plt.subplots(figsize=(8.4, 3.2), dpi=100)
         try:
             positions = list(range(len(days)))
             bottom = [0] * len(days)
@@ -35,11 +35,11 @@ def new_tickets_chart(days: list[date], series: dict[str, list[int]], *, title: 
                           transform=axes.transAxes)  # fmt: skip
                 axes.set_ylim(0, 1)
             else:
-                axes.legend(loc="upper left", fontsize=7, frameon=False)
+                axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
             axes.spines[["top", "right"]].set_visible(False)
             figure.tight_layout()
             buffer = io.BytesIO()
-            figure.savefig(buffer, format="png", metadata={"Software": None})
+            figure.savefig(buffer, format="png", metadata={"Software": None}, bbox_inches="tight")
             return buffer.getvalue()
         finally:
             plt.close(figure)
