@@ -6,7 +6,7 @@ from datetime import datetime
 
 import typer
 
-from bot.adapters import discover_senders
+from bot.adapters import discover_jobs, discover_senders
 from bot.cli.common import console, state
 from bot.metrics_http import start_metrics_server
 from bot.worker import run_worker
@@ -28,6 +28,7 @@ def register(app: typer.Typer) -> None:
         cli = state(ctx)
         settings = cli.settings()
         senders = discover_senders(settings)
+        extra_jobs = discover_jobs(settings)
         stop = threading.Event()
         if metrics_port is not None:
             server = start_metrics_server(cli.engine(), host=metrics_host, port=metrics_port)
@@ -39,7 +40,10 @@ def register(app: typer.Typer) -> None:
 
         previous = {s: signal.signal(s, _stop) for s in (signal.SIGTERM, signal.SIGINT)}
         channels = ", ".join(sorted(senders)) or "none (outbox items wait)"
-        console.print(f"worker: delivering by {channels}; every {interval:g}s")
+        names = ", ".join(job.name for job in extra_jobs) or "none"
+        console.print(
+            f"worker: delivering by {channels}; adapter jobs: {names}; every {interval:g}s"
+        )
 
         def report(done: dict[str, str]) -> None:
             for name, summary in done.items():
@@ -48,7 +52,7 @@ def register(app: typer.Typer) -> None:
         try:
             run_worker(
                 cli.sessions(), settings.app, senders, stop=stop, interval=interval,
-                once=once, report=report,
+                once=once, extra_jobs=extra_jobs, report=report,
             )  # fmt: skip
         finally:
             for signum, handler in previous.items():
