@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.soak_services import ROOT, Dovecot, Proc, SmtpServer, free_port
 from bot.db import make_engine, session_factory, upgrade
-from bot.escalation import SWEPT_STATUSES, next_step
+from bot.escalation import SWEPT_STATUSES, chain_recipients, next_step
 from bot.models import Base, Message, Ticket, TicketEvent, TicketMessage
 from bot.models.outbox import OutboxItem
 from bot.models.sla import JobRun
@@ -356,7 +356,8 @@ class Soak:
     # -- waiting and checking --------------------------------------------------------------
     def wait_until_settled(self, expected: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        chain_len = len(self.settings.app.escalation.chain)
+        config = self.settings.app
+        chain_len = len(config.escalation.chain)
         while time.monotonic() < deadline:
             for proc in self.procs:  # a process that died on its own is a finding, not a fault
                 if not proc.alive:
@@ -378,9 +379,17 @@ class Soak:
                     )
                     or 0
                 )
-                open_chains = s.scalar(select(func.count()).select_from(Ticket).where(
-                    Ticket.status.in_(SWEPT_STATUSES), Ticket.escalation_level < chain_len,
-                    Ticket.sla_paused_at.is_(None)))  # fmt: skip
+                swept = s.scalars(
+                    select(Ticket).where(
+                        Ticket.status.in_(SWEPT_STATUSES),
+                        Ticket.escalation_level < chain_len,
+                        Ticket.sla_paused_at.is_(None),
+                    )
+                )
+                # A chain ends early when it names fewer people (an owner without a backup).
+                open_chains = sum(
+                    1 for t in swept if t.escalation_level < len(chain_recipients(config, t))
+                )
             if (
                 stored >= expected
                 and pending == 0

@@ -13,8 +13,11 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, BoltResponse
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from slack_bolt.middleware.authorization.internals import (  # the text bolt answers with
+    _build_user_facing_authorize_error_message,
+)
 from slack_sdk import WebClient
 from sqlalchemy import Engine
 from starlette.applications import Starlette
@@ -58,6 +61,10 @@ def create_web_app(
         if bolt_request is None or not isinstance(bolt_request.body, dict):
             return JSONResponse({"error": "malformed request"}, status_code=400)
         response = await run_in_threadpool(bolt.dispatch, bolt_request)
+        if _unauthorized_event(bolt_request.body, response):
+            # Bolt answers 200 when its auth.test fails (a fresh process during a Web API
+            # outage), which would drop the event: a 503 makes Slack deliver it again.
+            return JSONResponse({"error": "not ready: Slack auth.test failed"}, status_code=503)
         return to_starlette_response(response)
 
     async def healthz(_request: Request) -> Response:
@@ -94,6 +101,14 @@ def create_web_app(
     web.state.bolt = bolt
     web.state.sessions = sessions
     return web
+
+
+def _unauthorized_event(body: dict[str, Any], response: BoltResponse) -> bool:
+    return (
+        body.get("type") == "event_callback"
+        and response.status == 200
+        and response.body == _build_user_facing_authorize_error_message()
+    )
 
 
 def _deliver_loop(

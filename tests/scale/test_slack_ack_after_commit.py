@@ -58,3 +58,19 @@ def test_event_lost_to_a_database_error_is_taken_on_slacks_retry(
     time.sleep(0.3)
     assert db.scalar(select(func.count()).select_from(Ticket)) == 1
     assert len(fake_slack.posts(INTAKE)) == 1
+
+
+def test_event_arriving_while_slack_auth_fails_is_refused_for_a_retry(
+    slack_settings: Settings, engine: Engine, fake_slack: FakeSlack, db: Session
+) -> None:
+    fake_slack.fail(500, count=3, methods={"auth.test"})  # a fresh process, the Web API down
+    web = create_web_app(slack_settings, engine=engine)
+    with Served(web) as served:
+        slack = SlackClient(served.url, fake_slack)
+        event = message_event(VOUCHER, user="U0PRIYA", ts="1764000400.000100")
+        assert slack.event(event, event_id="EvAUTH").status_code == 503  # not dropped with a 200
+        assert db.scalar(select(func.count()).select_from(Message)) == 0
+        fake_slack.recover()
+        assert slack.event(event, event_id="EvAUTH", retry_num=1).status_code == 200
+        db.expire_all()
+        assert db.scalar(select(func.count()).select_from(Message)) == 1
