@@ -10,7 +10,8 @@ from email.utils import parseaddr
 
 from pydantic import BaseModel
 
-from handlers.email.parse import header, message_ids, ticket_tag
+from handlers.email.parse import message_ids, ticket_tag
+from handlers.email.text import header
 
 OUT_OF_OFFICE = re.compile(
     r"^\s*(?:\[[^\]]*\]\s*)?(?:out of (?:the )?office|automatic reply|auto[- ]?reply|"
