@@ -5,7 +5,7 @@ API pointed at the test suite's fake Slack, then posts signed slash commands fro
 clients and reports p50/p99 of the time to the HTTP answer (Slack's 3-second acknowledgement).
 
     python bench/bench_slack.py [--requests 1000] [--concurrency 50] [--workers 2]
-                                [--database-url postgresql+psycopg://root@127.0.0.1:5432/bench]
+        [--mode burst|sustained] [--database-url postgresql+psycopg://root@127.0.0.1:5432/bench]
 """
 
 import argparse
@@ -89,16 +89,22 @@ def start_server(
     raise SystemExit("triage serve did not become healthy in 30 s")
 
 
-def run(url: str, fake: FakeSlack, total: int, concurrency: int) -> list[float]:
+def run(url: str, fake: FakeSlack, total: int, concurrency: int, mode: str) -> list[float]:
+    """Latencies (ms) of `total` signed `/triage <text>` commands from `concurrency` clients.
+
+    burst: rounds of `concurrency` simultaneous commands, each round after the previous round's
+    lazy work has answered (people at a desk); sustained: every client sends its next command
+    as soon as the last is acknowledged (a stress test: the lazy work piles up behind).
+    """
     verifier = SignatureVerifier(SECRET)
     host, port = url.removeprefix("http://").split(":")
     local = threading.local()
-    counter = iter(range(total))
+    sequence = iter(range(10**9))
     lock = threading.Lock()
 
     def one(_: int) -> float:
         with lock:
-            n = next(counter)
+            n = next(sequence)
         connection = getattr(local, "connection", None)
         if connection is None:  # http.client: a light client, so the bench measures the server
             connection = local.connection = http.client.HTTPConnection(host, port, timeout=10)
@@ -128,10 +134,21 @@ def run(url: str, fake: FakeSlack, total: int, concurrency: int) -> list[float]:
             raise RuntimeError(f"HTTP {response.status}: {payload[:200]!r}")
         return elapsed * 1000
 
+    def drained(count: int) -> None:
+        deadline = time.monotonic() + 60
+        while len(fake.called("response_url")) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        list(pool.map(one, range(min(concurrency, total))))  # warm-up: connections, auth.test
-        counter = iter(range(total))
-        return list(pool.map(one, range(total)))
+        list(pool.map(one, range(concurrency)))  # warm-up: connections, auth.test, knowledge
+        drained(concurrency)
+        if mode == "sustained":
+            return list(pool.map(one, range(total)))
+        latencies: list[float] = []
+        while len(latencies) < total:
+            latencies += list(pool.map(one, range(concurrency)))
+            drained(concurrency + len(latencies))
+        return latencies
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -144,6 +161,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--mode", choices=["burst", "sustained"], default="burst")
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -164,11 +182,12 @@ def main() -> None:
         process, url = start_server(database_url, fake, args.workers, log)
         try:
             started = time.perf_counter()
-            latencies = run(url, fake, args.requests, args.concurrency)
+            latencies = run(url, fake, args.requests, args.concurrency, args.mode)
             wall = time.perf_counter() - started
             # let the lazy work (intake, replies) finish before stopping the server
             deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and len(fake.called("response_url")) < args.requests:
+            wanted = len(latencies) + args.concurrency
+            while time.monotonic() < deadline and len(fake.called("response_url")) < wanted:
                 time.sleep(0.2)
             answered = len(fake.called("response_url"))
         finally:
@@ -186,8 +205,8 @@ def main() -> None:
     backend = database_url.split(":", 1)[0]
     print(f"machine: {os.cpu_count()} CPUs, {cpu_model()}, Python {platform.python_version()}")
     print(
-        f"backend: {backend}; workers: {args.workers}; requests: {args.requests}; "
-        f"concurrency: {args.concurrency}"
+        f"backend: {backend}; workers: {args.workers}; requests: {len(latencies)}; "
+        f"concurrency: {args.concurrency}; mode: {args.mode}"
     )
     p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
     print(
@@ -195,7 +214,8 @@ def main() -> None:
         f"max {max(latencies):.1f}, mean {statistics.fmean(latencies):.1f}"
     )
     print(
-        f"throughput: {args.requests / wall:.0f} acks/s; lazy answers delivered: {answered}; "
+        f"wall: {wall:.1f} s ({len(latencies) / wall:.0f} commands/s including the lazy work in "
+        f"burst mode); lazy answers delivered: {answered - args.concurrency}; "
         f"tracebacks in the server log: {errors}"
     )
 

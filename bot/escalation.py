@@ -5,21 +5,24 @@ Step 1 fires when the active deadline (first response, then resolution) is `due_
 2 when it is breached; each further step `due_soon` later. The steps come from
 `escalation.chain` (owner, backup, team_lead, triage_lead or an owner id); a step that resolves
 to nobody, or to someone already notified, is skipped. The ticket's `escalation_level` (steps
-fired so far) is updated under a row lock (`FOR UPDATE SKIP LOCKED` on PostgreSQL), and every
-notice has a dedupe key, so two workers sweeping at once never notify twice.
+fired so far; the chain's length once nobody is left to tell) is updated under a row lock
+(`FOR UPDATE SKIP LOCKED` on PostgreSQL), and every notice has a dedupe key, so two workers
+sweeping at once never notify twice. A ticket overdue by far climbs one step per sweep (a
+minute apart), so each person is told in turn rather than everyone at once.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.orm import Session
 
 from bot import sla, tickets
 from bot.config import AppConfig
-from bot.models import Ticket
-from bot.notifications import notify_escalation
+from bot.models import Ticket, TicketEvent
+from bot.notifications import enqueue_many, escalation_deliveries
 
 # Tickets whose clock runs and that wait on a person (answered ones wait on the candidate).
 SWEPT_STATUSES = (tickets.NEW, tickets.ESCALATED)
@@ -70,10 +73,8 @@ def reason_for(*, what: str, due: datetime, now: datetime) -> str:
     return f"{what} overdue by {sla.format_span(now - due)} (was due {due:%Y-%m-%d %H:%M} UTC)"
 
 
-def escalate_ticket(
-    session: Session, config: AppConfig, *, ticket: Ticket, now: datetime
-) -> Notice | None:
-    """Fire the ticket's next chain step if it is due (one step per sweep)."""
+def next_step(config: AppConfig, ticket: Ticket, *, now: datetime) -> Notice | None:
+    """The ticket's next chain step if it is due by `now` (one step per sweep), else None."""
     what, due = sla.active_due(ticket)
     if due is None or ticket.sla_paused_at is not None:
         return None
@@ -82,34 +83,79 @@ def escalate_ticket(
     level = ticket.escalation_level
     if level >= min(wanted, len(people)):
         return None
-    recipient = people[level]
-    reason = reason_for(what=what, due=due, now=now)
-    ticket.escalation_level = level + 1
-    tickets.record_event(
-        session, ticket=ticket, actor="sla-sweep", action="sla-escalation",
-        from_status=ticket.status, to_status=ticket.status, reason=reason, now=now,
-        data={"level": level + 1, "to": recipient},
-    )  # fmt: skip
-    notify_escalation(
-        session, config, ticket=ticket, recipient=recipient, level=str(level + 1),
-        reason=reason, now=now,
-    )  # fmt: skip
-    return Notice(ticket.id, level + 1, recipient, reason)
+    return Notice(ticket.id, level + 1, people[level], reason_for(what=what, due=due, now=now))
 
 
-def _candidates(config: AppConfig, *, now: datetime, after_id: int, limit: int, lock: bool):  # type: ignore[no-untyped-def]
-    horizon = now + config.escalation.due_soon
+def escalate_due(
+    session: Session, config: AppConfig, *, batch: list[Ticket], now: datetime
+) -> list[Notice]:
+    """Fire the due step of each (locked) ticket: level, audit event and notices, written in
+    bulk."""
+    notices: list[Notice] = []
+    events: list[dict[str, Any]] = []
+    deliveries: list[dict[str, Any]] = []
+    exhausted = len(config.escalation.chain)
+    for ticket in batch:
+        notice = next_step(config, ticket, now=now)
+        people = len(chain_recipients(config, ticket))
+        if notice is None:
+            if ticket.escalation_level >= people:
+                ticket.escalation_level = exhausted  # nobody left: the sweep stops selecting it
+            continue
+        notices.append(notice)
+        ticket.escalation_level = exhausted if notice.level >= people else notice.level
+        events.append(
+            {
+                "ticket_id": ticket.id,
+                "at": now,
+                "actor": "sla-sweep",
+                "action": "sla-escalation",
+                "from_status": ticket.status,
+                "to_status": ticket.status,
+                "reason": notice.reason,
+                "data": {"level": notice.level, "to": notice.recipient},
+            }
+        )
+        deliveries += escalation_deliveries(
+            config, ticket=ticket, recipient=notice.recipient, level=str(notice.level),
+            reason=notice.reason,
+        )  # fmt: skip
+    if events:
+        session.execute(insert(TicketEvent), events)
+        enqueue_many(session, deliveries, now=now)
+    return notices
+
+
+def _candidates(  # type: ignore[no-untyped-def]
+    config: AppConfig, *, now: datetime, after_id: int, limit: int, lock: bool
+):
+    """Tickets whose next step is due: for level L, the active deadline is at most
+    `now + due_soon - L * interval` (plain comparisons, so an index serves them on any
+    database, and a steady-state sweep reads nothing it will not escalate)."""
+    due_soon = config.escalation.due_soon
+    interval = due_soon if due_soon > timedelta(0) else timedelta(hours=1)
+    by_level = []
+    for level in range(len(config.escalation.chain)):
+        horizon = now + due_soon - level * interval
+        by_level.append(
+            and_(
+                Ticket.escalation_level == level,
+                or_(
+                    and_(
+                        Ticket.first_response_at.is_(None),
+                        Ticket.first_response_due_at <= horizon,
+                    ),
+                    and_(Ticket.first_response_at.is_not(None), Ticket.sla_due_at <= horizon),
+                ),
+            )
+        )
     query = (
         select(Ticket)
         .where(
             Ticket.id > after_id,
             Ticket.status.in_(SWEPT_STATUSES),
             Ticket.sla_paused_at.is_(None),
-            Ticket.escalation_level < len(config.escalation.chain),
-            or_(
-                and_(Ticket.first_response_at.is_(None), Ticket.first_response_due_at <= horizon),
-                and_(Ticket.first_response_at.is_not(None), Ticket.sla_due_at <= horizon),
-            ),
+            or_(*by_level),
         )
         .order_by(Ticket.id)
         .limit(limit)
@@ -132,10 +178,7 @@ def sweep(
             lock = session.get_bind().dialect.name == "postgresql"
             query = _candidates(config, now=now, after_id=after, limit=batch, lock=lock)
             rows = list(session.scalars(query))
-            for ticket in rows:
-                notice = escalate_ticket(session, config, ticket=ticket, now=now)
-                if notice is not None:
-                    notices.append(notice)
+            notices += escalate_due(session, config, batch=rows, now=now)
         if len(rows) < batch:
             return notices
         after = rows[-1].id

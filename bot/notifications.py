@@ -7,10 +7,13 @@ Block Kit and the email adapter the MIME. Codes in the facts are masked before t
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bot.config import AppConfig
 from bot.models import Ticket
+from bot.models.outbox import OutboxItem
 from bot.outbox import enqueue
 from bot.privacy import mask_all
 
@@ -44,20 +47,11 @@ def candidate_label(ticket: Ticket) -> str:
     return ticket.candidate_key or "unknown candidate"
 
 
-def notify_escalation(
-    session: Session,
-    config: AppConfig,
-    *,
-    ticket: Ticket,
-    recipient: str,
-    level: str,
-    reason: str,
-    now: datetime,
-) -> int:
-    """Tell `recipient` (an owner id) about `ticket`; returns how many deliveries were new.
-
-    The dedupe key `escalation:{ticket}:{level}:{channel}` makes a repeat a no-op.
-    """
+def escalation_deliveries(
+    config: AppConfig, *, ticket: Ticket, recipient: str, level: str, reason: str
+) -> list[dict[str, Any]]:
+    """The outbox rows (Slack DM when the person has a Slack id, and email) telling `recipient`
+    (an owner id) about `ticket`. Dedupe keys `escalation:{ticket}:{level}:{channel}`."""
     owner = config.owner(recipient)
     ref = f"{config.desk.ticket_prefix}-{ticket.id}"
     facts = masked_facts(ticket)
@@ -88,47 +82,78 @@ def notify_escalation(
         *(f"- {line}" for line in facts),
         f"Show it: triage tickets show {ref}",
     ]
-    text = "\n".join(lines)
-    added = 0
+    rows: list[dict[str, Any]] = []
     if owner.slack_user_id:
-        added += enqueue(
-            session,
-            channel="slack",
-            kind="escalation",
-            recipient=owner.slack_user_id,
-            payload={
-                "channel": owner.slack_user_id,
-                "text": title,
-                "thread_ts": None,
-                "view": "escalation",
-                "data": data,
-                "file": None,
-            },
-            dedupe_key=f"escalation:{ticket.id}:{level}:slack",
-            ticket_id=ticket.id,
-            now=now,
+        rows.append(
+            {
+                "channel": "slack",
+                "kind": "escalation",
+                "recipient": owner.slack_user_id,
+                "payload": {
+                    "channel": owner.slack_user_id,
+                    "text": title,
+                    "thread_ts": None,
+                    "view": "escalation",
+                    "data": data,
+                    "file": None,
+                },
+                "dedupe_key": f"escalation:{ticket.id}:{level}:slack",
+                "ticket_id": ticket.id,
+            }
         )
-    added += enqueue(
-        session,
-        channel="email",
-        kind="escalation",
-        recipient=owner.email,
-        payload={
-            "to": owner.email,
-            "subject": f"[{ref}] {issue} ({ticket.priority}): {reason}",
-            "text": text,
-            "html": None,
-            "in_reply_to": None,
-            "references": [],
+    rows.append(
+        {
+            "channel": "email",
+            "kind": "escalation",
+            "recipient": owner.email,
+            "payload": {
+                "to": owner.email,
+                "subject": f"[{ref}] {issue} ({ticket.priority}): {reason}",
+                "text": "\n".join(lines),
+                "html": None,
+                "in_reply_to": None,
+                "references": [],
+                "ticket_id": ticket.id,
+                "auto": False,
+                "attachments": [],
+            },
+            "dedupe_key": f"escalation:{ticket.id}:{level}:email",
             "ticket_id": ticket.id,
-            "auto": False,
-            "attachments": [],
-        },
-        dedupe_key=f"escalation:{ticket.id}:{level}:email",
-        ticket_id=ticket.id,
-        now=now,
+        }
     )
-    return added
+    return rows
+
+
+def notify_escalation(
+    session: Session,
+    config: AppConfig,
+    *,
+    ticket: Ticket,
+    recipient: str,
+    level: str,
+    reason: str,
+    now: datetime,
+) -> int:
+    """Tell `recipient` about `ticket` on the outbox; returns how many deliveries were new (a
+    repeat with the same level is a no-op)."""
+    rows = escalation_deliveries(
+        config, ticket=ticket, recipient=recipient, level=level, reason=reason
+    )
+    return sum(enqueue(session, **row, now=now) for row in rows)
+
+
+def enqueue_many(session: Session, rows: list[dict[str, Any]], *, now: datetime) -> None:
+    """Enqueue many deliveries in one statement; rows whose dedupe key exists are skipped."""
+    if not rows:
+        return
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    values = [
+        {**row, "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now}
+        for row in rows
+    ]
+    session.execute(
+        insert(OutboxItem).on_conflict_do_nothing(index_elements=["dedupe_key"]), values
+    )
 
 
 def _iso(value: datetime | None) -> str | None:

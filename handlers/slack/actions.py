@@ -13,7 +13,7 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from bot.corrections import UNKNOWN, record_correction
 from bot.models.tickets import Ticket
 from handlers.slack import blocks, core
-from handlers.slack.access import REFUSAL, Act, Actor, Directory, may
+from handlers.slack.access import REFUSAL, Act, Actor, may
 from handlers.slack.app import Deps
 from handlers.slack.commands import Reply, owner_of, run_reporting_errors
 from handlers.slack.ids import Action
@@ -32,7 +32,7 @@ ACTS = {
 
 
 def register(app: App, deps: Deps) -> None:
-    directory = Directory(deps.settings.app, deps.client)
+    directory = deps.directory
 
     def ack_only(ack: Ack) -> None:
         ack()
@@ -116,7 +116,7 @@ def _do(
         core.assign(session, deps.settings, ticket=ticket, owner=owner, actor=actor.name)
         return lambda ref: f"{ref} reassigned to {owner}."
     issue = choice or UNKNOWN
-    if issue != UNKNOWN and issue not in core.catalogue(deps.settings):
+    if issue != UNKNOWN and issue not in core.catalogue(deps.runtime):
         return lambda ref: f"`{issue}` is not a known issue."
     record_correction(session, ticket_id=ticket.id, corrected=issue, actor=actor.name)
     return lambda ref: f"Thanks: {ref} noted as `{issue}`; it joins the labelled examples."

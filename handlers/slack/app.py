@@ -27,10 +27,11 @@ from bot.errors import UserError
 from bot.outbox import deliver_due
 from bot.runtime import Runtime
 from bot.settings import Settings
+from handlers.slack.access import Directory
 
 log = logging.getLogger("triage.slack")
 
-LISTENER_THREADS = 32  # lazy work and acks share bolt's executor: keep acks from queueing
+LISTENER_THREADS = 4  # lazy work: few threads, so acks are not starved of the GIL by slow work
 
 
 def web_client(settings: Settings, *, token: str | None = None) -> WebClient:
@@ -118,6 +119,11 @@ class Deps:
     def prefix(self) -> str:
         return self.settings.app.desk.ticket_prefix
 
+    @cached_property
+    def directory(self) -> Directory:
+        """Who is an agent, lead or owner (one cache of group members per process)."""
+        return Directory(self.settings.app, self.client)
+
     def flush_outbox(self) -> None:
         """Deliver what this request enqueued now instead of at the worker's next sweep.
 
@@ -153,6 +159,8 @@ def build_app(
         signing_secret=signing_secret,
         # acks are cheap, so answer in the request thread; slow work goes to lazy listeners
         process_before_response=True,
+        # start even when Slack is unreachable; bolt checks the token on the first request
+        token_verification_enabled=False,
         listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS),
         logger=log,
     )

@@ -62,8 +62,9 @@ def serve(
     import uvicorn
 
     if workers == 1:
-        from handlers.slack.server import create_web_app
+        from handlers.slack.server import create_web_app, prefer_short_requests
 
+        prefer_short_requests()
         web = create_web_app(settings, engine=engine, deliver_every=deliver_every)
         uvicorn.run(web, host=host, port=port, log_level="info", access_log=False)
         return

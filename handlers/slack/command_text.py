@@ -1,7 +1,7 @@
 """Reading the text after `/triage`: which subcommand, with which arguments (pure)."""
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from bot.queue import VIEWS
 
@@ -37,7 +37,6 @@ class Command:
     user: str | None = None  # a Slack user id named with @
     text: str = ""  # the message, reason, note, query or view
     candidate: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 def usage(name: str) -> str:

@@ -13,7 +13,7 @@ from bot.errors import UserError
 from bot.queue import counts_by_issue, queue
 from bot.schemas import InboundMessage
 from handlers.slack import blocks, core
-from handlers.slack.access import REFUSAL, Act, Actor, Directory, may
+from handlers.slack.access import REFUSAL, Act, Actor, may
 from handlers.slack.app import Database, Deps
 from handlers.slack.command_text import Command, UsageError, help_text, parse
 
@@ -25,8 +25,8 @@ PUBLIC_ENTITIES = ("exams", "providers", "regions", "error_messages")
 
 
 def register(app: App, deps: Deps) -> None:
-    directory = Directory(deps.settings.app, deps.client)
-    command = deps.settings.app.slack.command
+    directory = deps.directory
+    slash = deps.settings.app.slack.command
 
     def acknowledge(ack: Ack, command: dict[str, Any]) -> None:
         """Answer help and malformed input at once; everything else is lazy work."""
@@ -36,7 +36,7 @@ def register(app: App, deps: Deps) -> None:
             ack(response_type="ephemeral", text=str(exc))
             return
         if parsed.name == "help":
-            ack(response_type="ephemeral", text=help_text(deps.settings.app.slack.command))
+            ack(response_type="ephemeral", text=help_text(slash))
             return
         ack()
 
@@ -53,7 +53,7 @@ def register(app: App, deps: Deps) -> None:
             lambda: run(parsed, actor=actor, command=command, db=context["db"], deps=deps),
         )
 
-    app.command(command)(ack=acknowledge, lazy=[work])
+    app.command(slash)(ack=acknowledge, lazy=[work])
 
 
 def run_reporting_errors(respond: Respond, work: Callable[[], Reply | None]) -> None:
@@ -108,7 +108,7 @@ def run(
         ref = blocks.ticket_ref(ticket.id, prefix)
         if parsed.name == "ticket":
             data = {**core.ticket_data(session, ticket, prefix=prefix)}
-            data["catalogue"] = core.catalogue(deps.settings)
+            data["catalogue"] = core.catalogue(deps.runtime)
             return blocks.ticket_detail(data, private=True)
         act = {"assign": Act.ASSIGN, "escalate": Act.ESCALATE, "resolve": Act.RESOLVE}[parsed.name]
         if not may(actor, act, ticket_owner=ticket.owner, ticket_team=ticket.team):
@@ -197,6 +197,6 @@ def outcome_data(session: Any, outcome: Any, *, deps: Deps, private: bool) -> di
         "issues": outcome.issues or ([outcome.issue] if outcome.issue else []),
         "entities": entities,
         "candidate": outcome.candidate_mcp_id if private else None,
-        "catalogue": core.catalogue(deps.settings),
+        "catalogue": core.catalogue(deps.runtime),
         "private": private,
     }

@@ -157,9 +157,6 @@ def search_knowledge(runtime: Runtime, query: str) -> list[dict[str, Any]]:
     return search_issues(runtime.knowledge, query)
 
 
-def catalogue(settings: Any) -> list[str]:
-    """The known issue ids: the knowledge folder's files (the exam catalogue excluded)."""
-    folder = settings.knowledge_dir
-    if not folder.is_dir():
-        return []
-    return sorted(p.stem for p in folder.glob("*.yaml") if p.stem != "exams")
+def catalogue(runtime: Runtime) -> list[str]:
+    """The known issue ids, for the Not-this-issue menu."""
+    return sorted(runtime.knowledge.issues)

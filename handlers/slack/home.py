@@ -10,14 +10,13 @@ from sqlalchemy.orm import Session
 from bot.models.outbox import OutboxItem
 from bot.queue import counts_by_issue, queue
 from handlers.slack import blocks, core
-from handlers.slack.access import Directory
 from handlers.slack.app import Deps
 
 log = logging.getLogger("triage.slack")
 
 
 def register(app: App, deps: Deps) -> None:
-    directory = Directory(deps.settings.app, deps.client)
+    directory = deps.directory
 
     def ack_event(ack: Ack) -> None:
         ack()

@@ -17,7 +17,6 @@ from bot.inbound_events import claim_event
 from bot.models.outbox import OutboxItem
 from bot.schemas import InboundMessage, IntakeOutcome
 from handlers.slack import core
-from handlers.slack.access import Directory
 from handlers.slack.app import Database, Deps
 from handlers.slack.commands import outcome_data
 
@@ -29,7 +28,6 @@ _TAKEN_SUBTYPES = {None, "file_share", "thread_broadcast"}
 
 
 def register(app: App, deps: Deps) -> None:
-    directory = Directory(deps.settings.app, deps.client)
     intake_channels = set(deps.settings.app.slack.intake_channels)
 
     def ack_event(ack: Ack) -> None:
@@ -41,12 +39,12 @@ def register(app: App, deps: Deps) -> None:
         is_dm = event.get("channel_type") == "im"
         if not is_dm and event.get("channel") not in intake_channels:
             return
-        take(body, event, context["db"], deps, directory, is_dm=is_dm)
+        take(body, event, context["db"], deps, is_dm=is_dm)
 
     def on_mention(body: dict[str, Any], event: dict[str, Any], context: BoltContext) -> None:
         if event.get("channel") in intake_channels or event.get("bot_id"):
             return  # the channel's message event takes it in
-        take(body, event, context["db"], deps, directory, is_dm=False)
+        take(body, event, context["db"], deps, is_dm=False)
 
     app.event("message")(ack=ack_event, lazy=[on_message])
     app.event("app_mention")(ack=ack_event, lazy=[on_mention])
@@ -73,13 +71,12 @@ def take(
     event: dict[str, Any],
     db: Database,
     deps: Deps,
-    directory: Directory,
     *,
     is_dm: bool,
 ) -> None:
     event_id = body.get("event_id") or f"{event.get('channel')}:{event.get('ts')}"
     # Facts go only to an agent's DM; a channel, or a candidate's DM, sees no records.
-    private = is_dm and bool(event.get("user")) and directory.is_agent(event["user"])
+    private = is_dm and bool(event.get("user")) and deps.directory.is_agent(event["user"])
     try:
         with db.transaction() as session:
             if not claim_event(session, source="slack", event_id=event_id, kind=event["type"]):

@@ -7,6 +7,7 @@ thread pool and never blocks the event loop for other requests.
 
 import logging
 import os
+import sys
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -100,7 +101,14 @@ def _deliver_loop(
             log.warning("outbox delivery round failed", exc_info=True)
 
 
+def prefer_short_requests() -> None:
+    """Hand the GIL round more often (1 ms instead of 5 ms), so an acknowledgement is not kept
+    waiting behind the lazy listeners' triage work in the same process."""
+    sys.setswitchinterval(float(os.environ.get("TRIAGE_SWITCH_INTERVAL", "0.001")))
+
+
 def from_environment() -> Starlette:
     """Factory for uvicorn's worker processes: settings from the environment the CLI prepared."""
+    prefer_short_requests()
     settings = load_settings()
     return create_web_app(settings, deliver_every=float(os.environ.get(DELIVER_EVERY_ENV, "0")))

@@ -16,7 +16,9 @@ from bot.settings import Settings, load_settings
 from handlers.slack.server import create_web_app
 from tests.slack.fake_slack import FakeSlack
 from tests.slack.harness import AGENT as AGENT
-from tests.slack.harness import INTAKE, SECRET, Served, SlackClient
+from tests.slack.harness import INTAKE as INTAKE
+from tests.slack.harness import SECRET as SECRET
+from tests.slack.harness import Served, SlackClient
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "xoxb-test-token"

@@ -69,3 +69,17 @@ def test_agent_is_known_from_the_config(slack: SlackClient, fake_slack: FakeSlac
     slack.command("queue open", user=AGENT)
     [reply] = fake_slack.wait_for("response_url")
     assert "Queue: open" in reply.args["text"]
+
+
+def test_member_of_an_agent_channel_is_an_agent(slack: SlackClient, fake_slack: FakeSlack) -> None:
+    fake_slack.channel_members["C0AGENTS"] = ["U56CHANNEL"]
+    slack.command("queue open", user="U56CHANNEL")
+    [reply] = fake_slack.wait_for("response_url")
+    assert "Queue: open" in reply.args["text"]
+
+
+def test_agent_membership_is_cached_briefly(slack: SlackClient, fake_slack: FakeSlack) -> None:
+    for n in (1, 2, 3):
+        slack.command("queue open", user="U99NOBODY")
+        fake_slack.wait_for("response_url", n)
+    assert len(fake_slack.called("usergroups.users.list")) == 1

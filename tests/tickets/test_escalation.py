@@ -45,6 +45,8 @@ def test_chain_fires_step_by_step_each_step_once(
         (3, "maria", "first response overdue by 2h 5m (was due 2026-11-25 22:00 UTC)")
     ]
     assert at(DUE + timedelta(days=3)) == []
+    exhausted = db.get(Ticket, tid)
+    assert exhausted is not None and exhausted.escalation_level == len(config.escalation.chain)
     assert _keys(db) == sorted(
         f"escalation:{tid}:{level}:{channel}"
         for level in (1, 2, 3)
