@@ -58,9 +58,17 @@ class Transcript:
     def say(self, who: str, place: str, text: str) -> None:
         print(f"\n> {NAMES.get(who, who)} in {place}:\n{indent(text)}")
 
-    def bot(self, settle: float = 0.6) -> None:
-        """Print what the bot did since the last call (after its lazy work settles)."""
-        time.sleep(settle)
+    def bot(self, quiet: float = 0.5, timeout: float = 20.0) -> None:
+        """Print what the bot did since the last call, once it has said something and then
+        been quiet for a moment (its lazy work has settled)."""
+        deadline = time.monotonic() + timeout
+        count = len(self.fake.calls)
+        while time.monotonic() < deadline:
+            time.sleep(quiet)
+            now = len(self.fake.calls)
+            if now == count and self._said_something(now):
+                break
+            count = now
         calls = self.fake.calls[self.seen :]
         self.seen = len(self.fake.calls)
         for call in calls:
@@ -78,6 +86,15 @@ class Transcript:
                 home = render_text({"blocks": args["view"]["blocks"]})
                 print(f"\n< bot published the App Home of {NAMES.get(args['user_id'])}:")
                 print(indent(home))
+
+    def _said_something(self, upto: int) -> bool:
+        shown = {
+            "chat.postMessage",
+            "response_url",
+            "views.publish",
+            "files.completeUploadExternal",
+        }
+        return any(c.method in shown for c in self.fake.calls[self.seen : upto])
 
 
 def main() -> None:
@@ -150,7 +167,7 @@ def run(slack: SlackClient, out: Transcript, sessions, settings) -> None:  # typ
         send_digest(session, settings.app, owner_id="ananya", now=utcnow(), channels=["slack"])
     deliver_due(sessions, {"slack": make_sender(settings)})
     out.say("triage worker", "the digest schedule", "[sends Ananya's digest]")
-    out.bot(settle=0.1)
+    out.bot()
     out.say("U05ANANYA", "Slack", "[opens the bot's Home tab]")
     slack.event({"type": "app_home_opened", "user": "U05ANANYA", "tab": "home"}, event_id="EvHome")
     out.bot()

@@ -7,7 +7,6 @@ deterministic, and cheap enough to run thousands of times per second.
 from __future__ import annotations
 
 import functools
-import heapq
 import itertools
 import math
 from collections import defaultdict
@@ -43,11 +42,12 @@ SIGNAL_WEIGHT = (0.0, 0.12, 0.2, 0.26)  # by the signal's length in tokens (1, 2
 NEGATIVE_WEIGHT = 0.12
 FUZZ_WEIGHT = 0.35
 FUZZ_FLOOR = 50
+FUZZ_SCORER = fuzz.token_set_ratio
 FUZZ_ISSUES = 3
 FUZZ_CANDIDATES = 4
 ONE_WORD_DAMPING = 0.6
 WHOLE_MAX_UNITS = 4
-MAX_ISSUE_SHARE = 0.5  # index features found in at most this share of the issues
+MAX_ISSUE_SHARE = 0.4  # index features found in at most this share of the issues
 COVER_EXAMPLE = 0.7  # weight of 'the sentence covers the example' vs 'the example explains it'
 MAX_MATCH_CHARS = 20_000  # a longer message is a paste; its opening carries the request
 TYPO_CUTOFF = 86
@@ -114,9 +114,10 @@ class _Phrase:
     padded: str  # " a b c " for whole-token containment tests
 
 
-def _features(tokens: list[str]) -> set[str]:
-    feats = set(tokens)
-    feats.update(f"{a}_{b}" for a, b in itertools.pairwise(tokens))
+def _features(tokens: list[str]) -> set[str | tuple[str, str]]:
+    """Words and adjacent word pairs (pairs as tuples: no string building per message)."""
+    feats: set[str | tuple[str, str]] = set(tokens)
+    feats.update(itertools.pairwise(tokens))
     return feats
 
 
@@ -148,7 +149,7 @@ class Matcher:
             iid: [self.tokens(prepare(e)) for e in kb.issues[iid].examples]
             for iid in self.issue_ids
         }
-        df: dict[str, int] = defaultdict(int)
+        df: dict[str | tuple[str, str], int] = defaultdict(int)
         for iid in self.issue_ids:
             for feat in set().union(*(_features(t) for t in tokenised[iid])):
                 df[feat] += 1
@@ -158,7 +159,9 @@ class Matcher:
         self._idf = {f: math.log(1 + n / c) for f, c in df.items() if c <= MAX_ISSUE_SHARE * n}
 
         self._examples: list[_Example] = []
-        self._postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        # Features are binary, so an example's weight for a feature is the feature's idf and a
+        # shared feature adds idf^2 to the dot product: postings hold example indices only.
+        self._postings: dict[str | tuple[str, str], list[int]] = defaultdict(list)
         self._by_issue: dict[str, list[int]] = defaultdict(list)
         for iid in self.issue_ids:
             for text, toks in zip(kb.issues[iid].examples, tokenised[iid], strict=True):
@@ -173,7 +176,7 @@ class Matcher:
                 self._examples.append(_Example(iid, text, " ".join(toks), norm))
                 self._by_issue[iid].append(idx)
                 for f in feats:
-                    self._postings[f].append((idx, self._idf[f]))
+                    self._postings[f].append(idx)
         self._ex_issue = [e.issue for e in self._examples]
         self._ex_scale = [(e.norm * e.norm) ** -COVER_EXAMPLE for e in self._examples]
         self._example_tokens = {
@@ -267,30 +270,30 @@ class Matcher:
             w = idf.get(f)
             if w is None:
                 continue
-            qnorm_sq += w * w
-            for idx, ew in postings[f]:
-                dots[idx] = get(idx, 0.0) + w * ew
+            w2 = w * w
+            qnorm_sq += w2
+            for idx in postings[f]:
+                dots[idx] = get(idx, 0.0) + w2
         return dots, qnorm_sq
 
-    def _best_per_issue(
-        self, dots: dict[int, float], qnorm_sq: float
-    ) -> dict[str, tuple[float, int]]:
-        """issue -> (score, example index) of its best example for one sentence."""
-        if not dots:
-            return {}
-        # score = (d/|e|^2)^A * (d/|q|^2)^(1-A): how much of the example the sentence covers,
-        # tempered by how much of the sentence the example explains. Factored so that the
-        # per-example work is one multiplication.
+    def _best_per_issue(self, dots: dict[int, float]) -> tuple[dict[str, float], dict[str, int]]:
+        """Per issue, the best example's similarity (before the sentence's own scale) and index.
+
+        score = (d/|e|^2)^A * (d/|q|^2)^(1-A): how much of the example the sentence covers,
+        tempered by how much of the sentence the example explains. It factors into
+        d * |e|^-2A (per example, precomputed) times |q|^(2A-2) (per sentence, applied later).
+        """
         scale, owner = self._ex_scale, self._ex_issue
-        best: dict[str, tuple[float, int]] = {}
+        best_s: dict[str, float] = {}
+        best_i: dict[str, int] = {}
+        get = best_s.get
         for idx, d in dots.items():
             s = d * scale[idx]
             iid = owner[idx]
-            current = best.get(iid)
-            if current is None or s > current[0]:
-                best[iid] = (s, idx)
-        q_scale = qnorm_sq ** (COVER_EXAMPLE - 1)
-        return {iid: (s * q_scale, idx) for iid, (s, idx) in best.items()}
+            if s > get(iid, -1.0):
+                best_s[iid] = s
+                best_i[iid] = idx
+        return best_s, best_i
 
     def classify(self, text: str) -> Classification:
         """Classify one message."""
@@ -330,48 +333,48 @@ class Matcher:
         best: dict[str, tuple[float, int, int]] = {}  # issue -> (score, unit, example)
         winners: dict[str, float] = {}  # issue -> best score among units it wins
         for u, toks in enumerate(units):
-            unit_best = self._best_per_issue(touched[u], norms[u])
+            if not touched[u]:
+                continue
+            unit_s, unit_i = self._best_per_issue(touched[u])
             if u != whole_index:
                 # Thanks are judged on the whole message: a closing "thanks" is no request.
                 # (A message of one sentence is its own whole.)
-                unit_best.pop(NOT_A_REQUEST, None)
+                unit_s.pop(NOT_A_REQUEST, None)
+                if not unit_s:
+                    continue
+            factor = norms[u] ** (COVER_EXAMPLE - 1)
             if len(toks) == 1:
                 # One word ("junk", "exam") is too little to name an issue.
-                unit_best = {i: (s * ONE_WORD_DAMPING, x) for i, (s, x) in unit_best.items()}
-            for iid, (s, idx) in unit_best.items():
+                factor *= ONE_WORD_DAMPING
+            for iid, raw in unit_s.items():
+                s = raw * factor
                 if iid not in best or s > best[iid][0]:
-                    best[iid] = (s, u, idx)
-            if unit_best:
-                top = min(unit_best, key=lambda i: (-unit_best[i][0], i))
-                winners[top] = max(winners.get(top, 0.0), unit_best[top][0])
+                    best[iid] = (s, u, unit_i[iid])
+            top = max(unit_s, key=unit_s.__getitem__)
+            top_score = unit_s[top] * factor
+            if top_score > winners.get(top, 0.0):
+                winners[top] = top_score
 
         evidence: list[tuple[str, str, str, float]] = []
-        scores: dict[str, float] = {}
-        for iid, (s, _u, idx) in best.items():
-            scores[iid] = s
-            evidence.append((iid, "example", self._examples[idx].text, s))
+        scores = {iid: s for iid, (s, _u, _x) in best.items()}
 
         # A second opinion from rapidfuzz on the leading issues: token-set similarity of the
         # sentence that matched with the issue's phrasings, which forgives word order and
         # the odd extra word.
         # Only the issue's examples closest by words are compared: rapidfuzz is fast, but not
         # free, and the far ones would not win.
-        owner, scale, ex = self._ex_issue, self._ex_scale, self._examples
-        leading = sorted(scores, key=lambda i: (-scores[i], i))[:FUZZ_ISSUES]
-        near: dict[str, list[tuple[float, int]]] = {iid: [] for iid in leading}
-        for u in sorted({best[iid][1] for iid in leading}):
-            wanted = {iid for iid in leading if best[iid][1] == u}
-            for idx, d in touched[u].items():
-                if owner[idx] in wanted:
-                    near[owner[idx]].append((d * scale[idx], idx))
-        for iid in leading:
+        scale, ex = self._ex_scale, self._examples
+        for iid in sorted(scores, key=lambda i: (-scores[i], i))[:FUZZ_ISSUES]:
             u = best[iid][1]
-            closest = [idx for _, idx in heapq.nlargest(FUZZ_CANDIDATES, near[iid])]
+            get = touched[u].get
+            near = [(get(i, 0.0) * scale[i], i) for i in self._by_issue[iid]]
+            near.sort(reverse=True)
+            closest = [i for _, i in near[:FUZZ_CANDIDATES]]
             unit = " ".join(units[u])
             match = process.extractOne(
                 unit,
                 [ex[i].tokens for i in closest],
-                scorer=fuzz.token_set_ratio,
+                scorer=FUZZ_SCORER,
                 processor=None,
                 score_cutoff=FUZZ_FLOOR,
             )
@@ -393,12 +396,13 @@ class Matcher:
         if NOT_A_REQUEST in scores and "?" in parsed.new_text:
             scores[NOT_A_REQUEST] -= QUESTION_PENALTY
             evidence.append((NOT_A_REQUEST, "rule", "asks a question", -QUESTION_PENALTY))
-        return self._decide(scores, winners, evidence, parsed)
+        return self._decide(scores, winners, best, evidence, parsed)
 
     def _decide(
         self,
         scores: dict[str, float],
         winners: dict[str, float],
+        best: dict[str, tuple[float, int, int]],
         evidence: list[tuple[str, str, str, float]],
         parsed: ParsedMessage,
     ) -> Classification:
@@ -430,7 +434,11 @@ class Matcher:
             entities=parsed.entities,
             signals=parsed.signals,
         )
-        result._evidence = [e for e in evidence if e[0] in keep]
+        result._evidence = [
+            (iid, "example", self._examples[best[iid][2]].text, best[iid][0])
+            for iid in sorted(keep, key=lambda i: (-scores[i], i))
+            if iid in best
+        ] + [e for e in evidence if e[0] in keep]
         return result
 
 

@@ -105,6 +105,14 @@ def _build_place_table() -> tuple[dict[tuple[str, ...], str], frozenset[str], in
 
 
 _PLACES, _PLACE_FIRST_WORDS, _PLACE_MAX_WORDS = _build_place_table()
+_PLACE_SINGLES = frozenset(k[0] for k in _PLACES if len(k) == 1)
+_PLACE_MULTI = tuple(frozenset(k) for k in _PLACES if len(k) > 1)
+
+
+def _may_name_a_place(words: set[str]) -> bool:
+    return not words.isdisjoint(_PLACE_SINGLES) or any(k <= words for k in _PLACE_MULTI)
+
+
 _MONTH_WORDS = frozenset(_MONTHS) | {"today", "yesterday"}
 _MCP_WORDS = frozenset({"mcp", "id", "member", "candidate"})
 _CODE_HINT = re.compile(r"[A-Z][A-Z0-9]*-[A-Z0-9]|[A-Z0-9]-[A-Z0-9]*[A-Z]")
@@ -118,10 +126,13 @@ def _blank(text: str, spans: list[tuple[int, int]]) -> str:
     """Replace spans with spaces so later patterns cannot match inside them."""
     if not spans:
         return text
-    chars = list(text)
-    for start, end in spans:
-        chars[start:end] = " " * (end - start)
-    return "".join(chars)
+    pieces, cursor = [], 0
+    for start, end in sorted(spans):
+        start = max(start, cursor)
+        pieces += [text[cursor:start], " " * max(0, end - start)]
+        cursor = max(cursor, end)
+    pieces.append(text[cursor:])
+    return "".join(pieces)
 
 
 def _exams(text: str) -> list[str]:
@@ -141,15 +152,21 @@ def _exams(text: str) -> list[str]:
     return _unique([code for _, code in sorted(found)])
 
 
-def _providers(text: str) -> list[str]:
-    found = [(m.start(), "prometric") for m in _PROMETRIC.finditer(text)]
-    found += [(m.start(), "vue") for m in _VUE.finditer(text)]
+_VUE_WORDS = frozenset({"vue", "pearson", "pearsonvue", "parson", "paerson"})
+
+
+def _providers(text: str, lowered: str, words: set[str]) -> list[str]:
+    found = []
+    if "prom" in lowered:
+        found += [(m.start(), "prometric") for m in _PROMETRIC.finditer(text)]
+    if not words.isdisjoint(_VUE_WORDS):
+        found += [(m.start(), "vue") for m in _VUE.finditer(text)]
     return _unique([name for _, name in sorted(found)])
 
 
 def _regions(text: str, words: set[str]) -> list[str]:
     found: list[tuple[int, str]] = []
-    if not words.isdisjoint(_PLACE_FIRST_WORDS):
+    if _may_name_a_place(words):
         spans = [(m.start(), m.group(0)) for m in _WORD.finditer(text.lower())]
         i = 0
         while i < len(spans):
@@ -224,7 +241,8 @@ def parse_message(text: str, *, today: date | None = None) -> ParsedMessage:
     head, _history = strip_history(text)
     new_text, _signature = split_signature(head)
 
-    words = set(_WORD.findall(head.lower()))
+    lowered = head.lower()
+    words = set(_WORD.findall(lowered))
     emails = [(m.span(), m.group(0)) for m in _EMAIL.finditer(head)] if "@" in head else []
     scan = _blank(head, [span for span, _ in emails])
     mcp = []
@@ -246,7 +264,7 @@ def parse_message(text: str, *, today: date | None = None) -> ParsedMessage:
 
     entities = Entities(
         exams=_exams(scan),
-        providers=_providers(scan),
+        providers=_providers(scan, lowered, words),
         regions=_regions(scan, words),
         mcp_ids=_unique([value for _, value in mcp]),
         emails=_unique([value.lower() for _, value in emails]),
@@ -256,7 +274,7 @@ def parse_message(text: str, *, today: date | None = None) -> ParsedMessage:
     return ParsedMessage(
         new_text=new_text.strip(),
         entities=entities,
-        signals=read_signals(new_text),
+        signals=read_signals(new_text, words if new_text is head else None),
         dates=_dates(head, today or date.today(), words),
         secret_codes=secret_codes,
     )

@@ -80,39 +80,40 @@ def _number(token: str) -> int:
 
 # Cheap hints decide whether a detailed pattern can match at all: one scan of the lower-cased
 # text finds every hint, and most messages then skip most patterns.
+# Hint words decide whether a detailed pattern can match at all: one set intersection with the
+# message's words, and most messages then skip most patterns.
 _HINTS: dict[str, tuple[str, ...]] = {
-    "anger": ("ridicul", "unaccept", "outrag", "disgrac", "terribl", "horribl", "useless",
-              "pathetic", "incompet", "furious", "angry", "fed up", "sick of", "worst", "scam",
-              "shame", "joke", "nonsense", "absurd", "make up your", "nobody", "no one"),
+    "anger": ("ridiculous", "unacceptable", "outrageous", "outrage", "disgrace", "disgraceful",
+              "terrible", "horrible", "useless", "pathetic", "incompetent", "furious", "angry",
+              "fed", "sick", "worst", "scam", "shame", "shameful", "joke", "nonsense", "absurd",
+              "make", "nobody", "no"),
     "chase": ("sent", "written", "wrote", "emailed", "called", "phoned", "asked", "contacted",
               "chased"),
-    "nth": ("time", "mail", "message", "request", "reminder"),
-    "still": ("still", "yet", "no one", "nobody", "never", "no body"),
-    "wait": ("day", "week", "month", "year"),
-    "follow": ("follow", "any update", "any news", "any progress", "still", "phoned", "called",
-               "rang", "contacted", "emailed", "suggested", "advised", "earlier", "previous",
-               "last", "re:"),
+    "nth": ("time", "mail", "email", "message", "request", "reminder"),
+    "still": ("still", "yet", "no", "nobody", "never"),
+    "wait": ("day", "days", "week", "weeks", "month", "months", "year", "years"),
+    "follow": ("follow", "following", "followup", "update", "news", "progress", "still",
+               "phoned", "called", "rang", "contacted", "emailed", "suggested", "advised",
+               "earlier", "previous", "last"),
 }  # fmt: skip
+_HINT_GROUPS: dict[str, frozenset[str]] = {
+    word: frozenset(g for g, members in _HINTS.items() if word in members)
+    for members in _HINTS.values()
+    for word in members
+}
+_WORDS = re.compile(r"[a-z]+")
 
 
-def _build_hints() -> tuple[re.Pattern[str], dict[str, frozenset[str]]]:
-    needles = sorted({n for group in _HINTS.values() for n in group}, key=len, reverse=True)
-    # A longer needle may hide a shorter one of another group ("emailed" holds "mail").
-    groups = {
-        n: frozenset(g for g, members in _HINTS.items() if any(m in n for m in members))
-        for n in needles
-    }
-    return re.compile("|".join(re.escape(n) for n in needles)), groups
+def read_signals(text: str, words: set[str] | frozenset[str] | None = None) -> Signals:
+    """Find tone signals in the sender's new text (quoted history already removed).
 
-
-_HINT_PATTERN, _HINT_GROUPS = _build_hints()
-
-
-def read_signals(text: str) -> Signals:
-    """Find tone signals in the sender's new text (quoted history already removed)."""
+    `words` is the set of lower-case words of the text when the caller has it already.
+    """
+    if words is None:
+        words = set(_WORDS.findall(text.lower()))
     hints: set[str] = set()
-    for needle in _HINT_PATTERN.findall(text.lower()):
-        hints |= _HINT_GROUPS[needle]
+    for word in words.intersection(_HINT_GROUPS):
+        hints |= _HINT_GROUPS[word]
     markers: list[str] = []
     if "anger" in hints:
         markers = [m.group(0).lower() for m in _ANGER_WORDS.finditer(text)][:5]
@@ -141,6 +142,8 @@ def read_signals(text: str) -> Signals:
             days = _number(count) * _UNIT_DAYS[unit.lower()]
             waiting = days if waiting is None else max(waiting, days)
 
+    if "re:" in text[:8].lower():
+        hints.add("follow")
     follow_up = chasing > 0 or bool("follow" in hints and _FOLLOW_UP.search(text))
     return Signals(
         angry=bool(markers),

@@ -10,9 +10,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_demo(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> str:
-    main(["--config", str(ROOT / "app.yaml"), "demo", "--samples", str(ROOT / "samples"),
-          "--out", str(tmp_path)])  # fmt: skip
-    return capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--config", str(ROOT / "app.yaml"), "demo", "--samples", str(ROOT / "samples"),
+              "--out", str(tmp_path)])  # fmt: skip
+    output = capsys.readouterr().out
+    assert exit_info.value.code == 0, output
+    return output
 
 
 def test_demo_turns_sample_messages_into_routed_tickets_and_a_digest(
@@ -22,7 +25,7 @@ def test_demo_turns_sample_messages_into_routed_tickets_and_a_digest(
     output = run_demo(capsys, tmp_path)
     assert "mail: 14 messages (14 new" in output
     assert "TRI-1 " in output and "india-vouchers" in output and "Ananya Iyer" in output
-    assert "Email sent to candidates" in output and "Re: " in output
+    assert "Email sent: replies to candidates" in output and "Re: " in output
     assert "Digest for Dev Patel" in output
     assert (tmp_path / "digest-dev.png").read_bytes().startswith(b"\x89PNG")
     # Codes are masked everywhere the demo prints.

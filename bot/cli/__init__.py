@@ -5,7 +5,6 @@ import pkgutil
 import sys
 from pathlib import Path
 
-import click
 import typer
 from rich.console import Console
 
@@ -61,18 +60,13 @@ def _register_commands() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: runs the app and turns user errors into one line and exit code 2."""
+    """Entry point: runs the app and turns user errors into one line and exit code 2.
+
+    Usage errors (unknown command, missing argument) are Typer's own: it prints the usage line
+    and exits with 2. Always ends in `SystemExit`, as a console script does."""
     _register_commands()
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv)
     except UserError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(2)
-    except typer.Abort:
-        err_console.print("aborted")
-        sys.exit(1)

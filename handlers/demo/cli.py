@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
@@ -109,19 +110,19 @@ def _escalations(config, tickets) -> None:  # type: ignore[no-untyped-def]
             owner.name if owner else "-",
             t.routing_rule or "-",
             f"{due:%a %d %b %H:%M} UTC" if due else "-",
-            "; ".join(t.facts_summary or []) or "-",
+            escape("; ".join(t.facts_summary or []) or "-"),
         )
     console.print(table)
 
 
 def _sent(result: DemoResult) -> None:
-    table = Table(title="Email sent to candidates (delivered to a local SMTP sink)",
-                  title_justify="left")  # fmt: skip
+    title = "Email sent: replies to candidates, notices to owners (to a local SMTP sink)"
+    table = Table(title=title, title_justify="left")
     for column in ("to", "subject", "answer"):
         table.add_column(column)
     for mail in result.sent_emails:
         body = [line for line in mail["body"].splitlines() if line.strip()]
-        table.add_row(mail["to"], mail["subject"], "\n".join(body[2:-3])[:400])
+        table.add_row(mail["to"], escape(mail["subject"]), escape("\n".join(body[2:-3])[:400]))
     if not result.sent_emails:
         console.print("[dim]email: nothing new to send (already delivered on an earlier run)[/]")
     else:
@@ -134,7 +135,7 @@ def _slack(items) -> None:  # type: ignore[no-untyped-def]
         table.add_column(column)
     for item in items:
         p = item.payload
-        table.add_row(p["channel"], p.get("thread_ts") or "-", p["text"], item.status)
+        table.add_row(p["channel"], p.get("thread_ts") or "-", escape(p["text"]), item.status)
     console.print(table)
 
 
@@ -159,6 +160,6 @@ def _sweep(config, result: DemoResult) -> None:  # type: ignore[no-untyped-def]
 
 def _digest(result: DemoResult) -> None:
     assert result.digest is not None
-    console.print(Panel(render_text(result.digest), title=f"Digest for {result.digest.owner_name}",
-                        expand=False))  # fmt: skip
+    title = f"Digest for {result.digest.owner_name}"
+    console.print(Panel(escape(render_text(result.digest)), title=title, expand=False))
     console.print(f"digest chart: {result.chart_path}")

@@ -138,7 +138,7 @@ def _deliver_mail(
         return [
             {
                 "to": str(message["To"]),
-                "subject": str(message["Subject"]),
+                "subject": str(message["Subject"]).strip(),
                 "auto_submitted": str(message.get("Auto-Submitted", "")),
                 "body": _plain(message),
             }

@@ -62,6 +62,10 @@ class Actor:
         return self.owner_id or f"slack:{self.slack_user_id}"
 
 
+def refusal(owner: str | None, what: str) -> str:
+    return f"Only {owner or 'its owner'}, their team's lead or the triage lead can {what}."
+
+
 def may(
     actor: Actor, act: Act, *, ticket_owner: str | None = None, ticket_team: str | None = None
 ) -> bool:
@@ -88,6 +92,7 @@ class Directory:
         self.ttl = ttl
         self._lock = threading.Lock()
         self._members: tuple[float, frozenset[str]] | None = None
+        self._profiles: dict[str, tuple[str | None, str | None]] = {}
 
     def actor(self, slack_user_id: str) -> Actor:
         owner = self.config.owner_by_slack(slack_user_id)
@@ -103,6 +108,24 @@ class Directory:
                 if owner_id and team.lead == owner_id
             ),
         )
+
+    def profile(self, slack_user_id: str) -> tuple[str | None, str | None]:
+        """The user's name and email address from their Slack profile (None when unreadable)."""
+        with self._lock:
+            if slack_user_id in self._profiles:
+                return self._profiles[slack_user_id]
+        try:
+            user = self.client.users_info(user=slack_user_id).get("user") or {}
+        except SlackApiError as exc:
+            log.warning(
+                "cannot read the profile of %s: %s", slack_user_id, exc.response.get("error")
+            )
+            return None, None
+        profile = user.get("profile") or {}
+        found = (user.get("real_name") or profile.get("real_name"), profile.get("email"))
+        with self._lock:
+            self._profiles[slack_user_id] = found
+        return found
 
     def is_agent(self, slack_user_id: str) -> bool:
         if slack_user_id in self.config.slack.agent_users:

@@ -13,7 +13,7 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from bot.corrections import UNKNOWN, record_correction
 from bot.models.tickets import Ticket
 from handlers.slack import blocks, core
-from handlers.slack.access import REFUSAL, Act, Actor, may
+from handlers.slack.access import REFUSAL, Act, Actor, may, refusal
 from handlers.slack.app import Deps
 from handlers.slack.commands import Reply, owner_of, run_reporting_errors
 from handlers.slack.ids import Action
@@ -77,9 +77,7 @@ def press(
         ticket = core.lock_ticket(session, ticket_id, prefix=prefix)
         if not may(actor, act, ticket_owner=ticket.owner, ticket_team=ticket.team):
             log.warning("refused %s on %s by %s (owner %s)", act, ref, actor.name, ticket.owner)
-            return blocks.message(
-                f"Only {ticket.owner or 'its owner'} or a lead can do that on {ref}."
-            )
+            return blocks.message(refusal(ticket.owner, f"do that on {ref}"))
         outcome = _do(action, session, ticket=ticket, choice=choice, actor=actor, deps=deps)
         text = outcome(ref)
     deps.flush_outbox()

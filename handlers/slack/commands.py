@@ -13,7 +13,7 @@ from bot.errors import UserError
 from bot.queue import counts_by_issue, queue
 from bot.schemas import InboundMessage
 from handlers.slack import blocks, core
-from handlers.slack.access import REFUSAL, Act, Actor, may
+from handlers.slack.access import REFUSAL, Act, Actor, may, refusal
 from handlers.slack.app import Database, Deps
 from handlers.slack.command_text import Command, UsageError, help_text, parse
 
@@ -112,7 +112,7 @@ def run(
             return blocks.ticket_detail(data, private=True)
         act = {"assign": Act.ASSIGN, "escalate": Act.ESCALATE, "resolve": Act.RESOLVE}[parsed.name]
         if not may(actor, act, ticket_owner=ticket.owner, ticket_team=ticket.team):
-            return blocks.message(f"Only {ticket.owner} or a lead can {parsed.name} {ref}.")
+            return blocks.message(refusal(ticket.owner, f"{parsed.name} {ref}"))
         target = owner_of(deps, parsed.user) if parsed.user else actor.owner_id
         if parsed.name == "assign":
             if target is None:

@@ -13,8 +13,8 @@ from bot import agent_actions, intake, tickets
 from bot.errors import UserError
 from bot.kb_search import search_issues
 from bot.models.base import utcnow
-from bot.models.messages import Message, TicketMessage
 from bot.models.tickets import Ticket
+from bot.notifications import candidate_label, masked_facts
 from bot.records.catalogue import load_catalogue
 from bot.records.checks import run_all_checks
 from bot.records.source import records_source
@@ -29,16 +29,6 @@ def take_in(
     return intake.take_in(session, runtime, message, now=now)
 
 
-def facts_lines(facts: dict[str, Any] | None) -> list[str]:
-    """A ticket's record facts as short lines (the checks' own summary when they give one)."""
-    if not facts:
-        return []
-    for key in ("summary", "lines", "facts_summary"):
-        if isinstance(facts.get(key), list):
-            return [str(line) for line in facts[key]]
-    return [f"{key}: {value}" for key, value in facts.items() if not isinstance(value, dict | list)]
-
-
 def ticket_data(session: Session, ticket: Ticket, *, prefix: str) -> dict[str, Any]:
     """A ticket as the Block Kit builders read it (JSON-safe)."""
     return {
@@ -51,9 +41,9 @@ def ticket_data(session: Session, ticket: Ticket, *, prefix: str) -> dict[str, A
         "owner": ticket.owner,
         "routing_rule": ticket.routing_rule,
         "answer": ticket.answer,
-        "facts_summary": facts_lines(ticket.facts),
+        "facts_summary": masked_facts(ticket),
         "subject": ticket.subject,
-        "candidate": ticket.candidate_mcp_id or ticket.candidate_key,
+        "candidate": candidate_label(ticket),
         "sla_due_at": _when(ticket.sla_due_at),
         "created_at": _when(ticket.created_at),
         "events": [
@@ -82,16 +72,6 @@ def lock_ticket(session: Session, ticket_id: int, *, prefix: str) -> Ticket:
     if ticket is None:
         raise UserError(f"There is no ticket {prefix}-{ticket_id}.")
     return ticket
-
-
-def first_message(session: Session, ticket_id: int) -> Message | None:
-    return session.scalar(
-        select(Message)
-        .join(TicketMessage, TicketMessage.message_id == Message.id)
-        .where(TicketMessage.ticket_id == ticket_id, Message.direction == "in")
-        .order_by(Message.id)
-        .limit(1)
-    )
 
 
 def assign(session: Session, settings: Settings, *, ticket: Ticket, owner: str, actor: str) -> None:

@@ -5,6 +5,7 @@ within one transaction, and queues the reply in the outbox, so a retried event m
 ticket and a Web API outage delays the reply instead of losing it.
 """
 
+import json
 import logging
 import re
 from typing import Any
@@ -50,18 +51,22 @@ def register(app: App, deps: Deps) -> None:
     app.event("app_mention")(ack=ack_event, lazy=[on_mention])
 
 
-def inbound(event: dict[str, Any], *, actor: str | None = None) -> InboundMessage:
-    """The core's view of a Slack message: external id channel:ts, thread key the thread's ts."""
+def inbound(
+    event: dict[str, Any], *, name: str | None = None, email: str | None = None
+) -> InboundMessage:
+    """The core's view of a Slack message: external id channel:ts, thread key the thread's ts,
+    the event verbatim as its raw form, and the poster's profile email to identify them by."""
     channel, ts = event["channel"], event["ts"]
     return InboundMessage(
         source="slack",
         external_id=f"{channel}:{ts}",
         text=_MENTION.sub("", event.get("text") or "").strip(),
+        sender_email=email,
+        sender_name=name,
         slack_user_id=event.get("user"),
         slack_channel=channel,
         thread_key=event.get("thread_ts") or ts,
-        actor=actor,
-        raw=None,
+        raw=json.dumps(event, ensure_ascii=False),
         meta={"ts": ts, "thread_ts": event.get("thread_ts"), "team": event.get("team")},
     )
 
@@ -76,13 +81,15 @@ def take(
 ) -> None:
     event_id = body.get("event_id") or f"{event.get('channel')}:{event.get('ts')}"
     # Facts go only to an agent's DM; a channel, or a candidate's DM, sees no records.
-    private = is_dm and bool(event.get("user")) and deps.directory.is_agent(event["user"])
+    user = event.get("user")
+    private = is_dm and bool(user) and deps.directory.is_agent(user)
+    name, email = deps.directory.profile(user) if user else (None, None)
     try:
         with db.transaction() as session:
             if not claim_event(session, source="slack", event_id=event_id, kind=event["type"]):
                 log.info("slack event %s already taken; ignoring the repeat", event_id)
                 return
-            outcome = core.take_in(session, deps.runtime, inbound(event))
+            outcome = core.take_in(session, deps.runtime, inbound(event, name=name, email=email))
             if outcome.duplicate:
                 return
             enrich_reply(session, outcome, deps=deps, private=private)

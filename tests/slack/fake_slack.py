@@ -32,6 +32,7 @@ class FakeSlack:
         self.calls: list[Call] = []
         self.usergroups: dict[str, list[str]] = {}
         self.channel_members: dict[str, list[str]] = {}
+        self.user_emails: dict[str, str] = {}
         self.failures: list[Failure] = []
         self._lock = threading.Lock()
         self._ts = 1_700_000_000
@@ -153,7 +154,8 @@ class FakeSlack:
             return {"ok": True, "users": self.usergroups.get(args.get("usergroup", ""), [])}
         if method == "users.info":
             user = args.get("user", "")
-            return {"ok": True, "user": {"id": user, "name": user.lower(), "real_name": user}}
+            profile = {"real_name": user, "email": self.user_emails.get(user)}
+            return {"ok": True, "user": {"id": user, "name": user.lower(), "profile": profile}}
         if method == "views.publish":
             return {"ok": True, "view": {"id": "V1"}}
         if method == "files.getUploadURLExternal":
@@ -171,6 +173,13 @@ class FakeSlack:
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *_: Any) -> None:
                 pass
+
+            def do_GET(self) -> None:
+                # how many calls of each method: for a client in another process (the benchmark)
+                counts: dict[str, int] = {}
+                for call in list(fake.calls):
+                    counts[call.method] = counts.get(call.method, 0) + 1
+                return self._send(200, json.dumps(counts).encode())
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))

@@ -28,7 +28,8 @@ TRIAGE = Path(sys.executable).with_name("triage")
 def test_manifest_names_the_command_events_scopes_and_url(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    main(["--config", str(ROOT / "app.yaml"), "slack", "manifest"])
+    with pytest.raises(SystemExit, match="0"):
+        main(["--config", str(ROOT / "app.yaml"), "slack", "manifest"])
     manifest = yaml.safe_load(capsys.readouterr().out)
     url = "https://triage.desk.example.org/slack/events"
     [command] = manifest["features"]["slash_commands"]

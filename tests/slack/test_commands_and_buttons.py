@@ -128,7 +128,9 @@ def test_owner_cannot_resolve_someone_elses_ticket(
 ) -> None:
     new = open_voucher_ticket(slack, fake_slack, db)  # ananya's, team india
     slack.command(f"resolve {new.id}", user=OLIVER)
-    assert f"Only ananya or a lead can resolve TRI-{new.id}." in answer(fake_slack, 2)
+    assert f"Only ananya, their team's lead or the triage lead can resolve TRI-{new.id}." in answer(
+        fake_slack, 2
+    )
     assert ticket(db, new.id).status == "escalated"
 
 
@@ -154,7 +156,10 @@ def test_forged_press_on_someone_elses_ticket_is_refused(
     for action in (Action.RESOLVE, Action.ASSIGN_TO_ME, Action.ACKNOWLEDGE):
         slack.press(button(action, theirs.id), user=DEV)
     for n in (1, 2, 3):
-        assert f"Only lena or a lead can do that on TRI-{theirs.id}." in answer(fake_slack, n)
+        assert (
+            f"Only lena, their team's lead or the triage lead can do that on TRI-{theirs.id}."
+            in answer(fake_slack, n)
+        )
     after = ticket(db, theirs.id)
     assert (after.owner, after.status, after.events) == ("lena", "escalated", [])
 

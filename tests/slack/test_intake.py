@@ -2,20 +2,23 @@
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.models import Ticket, TicketMessage
+from bot.models import Message, Ticket, TicketMessage
 from bot.models.base import utcnow
 from bot.models.outbox import OutboxItem
 from bot.models.slack import InboundEvent
 from bot.outbox import deliver_due
 from bot.settings import Settings
 from handlers.slack.outbound import make_sender
+from handlers.slack.server import create_web_app
 from tests.slack.conftest import AGENT, INTAKE, SlackClient, message_event
 from tests.slack.fake_slack import FakeSlack, render_text
+from tests.slack.harness import Served
 
 RETAKE = (
     "I failed 71-623 in April and got the retake invitation two weeks ago, but Prometric's site "
@@ -169,3 +172,39 @@ def test_web_api_outage_keeps_the_ticket_and_delivers_the_reply_later(
     assert deliver_due(sessions, {"slack": make_sender(slack_settings)}, now=later) == (1, 0)
     delivered = [c for c in fake_slack.called("chat.postMessage") if "_failed" not in c.args]
     assert len(delivered) == 1 and f"TRI-{ticket.id}" in render_text(delivered[0].args)
+
+
+def test_same_event_at_two_workers_at_once_makes_one_ticket(
+    slack_settings: Settings, fake_slack: FakeSlack, db: Session, records: None
+) -> None:
+    engine = db.get_bind()
+    event = message_event(VOUCHER, user="U0PRIYA", ts="1764000800.000100")
+    with (
+        Served(create_web_app(slack_settings, engine=engine)) as one,
+        Served(create_web_app(slack_settings, engine=engine)) as two,
+    ):
+        clients = [SlackClient(one.url, fake_slack), SlackClient(two.url, fake_slack)]
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            sent = [
+                pool.submit(client.event, event, event_id="EvTWICE", retry_num=n)
+                for n, client in enumerate(clients * 2)
+            ]
+            assert [f.result().status_code for f in sent] == [200] * 4
+        fake_slack.posts(INTAKE)
+        wait_until(lambda: db.scalar(select(func.count()).select_from(InboundEvent)) == 1)
+        time.sleep(0.5)
+    assert len(tickets(db)) == 1
+    assert len(fake_slack.posts(INTAKE)) == 1
+
+
+def test_poster_is_identified_by_their_slack_profile_email(
+    slack: SlackClient, fake_slack: FakeSlack, db: Session, records: None
+) -> None:
+    fake_slack.user_emails["U0HANS"] = "hans.mueller@example.de"  # no Slack id in his records
+    text = "I took the 71-626 beta in April. Where is my free voucher?"
+    slack.event(message_event(text, user="U0HANS", ts="1764000900.000100"), event_id="EvHANS")
+    fake_slack.posts(INTAKE)
+    [ticket] = tickets(db)
+    assert ticket.candidate_mcp_id == "5023456"
+    [message] = db.scalars(select(Message)).all()
+    assert json.loads(message.raw or "{}")["ts"] == "1764000900.000100"

@@ -55,7 +55,7 @@ def test_sender_is_discovered_only_when_slack_is_configured(
 def test_escalation_goes_to_the_owner_by_dm_with_buttons(
     slack_settings: Settings, sessions: sessionmaker[Session], db: Session, fake_slack: FakeSlack
 ) -> None:
-    ticket = make_ticket(db, priority="high", facts={"summary": ["owed: 1 voucher"]})
+    ticket = make_ticket(db, priority="high", facts_summary=["owed: 1 voucher"])
     notify_escalation(db, slack_settings.app, ticket=ticket, recipient="dev", level="1",
                       reason="resolution overdue by 2h", now=utcnow())  # fmt: skip
     db.commit()
@@ -66,7 +66,7 @@ def test_escalation_goes_to_the_owner_by_dm_with_buttons(
     assert post.args["channel"] == "D02DEV"
     text = render_text(post.args)
     assert f"*TRI-{ticket.id}* `voucher-missing` · high — resolution overdue by 2h" in text
-    assert "Candidate: MCP 4471203" in text
+    assert "Candidate: MCP 4471203" in text and "• owed: 1 voucher" in text
     assert "[Acknowledge] [Resolve] [Reassign]" in text
 
 
