@@ -223,3 +223,16 @@ def test_cli_retries_a_quarantined_message(triage, sessions, settings, db) -> No
     assert triage(["ingest", "quarantine", "--json"]).stdout.strip() == b"[]"
     missing = triage(["ingest", "quarantine", "--retry", "999"])
     assert missing.returncode == 2 and b"no quarantined message 999" in missing.stderr
+
+
+def test_data_the_database_refuses_is_quarantined_not_retried_forever(
+    sessions, settings, db
+) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy.exc import DataError
+
+    def refusing(session: Session, message: InboundMessage, *, now=None) -> IntakeOutcome:  # type: ignore[no-untyped-def]
+        raise DataError("INSERT ...", {}, Exception("value too long for type character varying"))
+
+    result = ingest(sessions, settings, refusing, corpus("plain-voucher.eml"))
+    assert result.status == "quarantined"
+    assert result.error == "cannot store: value too long for type character varying"
