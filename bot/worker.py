@@ -176,7 +176,14 @@ def run_worker(
 ) -> None:
     """Tick every `interval` seconds until `stop` is set (or once)."""
     while not stop.is_set():
-        report(tick(factory, config, senders, now=clock(), extra_jobs=extra_jobs))
+        try:
+            report(tick(factory, config, senders, now=clock(), extra_jobs=extra_jobs))
+        except Exception:
+            if once:
+                raise
+            # A lost database connection or a restarting server: nothing half-done is committed
+            # (claims expire), so the next round simply tries again.
+            log.warning("worker round failed; trying again next round", exc_info=True)
         if once:
             return
         stop.wait(interval)

@@ -8,6 +8,7 @@ import typer
 
 from bot.adapters import discover_jobs, discover_senders
 from bot.cli.common import console, state
+from bot.metrics_http import start_metrics_server
 from bot.worker import run_worker
 
 
@@ -17,6 +18,10 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         once: bool = typer.Option(False, "--once", help="Run one round and exit."),
         interval: float = typer.Option(15.0, "--interval", min=0.1, help="Seconds between rounds."),
+        metrics_port: int | None = typer.Option(
+            None, "--metrics-port", help="Serve /metrics, /healthz, /readyz on this port."
+        ),
+        metrics_host: str = typer.Option("127.0.0.1", "--metrics-host"),
     ) -> None:
         """Run scheduled jobs (SLA sweep every minute, digests on schedule) and deliver the
         outbox. Several workers may share PostgreSQL; on SQLite run one. SIGTERM stops it."""
@@ -25,6 +30,9 @@ def register(app: typer.Typer) -> None:
         senders = discover_senders(settings)
         extra_jobs = discover_jobs(settings)
         stop = threading.Event()
+        if metrics_port is not None:
+            server = start_metrics_server(cli.engine(), host=metrics_host, port=metrics_port)
+            console.print(f"worker: metrics on http://{metrics_host}:{server.server_port}/metrics")
 
         def _stop(signum: int, _frame: object) -> None:
             console.print(f"worker: {signal.Signals(signum).name}, stopping after this round")
