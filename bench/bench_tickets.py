@@ -18,7 +18,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -108,8 +108,12 @@ def main() -> int:
         if existing and not args.reset:
             print(f"{url} already has {existing} tickets: pass --reset to empty it")
             return 2
-        for model in (OutboxItem, TicketEvent, DigestRun, JobRun, Ticket):
-            session.execute(delete(model))
+        tables = [m.__table__.name for m in (OutboxItem, TicketEvent, DigestRun, JobRun, Ticket)]
+        if engine.dialect.name == "postgresql":
+            session.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+        else:
+            for model in (OutboxItem, TicketEvent, DigestRun, JobRun, Ticket):
+                session.execute(delete(model))
     config = load_settings(config_path=ROOT / "app.yaml", DATABASE_URL=url).app
 
     print(f"database: {engine.dialect.name}; {platform.python_version()}; tickets: {args.tickets}")

@@ -8,9 +8,13 @@ An adapter package `handlers/<name>/` may have a module `outbound.py` with
 
 import importlib
 import pkgutil
+from typing import TYPE_CHECKING
 
 from bot.outbox import Sender
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.worker import Job
 
 
 def discover_senders(settings: Settings) -> dict[str, Sender]:
@@ -33,3 +37,24 @@ def discover_senders(settings: Settings) -> dict[str, Sender]:
             channel, send = found
             senders[channel] = send
     return senders
+
+
+def discover_jobs(settings: Settings) -> "list[Job]":
+    """Adapters' scheduled jobs (e.g. the IMAP poll): each `handlers/<name>/jobs.py` may have
+    `jobs(settings) -> list[Job]`, empty when the adapter is not configured."""
+    import handlers
+
+    found: list[Job] = []
+    for info in sorted(pkgutil.iter_modules(handlers.__path__), key=lambda m: m.name):
+        if not info.ispkg:
+            continue
+        name = f"handlers.{info.name}.jobs"
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        if hasattr(module, "jobs"):
+            found.extend(module.jobs(settings))
+    return found

@@ -102,29 +102,41 @@ def build_digest(session: Session, config: AppConfig, *, owner_id: str, now: dat
     owner = config.owner(owner_id)
     zone = ZoneInfo(owner.timezone)
     due_soon = config.escalation.due_soon
+    # Only the columns the SLA state needs for every ticket; whole rows for the ones listed.
     query = (
-        select(Ticket)
+        select(
+            Ticket.id,
+            Ticket.issue,
+            Ticket.first_response_at,
+            Ticket.first_response_due_at,
+            Ticket.sla_due_at,
+            Ticket.sla_paused_at,
+        )
         .where(Ticket.owner == owner_id, Ticket.status.in_(OPEN_STATUSES))
         .order_by(Ticket.created_at, Ticket.id)
     )
     counts = DigestCounts()
-    grouped: dict[str | None, list[Ticket]] = defaultdict(list)
+    grouped: dict[str | None, list[int]] = defaultdict(list)
+    sizes: Counter[str | None] = Counter()
     states: dict[int, str] = {}
-    for ticket in session.scalars(query):
-        state = sla_state(ticket, now=now, due_soon=due_soon)
-        states[ticket.id] = state
+    for row in session.execute(query):
+        state = sla_state(row, now=now, due_soon=due_soon)  # type: ignore[arg-type]
         counts.open += 1
         field = state.replace(" ", "_")
         setattr(counts, field, getattr(counts, field) + 1)
-        grouped[ticket.issue].append(ticket)
+        sizes[row.issue] += 1
+        if len(grouped[row.issue]) < MAX_PER_GROUP:
+            grouped[row.issue].append(row.id)
+            states[row.id] = state
+    shown = {t.id: t for t in session.scalars(select(Ticket).where(Ticket.id.in_(list(states))))}
     groups = [
         DigestGroup(
             issue=issue,
             label=_label(issue),
-            count=len(grouped[issue]),
+            count=sizes[issue],
             tickets=[
-                _digest_ticket(config, t, now=now, state=states[t.id])
-                for t in grouped[issue][:MAX_PER_GROUP]
+                _digest_ticket(config, shown[tid], now=now, state=states[tid])
+                for tid in grouped[issue]
             ],
         )
         for issue in sorted(grouped, key=_group_order)

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.orm import Session
 
-from bot import sla, tickets
+from bot import metrics, sla, tickets
 from bot.config import AppConfig
 from bot.models import Ticket, TicketEvent
 from bot.notifications import enqueue_many, escalation_deliveries
@@ -35,6 +35,7 @@ class Notice:
     level: int
     recipient: str
     reason: str
+    breached: bool = False
 
 
 def chain_recipients(config: AppConfig, ticket: Ticket) -> list[str]:
@@ -83,7 +84,8 @@ def next_step(config: AppConfig, ticket: Ticket, *, now: datetime) -> Notice | N
     level = ticket.escalation_level
     if level >= min(wanted, len(people)):
         return None
-    return Notice(ticket.id, level + 1, people[level], reason_for(what=what, due=due, now=now))
+    reason = reason_for(what=what, due=due, now=now)
+    return Notice(ticket.id, level + 1, people[level], reason, breached=now >= due)
 
 
 def escalate_due(
@@ -178,7 +180,10 @@ def sweep(
             lock = session.get_bind().dialect.name == "postgresql"
             query = _candidates(config, now=now, after_id=after, limit=batch, lock=lock)
             rows = list(session.scalars(query))
-            notices += escalate_due(session, config, batch=rows, now=now)
+            fired = escalate_due(session, config, batch=rows, now=now)
+        for notice in fired:  # counted once committed
+            metrics.escalation_fired(notice.level, breached=notice.breached)
+        notices += fired
         if len(rows) < batch:
             return notices
         after = rows[-1].id

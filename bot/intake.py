@@ -5,6 +5,7 @@ transaction. Taking the same message in twice (a retried Slack event, an IMAP re
 workers at once) stores it once and returns the first outcome.
 """
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +14,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from bot import metrics
+from bot.bounds import bounded_message
 from bot.models import Message, TicketMessage
 from bot.models.base import utcnow
 from bot.replies import queue_reply
@@ -21,18 +24,25 @@ from bot.schemas import InboundMessage, IntakeOutcome, TicketOutcome
 from bot.ticketing import FiledTicket, file_triaged_message
 from bot.triage import triage_message
 
+log = logging.getLogger(__name__)
+
 
 def take_in(
     session: Session, runtime: Runtime, message: InboundMessage, *, now: datetime | None = None
 ) -> IntakeOutcome:
     """Store, triage and file one message; the caller commits."""
     now = now or utcnow()
+    message = bounded_message(message)
     stored, created = store_message(session, message)
+    metrics.message_taken_in(message.source, duplicate=not created)
     if not created:
+        log.info("duplicate message", extra={"message_id": stored.id, "source": message.source})
         return _previous_outcome(stored)
-    triaged = triage_message(
-        session, runtime, message, thread_ticket_id=_thread_ticket_id(session, message), now=now
-    )
+    with metrics.classify_timer():
+        triaged = triage_message(
+            session, runtime, message, thread_ticket_id=_thread_ticket_id(session, message),
+            now=now,
+        )  # fmt: skip
     stored.candidate_mcp_id = triaged.candidate_mcp_id
     filed = file_triaged_message(
         session, runtime.settings.app, message=stored, triage=triaged, now=now
@@ -49,6 +59,18 @@ def take_in(
         titles=runtime.issue_titles, candidate_name=triaged.candidate_name, now=now,
     )  # fmt: skip
     stored.meta = {**stored.meta, "outcome": outcome.model_dump(mode="json")}
+    for ticket in outcome.tickets:
+        if ticket.created:
+            metrics.ticket_opened(ticket.issue)
+    log.info(
+        "message taken in",
+        extra={
+            "message_id": stored.id,
+            "source": message.source,
+            "issues": ",".join(outcome.issues) or "unknown",
+            "tickets": ",".join(str(t.ticket_id) for t in outcome.tickets),
+        },
+    )
     return outcome
 
 

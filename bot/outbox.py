@@ -6,15 +6,19 @@ SKIP LOCKED on PostgreSQL, so two workers never take the same item), hand each t
 its channel, and record the result.
 """
 
+import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from bot import metrics
 from bot.models.base import utcnow
 from bot.models.outbox import OutboxItem
 
@@ -134,25 +138,94 @@ def deliver_due(
     sent = failed = 0
     for channel, send in senders.items():
         with session_factory() as session, session.begin():
-            ids = [item.id for item in claim(session, channel=channel, limit=limit, now=now)]
-        for item_id in ids:
-            with session_factory() as session, session.begin():
-                item = session.get(OutboxItem, item_id)
-                if item is None or item.status != "pending":
-                    continue
-                error: Exception | None = None
-                try:
-                    send(item)
-                except (TransientDeliveryError, PermanentDeliveryError) as exc:
-                    error = exc
-                except Exception as exc:  # an unexpected sender bug must not lose the item
-                    error = TransientDeliveryError(f"{type(exc).__name__}: {exc}")
-                record_result(item, error, now=now)
-                if error is None:
-                    sent += 1
-                else:
-                    failed += 1
+            claims = {
+                item.id: item.claimed_until
+                for item in claim(session, channel=channel, limit=limit, now=now)
+            }
+        for item_id, claimed_until in claims.items():
+            result = _deliver_one(session_factory, send, item_id, claimed_until, now=now)
+            if result is None:
+                continue
+            metrics.delivery_result(channel, result.error, gave_up=result.gave_up)
+            if result.error is None:
+                sent += 1
+            else:
+                failed += 1
     return sent, failed
+
+
+@dataclass(frozen=True)
+class _Result:
+    error: Exception | None
+    gave_up: bool = False
+
+
+def _deliver_one(
+    session_factory: Callable[[], Session],
+    send: Sender,
+    item_id: int,
+    claimed_until: datetime | None,
+    *,
+    now: datetime | None,
+) -> _Result | None:
+    """Send one claimed item and record the result; None when it is no longer ours."""
+    delivered_payload: dict[str, Any] | None = None
+    try:
+        with session_factory() as session, session.begin():
+            # Locked while it is sent, and still ours: a claim that expired during a slow
+            # batch may have been taken by another worker, which then sends it instead.
+            item = session.get(OutboxItem, item_id, with_for_update=True)
+            if item is None or item.status != "pending" or item.claimed_until != claimed_until:
+                return None
+            error: Exception | None = None
+            try:
+                send(item)
+            except (TransientDeliveryError, PermanentDeliveryError) as exc:
+                error = exc
+            except SQLAlchemyError:
+                # Senders touch the database only to record what they sent (after sending).
+                delivered_payload = dict(item.payload)
+                raise
+            except Exception as exc:  # an unexpected sender bug must not lose the item
+                error = TransientDeliveryError(f"{type(exc).__name__}: {exc}")
+            if error is None:
+                delivered_payload = dict(item.payload)
+            record_result(item, error, now=now)
+            return _Result(error, gave_up=item.status == "dead")
+    except SQLAlchemyError:
+        if delivered_payload is None:
+            raise  # nothing went out: the claim expires and the item is taken again
+    # It went out, but the connection was lost before the result was committed (a restarted
+    # server, a terminated backend): record it on a fresh connection, or it would be sent again.
+    _record_delivered(session_factory, item_id, claimed_until, delivered_payload, now=now)
+    return _Result(None)
+
+
+def _record_delivered(
+    session_factory: Callable[[], Session],
+    item_id: int,
+    claimed_until: datetime | None,
+    payload: dict[str, Any],
+    *,
+    now: datetime | None,
+    attempts: int = 10,
+) -> None:
+    for attempt in range(attempts):
+        try:
+            with session_factory() as session, session.begin():
+                item = session.get(OutboxItem, item_id, with_for_update=True)
+                if (
+                    item is not None
+                    and item.status == "pending"
+                    and item.claimed_until == claimed_until
+                ):
+                    item.payload = payload
+                    record_result(item, None, now=now)
+            return
+        except SQLAlchemyError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
 
 
 def depth(session: Session) -> int:

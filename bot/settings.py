@@ -40,6 +40,8 @@ class EnvSettings(BaseSettings):
     imap_password: SecretStr | None = Field(None, alias="IMAP_PASSWORD")
     imap_folder: str = Field("INBOX", alias="IMAP_FOLDER")
     log_format: str = Field("text", alias="LOG_FORMAT")  # text | json
+    # One-shot commands stay quiet; long-running processes are usually run with INFO.
+    log_level: str = Field("WARNING", alias="LOG_LEVEL")
 
 
 class Settings:

@@ -9,12 +9,13 @@ running the job, so a second worker never runs the same slot. Jobs are themselve
 SQLite run one worker.
 
 Jobs: the SLA sweep every minute; each owner's digest at `digests[].at` on `digests[].days` in the
-owner's time zone. A failed job is retried five minutes later.
+owner's time zone; and the adapters' jobs (`handlers/<name>/jobs.py`, e.g. the IMAP poll). A
+failed job is retried five minutes later.
 """
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -111,10 +112,15 @@ def _claim(session: Session, job: Job, now: datetime) -> bool:
 
 
 def run_due_jobs(
-    factory: sessionmaker[Session], config: AppConfig, *, now: datetime
+    factory: sessionmaker[Session],
+    config: AppConfig,
+    *,
+    now: datetime,
+    extra_jobs: Sequence[Job] = (),
 ) -> dict[str, str]:
-    """Run every job that is due at `now` and that no other worker has claimed."""
-    jobs = jobs_for(config)
+    """Run every job that is due at `now` and that no other worker has claimed: the core's
+    (`jobs_for`) and the adapters' (`extra_jobs`, e.g. from `bot.adapters.discover_jobs`)."""
+    jobs = [*jobs_for(config), *extra_jobs]
     with factory() as session, session.begin():
         _ensure_rows(session, jobs, now)
     done: dict[str, str] = {}
@@ -145,9 +151,10 @@ def tick(
     senders: Mapping[str, Sender],
     *,
     now: datetime,
+    extra_jobs: Sequence[Job] = (),
 ) -> dict[str, str]:
     """One round: due jobs, then the outbox."""
-    done = run_due_jobs(factory, config, now=now)
+    done = run_due_jobs(factory, config, now=now, extra_jobs=extra_jobs)
     if senders:
         sent, failed = deliver_due(factory, senders, now=now)
         if sent or failed:
@@ -163,12 +170,20 @@ def run_worker(
     stop: threading.Event,
     interval: float = 15.0,
     once: bool = False,
+    extra_jobs: Sequence[Job] = (),
     clock: Callable[[], datetime] = utcnow,
     report: Callable[[dict[str, str]], None] = lambda done: None,
 ) -> None:
     """Tick every `interval` seconds until `stop` is set (or once)."""
     while not stop.is_set():
-        report(tick(factory, config, senders, now=clock()))
+        try:
+            report(tick(factory, config, senders, now=clock(), extra_jobs=extra_jobs))
+        except Exception:
+            if once:
+                raise
+            # A lost database connection or a restarting server: nothing half-done is committed
+            # (claims expire), so the next round simply tries again.
+            log.warning("worker round failed; trying again next round", exc_info=True)
         if once:
             return
         stop.wait(interval)

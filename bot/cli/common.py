@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db import open_database, session_factory
+from bot.logs import configure_logging
 from bot.settings import Settings, load_settings
 
 console = Console(highlight=False)
@@ -28,6 +29,7 @@ class CliState:
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = load_settings(config_path=self.config_path)
+            configure_logging(self._settings)
         return self._settings
 
     def engine(self) -> Engine:

@@ -10,6 +10,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from bot.cli.common import console, print_json, state
+from bot.cli.forget import forget_cmd
 from bot.db import transaction
 from bot.errors import UserError
 from bot.privacy import mask_secret
@@ -26,6 +27,7 @@ def register(app: typer.Typer) -> None:
     records_app = typer.Typer(help="Entitlement records.", no_args_is_help=True)
     records_app.command("import")(import_cmd)
     records_app.command("show")(show_cmd)
+    records_app.command("forget")(forget_cmd)
     app.add_typer(records_app, name="records")
 
 

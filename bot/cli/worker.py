@@ -6,8 +6,9 @@ from datetime import datetime
 
 import typer
 
-from bot.adapters import discover_senders
+from bot.adapters import discover_jobs, discover_senders
 from bot.cli.common import console, state
+from bot.metrics_http import start_metrics_server
 from bot.worker import run_worker
 
 
@@ -17,13 +18,21 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         once: bool = typer.Option(False, "--once", help="Run one round and exit."),
         interval: float = typer.Option(15.0, "--interval", min=0.1, help="Seconds between rounds."),
+        metrics_port: int | None = typer.Option(
+            None, "--metrics-port", help="Serve /metrics, /healthz, /readyz on this port."
+        ),
+        metrics_host: str = typer.Option("127.0.0.1", "--metrics-host"),
     ) -> None:
         """Run scheduled jobs (SLA sweep every minute, digests on schedule) and deliver the
         outbox. Several workers may share PostgreSQL; on SQLite run one. SIGTERM stops it."""
         cli = state(ctx)
         settings = cli.settings()
         senders = discover_senders(settings)
+        extra_jobs = discover_jobs(settings)
         stop = threading.Event()
+        if metrics_port is not None:
+            server = start_metrics_server(cli.engine(), host=metrics_host, port=metrics_port)
+            console.print(f"worker: metrics on http://{metrics_host}:{server.server_port}/metrics")
 
         def _stop(signum: int, _frame: object) -> None:
             console.print(f"worker: {signal.Signals(signum).name}, stopping after this round")
@@ -31,7 +40,10 @@ def register(app: typer.Typer) -> None:
 
         previous = {s: signal.signal(s, _stop) for s in (signal.SIGTERM, signal.SIGINT)}
         channels = ", ".join(sorted(senders)) or "none (outbox items wait)"
-        console.print(f"worker: delivering by {channels}; every {interval:g}s")
+        names = ", ".join(job.name for job in extra_jobs) or "none"
+        console.print(
+            f"worker: delivering by {channels}; adapter jobs: {names}; every {interval:g}s"
+        )
 
         def report(done: dict[str, str]) -> None:
             for name, summary in done.items():
@@ -40,7 +52,7 @@ def register(app: typer.Typer) -> None:
         try:
             run_worker(
                 cli.sessions(), settings.app, senders, stop=stop, interval=interval,
-                once=once, report=report,
+                once=once, extra_jobs=extra_jobs, report=report,
             )  # fmt: skip
         finally:
             for signum, handler in previous.items():

@@ -35,6 +35,7 @@ from bot.schemas import InboundMessage
 from handlers.email.text import header, html_to_text, part_text
 
 MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+MAX_ADDRESS = 320  # longer is no address (and no column holds it)
 TNEF_TYPES = {"application/ms-tnef", "application/vnd.ms-tnef"}
 KEPT_HEADERS = (
     "from", "to", "cc", "reply-to", "date", "message-id", "in-reply-to", "references",
@@ -276,7 +277,7 @@ def _parse(message: EmailMessage, raw: bytes, *, ticket_prefix: str, max_bytes: 
         external_id=own_id or f"<sha256-{print_[:40]}@no-message-id.invalid>",
         fingerprint=print_,
         subject=subject,
-        sender_email=address.lower() or None,
+        sender_email=address.lower() if 0 < len(address) <= MAX_ADDRESS else None,
         sender_name=name or None,
         reply_to=reply_to,
         to=[a for _, a in getaddresses([header(message, "to"), header(message, "cc")]) if a],

@@ -34,7 +34,8 @@ def decode_header_value(value: str) -> str:
     value = " ".join(value.split())
     if "=?" in value:
         value = ENCODED_WORD.sub(_decoded_word, ADJACENT_WORDS.sub(r"\1\2", value))
-    return " ".join(value.split())
+    # NUL (an encoded word can decode to it) is no header character, and PostgreSQL refuses it.
+    return " ".join(value.replace("\x00", " ").split())
 
 
 def _decoded_word(match: re.Match[str]) -> str:

@@ -1,6 +1,7 @@
 """`triage serve` (HTTP or Socket Mode), `triage slack manifest`, `triage slack corrections`."""
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ import yaml
 
 from bot.cli.common import state
 from bot.corrections import export_jsonl
+from bot.metrics import MULTIPROC_ENV
 from bot.settings import Settings
 from handlers.slack.app import require_credentials
 from handlers.slack.server import DELIVER_EVERY_ENV, EVENTS_PATH
@@ -66,19 +68,22 @@ def serve(
 
         prefer_short_requests()
         web = create_web_app(settings, engine=engine, deliver_every=deliver_every)
-        uvicorn.run(web, host=host, port=port, log_level="info", access_log=False)
+        uvicorn.run(web, host=host, port=port, log_config=None, access_log=False)
         return
     # Worker processes rebuild the settings from the environment: hand them the same config.
     os.environ["TRIAGE_CONFIG"] = str(settings.config_path.resolve())
     os.environ["DATABASE_URL"] = settings.database_url
     os.environ[DELIVER_EVERY_ENV] = str(deliver_every)
+    # Each worker counts its own requests: they share counters through files (a fresh directory
+    # unless the operator set one), so /metrics on any worker shows the sum.
+    os.environ.setdefault(MULTIPROC_ENV, tempfile.mkdtemp(prefix="triage-metrics-"))
     uvicorn.run(
         "handlers.slack.server:from_environment",
         factory=True,
         host=host,
         port=port,
         workers=workers,
-        log_level="info",
+        log_config=None,  # the workers' own redacting handler (configure_logging) prints
         access_log=False,
     )
 

@@ -1,8 +1,11 @@
 """Messages in intake channels, DMs to the bot and @mentions: into triage, answered in the thread.
 
-The event is acknowledged at once; the lazy listener claims its event id and takes the message in
-within one transaction, and queues the reply in the outbox, so a retried event makes no second
-ticket and a Web API outage delays the reply instead of losing it.
+The message is taken in before the event is acknowledged: its event id is claimed and the message
+stored, triaged and its reply queued in the outbox in one transaction, and only then does Slack get
+its 200. A process killed mid-way, or a database connection lost, leaves nothing committed and no
+acknowledgement, so Slack's retry takes the message in; a retried event after the commit finds
+the claim and makes no second ticket. The reply goes out afterwards (a lazy listener), so a Web API
+outage delays it instead of losing it or slowing the acknowledgement.
 """
 
 import json
@@ -12,8 +15,10 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from bot.errors import DatabaseUnavailable
 from bot.inbound_events import claim_event
 from bot.models.outbox import OutboxItem
 from bot.schemas import InboundMessage, IntakeOutcome
@@ -31,24 +36,40 @@ _TAKEN_SUBTYPES = {None, "file_share", "thread_broadcast"}
 def register(app: App, deps: Deps) -> None:
     intake_channels = set(deps.settings.app.slack.intake_channels)
 
-    def ack_event(ack: Ack) -> None:
+    def message_taken(event: dict[str, Any]) -> bool:
+        if event.get("subtype") not in _TAKEN_SUBTYPES or event.get("bot_id"):
+            return False
+        return event.get("channel_type") == "im" or event.get("channel") in intake_channels
+
+    def mention_taken(event: dict[str, Any]) -> bool:
+        # In an intake channel the channel's message event takes it in.
+        return event.get("channel") not in intake_channels and not event.get("bot_id")
+
+    def on_message(
+        ack: Ack, body: dict[str, Any], event: dict[str, Any], context: BoltContext
+    ) -> None:
+        if message_taken(event):
+            is_dm = event.get("channel_type") == "im"
+            take(body, event, context["db"], deps, is_dm=is_dm)
         ack()
 
-    def on_message(body: dict[str, Any], event: dict[str, Any], context: BoltContext) -> None:
-        if event.get("subtype") not in _TAKEN_SUBTYPES or event.get("bot_id"):
-            return
-        is_dm = event.get("channel_type") == "im"
-        if not is_dm and event.get("channel") not in intake_channels:
-            return
-        take(body, event, context["db"], deps, is_dm=is_dm)
+    def on_mention(
+        ack: Ack, body: dict[str, Any], event: dict[str, Any], context: BoltContext
+    ) -> None:
+        if mention_taken(event):
+            take(body, event, context["db"], deps, is_dm=False)
+        ack()
 
-    def on_mention(body: dict[str, Any], event: dict[str, Any], context: BoltContext) -> None:
-        if event.get("channel") in intake_channels or event.get("bot_id"):
-            return  # the channel's message event takes it in
-        take(body, event, context["db"], deps, is_dm=False)
+    def reply_after_message(event: dict[str, Any]) -> None:
+        if message_taken(event):
+            deps.flush_outbox()
 
-    app.event("message")(ack=ack_event, lazy=[on_message])
-    app.event("app_mention")(ack=ack_event, lazy=[on_mention])
+    def reply_after_mention(event: dict[str, Any]) -> None:
+        if mention_taken(event):
+            deps.flush_outbox()
+
+    app.event("message")(ack=on_message, lazy=[reply_after_message])
+    app.event("app_mention")(ack=on_mention, lazy=[reply_after_mention])
 
 
 def inbound(
@@ -93,12 +114,14 @@ def take(
             if outcome.duplicate:
                 return
             enrich_reply(session, outcome, deps=deps, private=private)
+    except (SQLAlchemyError, DatabaseUnavailable):
+        # Nothing was committed (the claim rolled back too) and Slack gets a 500: its retry
+        # takes the message in once the database answers again.
+        log.warning("slack event %s not taken in: database error; Slack will retry", event_id)
+        raise
     except Exception as exc:
-        # The claim rolled back with the transaction, so Slack's retry is processed again.
         log.exception("slack event %s could not be taken in", event_id)
         tell_poster(deps, event, f"Sorry, I could not take this message in ({type(exc).__name__}).")
-        return
-    deps.flush_outbox()
 
 
 def tell_poster(deps: Deps, event: dict[str, Any], text: str) -> None:

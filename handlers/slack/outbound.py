@@ -105,6 +105,9 @@ def deliver(client: WebClient, item: OutboxItem) -> None:
                 blocks=blocks,
                 thread_ts=payload.get("thread_ts"),
                 unfurl_links=False,
+                # Which delivery this is: lets a check (or an operator) tell a repeat from two
+                # messages that happen to read the same.
+                metadata={"event_type": "triage_delivery", "event_payload": {"outbox_id": item.id}},
             )
             posted = {"channel": response.get("channel", channel), "ts": response.get("ts")}
         item.payload = {**payload, "posted": posted}

@@ -24,8 +24,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.db import open_database, ping, session_factory
+from bot.logs import configure_logging
 from bot.outbox import deliver_due
 from bot.settings import Settings, load_settings
+from handlers.ops import ops_routes
 from handlers.slack.app import build_app
 
 log = logging.getLogger("triage.slack")
@@ -49,7 +51,13 @@ def create_web_app(
 
     async def slack_events(request: Request) -> Response:
         body = await request.body()
-        response = await run_in_threadpool(bolt.dispatch, to_bolt_request(request, body))
+        try:
+            bolt_request = to_bolt_request(request, body)
+        except (ValueError, TypeError, AttributeError, KeyError):  # a body bolt cannot parse
+            bolt_request = None
+        if bolt_request is None or not isinstance(bolt_request.body, dict):
+            return JSONResponse({"error": "malformed request"}, status_code=400)
+        response = await run_in_threadpool(bolt.dispatch, bolt_request)
         return to_starlette_response(response)
 
     async def healthz(_request: Request) -> Response:
@@ -79,6 +87,7 @@ def create_web_app(
         routes=[
             Route(EVENTS_PATH, slack_events, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            *ops_routes(engine),
         ],
         lifespan=lifespan,
     )
@@ -111,4 +120,5 @@ def from_environment() -> Starlette:
     """Factory for uvicorn's worker processes: settings from the environment the CLI prepared."""
     prefer_short_requests()
     settings = load_settings()
+    configure_logging(settings)
     return create_web_app(settings, deliver_every=float(os.environ.get(DELIVER_EVERY_ENV, "0")))

@@ -106,3 +106,26 @@ def test_sigterm_stops_the_worker_cleanly(database_url: str) -> None:
             process.kill()
     assert process.returncode == 0, err
     assert "SIGTERM" in out and "worker: stopped" in out
+
+
+def test_adapter_jobs_run_on_the_same_schedule(
+    sessions: sessionmaker[Session], config: AppConfig, settings: object
+) -> None:
+    from bot.adapters import discover_jobs
+    from bot.worker import Job
+
+    assert discover_jobs(settings) == []  # type: ignore[arg-type]  # no IMAP_HOST: no poll
+    calls: list[datetime] = []
+
+    def poll(factory: sessionmaker[Session], now: datetime) -> str:
+        calls.append(now)
+        return "polled"
+
+    job = Job("poll:test", poll, lambda now: now, lambda now: now + timedelta(minutes=1))
+    assert (
+        run_due_jobs(sessions, config, now=MONDAY_EARLY, extra_jobs=[job])["poll:test"] == "polled"
+    )
+    assert "poll:test" not in run_due_jobs(sessions, config, now=MONDAY_EARLY, extra_jobs=[job])
+    later = MONDAY_EARLY + timedelta(minutes=1)
+    assert run_due_jobs(sessions, config, now=later, extra_jobs=[job])["poll:test"] == "polled"
+    assert calls == [MONDAY_EARLY, later]

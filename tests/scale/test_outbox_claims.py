@@ -1,0 +1,69 @@
+"""Several workers deliver one outbox: an item is sent by whoever holds its claim, once."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, object_session, sessionmaker
+
+from bot.models.outbox import OutboxItem
+from bot.outbox import CLAIM_FOR, claim, deliver_due, enqueue
+
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+
+def test_an_item_reclaimed_during_a_slow_batch_is_sent_once(
+    engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one worker: concurrent claims need PostgreSQL row locks")
+    with sessions() as session, session.begin():
+        for key in ("first", "second"):
+            enqueue(session, channel="email", kind="ack", recipient="a@example.org",
+                    payload={}, dedupe_key=key, now=NOW)  # fmt: skip
+    sent: list[str] = []
+    later = NOW + CLAIM_FOR + timedelta(seconds=1)
+
+    def slow_send(item: OutboxItem) -> None:
+        sent.append(item.dedupe_key)
+        if item.dedupe_key == "first":
+            # This send outlasts the batch's claim: another worker claims what is left.
+            with sessions() as other, other.begin():
+                assert [i.dedupe_key for i in claim(other, now=later)] == ["second"]
+
+    deliver_due(sessions, {"email": slow_send}, now=NOW)
+    assert sent == ["first"]  # "second" belongs to the other worker now
+    deliver_due(sessions, {"email": slow_send}, now=later + CLAIM_FOR + timedelta(seconds=1))
+    assert sent == ["first", "second"]
+    with sessions() as session:
+        assert {i.status for i in session.scalars(select(OutboxItem))} == {"sent"}
+
+
+@pytest.mark.parametrize("records_in_send", [False, True])
+def test_a_delivery_whose_connection_dies_before_commit_is_not_sent_again(
+    engine: Engine, sessions: sessionmaker[Session], records_in_send: bool
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("terminating a backend needs PostgreSQL")
+    with sessions() as session, session.begin():
+        enqueue(session, channel="email", kind="ack", recipient="a@example.org",
+                payload={}, dedupe_key="once", now=NOW)  # fmt: skip
+    sent: list[int] = []
+
+    def send_then_lose_the_connection(item: OutboxItem) -> None:
+        sent.append(item.id)
+        session = object_session(item)
+        assert session is not None
+        pid = session.scalar(select(func.pg_backend_pid()))
+        with engine.connect() as admin:  # what `pg_terminate_backend` does to a worker
+            admin.execute(select(func.pg_terminate_backend(pid)))
+            admin.commit()
+        if records_in_send:  # like the email sender storing the sent message
+            session.execute(select(func.count()).select_from(OutboxItem))
+
+    deliver_due(sessions, {"email": send_then_lose_the_connection}, now=NOW)
+    later = NOW + CLAIM_FOR + timedelta(minutes=5)
+    deliver_due(sessions, {"email": send_then_lose_the_connection}, now=later)
+    assert len(sent) == 1
+    with sessions() as session:
+        assert session.scalars(select(OutboxItem.status)).one() == "sent"
