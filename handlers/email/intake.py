@@ -172,6 +172,8 @@ def inbound(
         parsed,
         external_id=identity(session, parsed),
         suppress_reply=noise is not None,
+        # Over the reply limit is still a person writing: triaged, just not answered.
+        automated=noise is not None and noise.reason != "auto-reply-limit",
         extra_meta=meta,
         in_reply_to=list(dict.fromkeys(in_reply_to)),
         ticket_id=ticket_id,

@@ -303,6 +303,7 @@ def to_inbound(
     *,
     external_id: str | None = None,
     suppress_reply: bool = False,
+    automated: bool = False,
     extra_meta: dict[str, Any] | None = None,
     in_reply_to: list[str] | None = None,
     ticket_id: int | None = None,
@@ -344,4 +345,5 @@ def to_inbound(
         raw=parsed.raw,
         meta=meta,
         suppress_reply=suppress_reply,
+        automated=automated,
     )
