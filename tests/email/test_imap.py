@@ -6,6 +6,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from imap_tools import MailBoxUnencrypted
@@ -249,7 +250,14 @@ def test_poller_process_killed_with_sigkill_loses_nothing(
     killed_at = count(db, Message)
     assert killed_at < total
 
-    restarted = poll(account, sessions, settings, intake)
+    # Restarted once the dead poller's claims are stale (another poller's fresh claim is left to
+    # it, since two MOVEs of one message can leave two copies).
+    later = utcnow() + imap.CLAIM_STALE + timedelta(seconds=1)
+    restarted = poll(account, sessions, settings, intake, now=lambda: later)
     assert count(db, Message) == total
     assert len([r for r in restarted.taken if r.status == "stored"]) == total - killed_at
-    assert dovecot.folder_counts(account) == {"INBOX": 0, "Processed": total, "Quarantine": 0}
+    folders = dovecot.folder_counts(account)
+    # A kill inside the server's MOVE (copy, then expunge) can leave a second copy in Processed;
+    # what counts is that the inbox is empty and the database holds every message once.
+    assert folders["INBOX"] == 0 and folders["Quarantine"] == 0
+    assert folders["Processed"] >= total
