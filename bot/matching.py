@@ -50,6 +50,31 @@ WHOLE_MAX_UNITS = 4
 MAX_ISSUE_SHARE = 0.4  # index features found in at most this share of the issues
 COVER_EXAMPLE = 0.7  # weight of 'the sentence covers the example' vs 'the example explains it'
 MAX_MATCH_CHARS = 20_000  # a longer message is a paste; its opening carries the request
+# A sentence that states a fact ("I received the invitation", "I got a voucher") is context,
+# not a complaint: it matches an example that complains or asks ("I have not received my
+# invitation", "where is my voucher") only at this fraction of the similarity.
+POLARITY_DAMPING = 0.5
+# A secondary issue needs a sentence of its own that complains or asks, where it is the best
+# reading by this margin and scores at least SECONDARY_UNIT with its signals and negatives.
+SECONDARY_UNIT = 0.4
+SECONDARY_SIMILARITY = 0.35
+SECONDARY_MARGIN = 0.1
+SECONDARY_OVER_PRIMARY = 2.0  # ... and reads it this many times better than the primary
+# Canonical tokens that make a sentence a complaint rather than a statement of fact.
+NEGATION = frozenset({"not", "missing", "without", "still", "wait"})
+COMPLAINT = NEGATION | frozenset(
+    {"fail", "reject", "error", "invalid", "expire", "late", "restrict", "problem", "issue",
+     "where", "when", "unable", "stuck", "help", "cancel", "someone", "want", "need"}
+)  # fmt: skip
+QUESTION_OPENERS = frozenset(
+    {"can", "could", "is", "are", "was", "were", "do", "does", "did", "will", "would", "should",
+     "how", "what", "which", "where", "when", "why", "who", "may", "any", "has", "have"}
+)  # fmt: skip
+# What a sentence is about, and the pronouns that refer back to the sentence before: "I sat
+# the beta in April. I cannot find mine." reads the second sentence as about the voucher
+# only when the first named it.
+TOPICS = ("voucher", "invit", "result", "promo", "code", "regist", "certif", "transcript")
+BACK_REFERENCES = frozenset({"it", "its", "mine", "them"})
 TYPO_CUTOFF = 86
 _TYPO_CACHE_LIMIT = 50_000
 
@@ -104,6 +129,7 @@ class _Example:
     text: str
     tokens: str  # canonical tokens joined by spaces, for rapidfuzz
     norm: float
+    marked: bool  # complains or asks: "my voucher never arrived", "where is my voucher"
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,12 +199,23 @@ class Matcher:
                 if not feats:
                     continue
                 norm = math.sqrt(sum(self._idf[f] ** 2 for f in feats))
-                self._examples.append(_Example(iid, text, " ".join(toks), norm))
+                words = raw_words(text.lower())
+                marked = (
+                    not COMPLAINT.isdisjoint(toks)
+                    or "?" in text
+                    or (bool(words) and words[0] in QUESTION_OPENERS)
+                )
+                self._examples.append(_Example(iid, text, " ".join(toks), norm, marked))
                 self._by_issue[iid].append(idx)
                 for f in feats:
                     self._postings[f].append(idx)
         self._ex_issue = [e.issue for e in self._examples]
         self._ex_scale = [(e.norm * e.norm) ** -COVER_EXAMPLE for e in self._examples]
+        # The same scales for a plain statement: examples that complain or ask count less.
+        self._ex_scale_affirmative = [
+            sc * (POLARITY_DAMPING if e.marked else 1.0)
+            for sc, e in zip(self._ex_scale, self._examples, strict=True)
+        ]
         self._example_tokens = {
             iid: [self._examples[i].tokens for i in idxs] for iid, idxs in self._by_issue.items()
         }
@@ -276,14 +313,18 @@ class Matcher:
                 dots[idx] = get(idx, 0.0) + w2
         return dots, qnorm_sq
 
-    def _best_per_issue(self, dots: dict[int, float]) -> tuple[dict[str, float], dict[str, int]]:
+    def _best_per_issue(
+        self, dots: dict[int, float], *, plain: bool = False
+    ) -> tuple[dict[str, float], dict[str, int]]:
         """Per issue, the best example's similarity (before the sentence's own scale) and index.
 
         score = (d/|e|^2)^A * (d/|q|^2)^(1-A): how much of the example the sentence covers,
         tempered by how much of the sentence the example explains. It factors into
         d * |e|^-2A (per example, precomputed) times |q|^(2A-2) (per sentence, applied later).
+        A plain statement of fact (`plain`) matches examples that complain or ask less.
         """
-        scale, owner = self._ex_scale, self._ex_issue
+        scale = self._ex_scale_affirmative if plain else self._ex_scale
+        owner = self._ex_issue
         best_s: dict[str, float] = {}
         best_i: dict[str, int] = {}
         get = best_s.get
@@ -302,12 +343,23 @@ class Matcher:
     def classify_parsed(self, parsed: ParsedMessage) -> Classification:
         """Classify a message that is already parsed (the parse is reused for its entities)."""
         units: list[list[str]] = []
+        lights: list[str] = []  # per unit, " a b c " for whole-phrase tests
+        asks: list[bool] = []  # per unit: a complaint or a question, not a statement of fact
         light_words: list[str] = []
+        topics: list[str] = []  # of the latest sentence that named one
         for prepared in split_units(prepare(parsed.new_text[:MAX_MATCH_CHARS])):
             canon, light = self.analyse(prepared)
             light_words.extend(light)
+            named = [t for t in TOPICS if t in canon]
+            if named:
+                topics = named
+            elif topics and not BACK_REFERENCES.isdisjoint(light):
+                canon = canon + topics
             if canon:
                 units.append(canon)
+                lights.append(" " + " ".join(light) + " ")
+                question = "?" in prepared or light[0] in QUESTION_OPENERS
+                asks.append(question or "please" in light or not COMPLAINT.isdisjoint(canon))
         if not units:
             return Classification(
                 issue=None, confidence=0.0, entities=parsed.entities, signals=parsed.signals
@@ -318,6 +370,7 @@ class Matcher:
             dots, qnorm_sq = self._similarities(toks)
             touched.append(dots)
             norms.append(qnorm_sq)
+        light = " " + " ".join(light_words) + " "
         has_whole = len(units) <= WHOLE_MAX_UNITS  # a single sentence is its own whole
         if 1 < len(units) <= WHOLE_MAX_UNITS:
             # A short message is also read as one unit: context spread over its sentences
@@ -325,35 +378,34 @@ class Matcher:
             whole = [t for u in units for t in u]
             dots, qnorm_sq = self._similarities(whole)
             units.append(whole)
+            lights.append(light)
+            # The whole is a complaint when some sentence complains; a question elsewhere
+            # does not turn a statement of fact into a complaint.
+            asks.append(not COMPLAINT.isdisjoint(whole))
             touched.append(dots)
             norms.append(qnorm_sq)
         # Long messages have no whole unit, and thanks are then never their reading.
         whole_index = len(units) - 1 if has_whole else -1
 
         best: dict[str, tuple[float, int, int]] = {}  # issue -> (score, unit, example)
-        winners: dict[str, float] = {}  # issue -> best score among units it wins
+        unit_reads: list[dict[str, float]] = []  # per unit: issue -> similarity
         for u, toks in enumerate(units):
-            if not touched[u]:
-                continue
-            unit_s, unit_i = self._best_per_issue(touched[u])
+            unit_s: dict[str, float] = {}
+            if touched[u]:
+                unit_s, unit_i = self._best_per_issue(touched[u], plain=not asks[u])
             if u != whole_index:
                 # Thanks are judged on the whole message: a closing "thanks" is no request.
                 # (A message of one sentence is its own whole.)
                 unit_s.pop(NOT_A_REQUEST, None)
-                if not unit_s:
-                    continue
-            factor = norms[u] ** (COVER_EXAMPLE - 1)
+            factor = norms[u] ** (COVER_EXAMPLE - 1) if unit_s else 0.0
             if len(toks) == 1:
                 # One word ("junk", "exam") is too little to name an issue.
                 factor *= ONE_WORD_DAMPING
-            for iid, raw in unit_s.items():
-                s = raw * factor
+            read = {iid: raw * factor for iid, raw in unit_s.items()}
+            unit_reads.append(read)
+            for iid, s in read.items():
                 if iid not in best or s > best[iid][0]:
                     best[iid] = (s, u, unit_i[iid])
-            top = max(unit_s, key=unit_s.__getitem__)
-            top_score = unit_s[top] * factor
-            if top_score > winners.get(top, 0.0):
-                winners[top] = top_score
 
         evidence: list[tuple[str, str, str, float]] = []
         scores = {iid: s for iid, (s, _u, _x) in best.items()}
@@ -380,28 +432,57 @@ class Matcher:
             )
             if match:
                 bonus = FUZZ_WEIGHT * (match[1] - FUZZ_FLOOR) / (100 - FUZZ_FLOOR)
+                # Token-set similarity is 100 for any subset: a three-word sentence inside a
+                # ten-word example earns only its share, and a statement as above.
+                matched = ex[closest[match[2]]]
+                bonus *= min(1.0, len(units[u]) / (matched.tokens.count(" ") + 1)) ** 0.5
+                if matched.marked and not asks[u]:
+                    bonus *= POLARITY_DAMPING
                 scores[iid] = scores[iid] * (1 - FUZZ_WEIGHT) + bonus
                 evidence.append((iid, "fuzzy", f"{unit!r} ~ {match[0]!r} ({match[1]:.0f})", bonus))
 
-        light = " " + " ".join(light_words) + " "
         present = set(light_words)
+        unit_extra: list[dict[str, float]] = [{} for _ in units]  # signals less negatives
         for ph in self._phrases_in(self._signals, present, light):
             w = SIGNAL_WEIGHT[min(len(ph.tokens), 3)]
             scores[ph.issue] = scores.get(ph.issue, 0.0) + w
             evidence.append((ph.issue, "signal", ph.text, w))
+            if len(ph.tokens) == 1:
+                continue  # one word ("invitation") names a topic, not a problem of its own
+            for u in range(len(units)):
+                if ph.padded in lights[u]:
+                    unit_extra[u][ph.issue] = unit_extra[u].get(ph.issue, 0.0) + w
         for ph in self._phrases_in(self._negatives, present, light):
-            if ph.issue in scores:
+            # A negative phrase argues against an issue in the sentence that carries it, not
+            # in a sentence about something else.
+            if ph.issue in scores and ph.padded in lights[best[ph.issue][1]]:
                 scores[ph.issue] -= NEGATIVE_WEIGHT
                 evidence.append((ph.issue, "negative", ph.text, -NEGATIVE_WEIGHT))
+            for u in range(len(units)):
+                if ph.padded in lights[u]:
+                    unit_extra[u][ph.issue] = unit_extra[u].get(ph.issue, 0.0) - NEGATIVE_WEIGHT
         if NOT_A_REQUEST in scores and "?" in parsed.new_text:
             scores[NOT_A_REQUEST] -= QUESTION_PENALTY
             evidence.append((NOT_A_REQUEST, "rule", "asks a question", -QUESTION_PENALTY))
-        return self._decide(scores, winners, best, evidence, parsed)
+        # Sentences that may carry a secondary issue: complaints and questions of their own.
+        # The whole of a short message repeats its sentences; it carries only a one-liner.
+        # An issue's reading of a sentence counts only when its phrasing matched well enough
+        # on its own; signals then add to it.
+        carriers = [
+            {
+                iid: s + unit_extra[u].get(iid, 0.0)
+                for iid, s in read.items()
+                if s >= SECONDARY_SIMILARITY
+            }
+            for u, read in enumerate(unit_reads)
+            if read and asks[u] and (u != whole_index or len(units) == 1)
+        ]
+        return self._decide(scores, carriers, best, evidence, parsed)
 
     def _decide(
         self,
         scores: dict[str, float],
-        winners: dict[str, float],
+        carriers: list[dict[str, float]],
         best: dict[str, tuple[float, int, int]],
         evidence: list[tuple[str, str, str, float]],
         parsed: ParsedMessage,
@@ -418,13 +499,12 @@ class Matcher:
             chosen = [(top_id, top)]
             keep = {top_id}
         else:
-            # Secondary issues: strong overall, or the best reading of one of the sentences.
-            chosen = [
+            # Secondary issues: each must be the clear best reading of a sentence of its own
+            # that complains or asks; context ("I received the invitation") carries none.
+            chosen = [(top_id, top)] + [
                 (iid, s)
-                for iid, s in ranked
-                if iid != NOT_A_REQUEST
-                and s >= REPORT
-                and (s >= SECONDARY_RATIO * top or winners.get(iid, 0.0) >= UNIT_WIN)
+                for iid, s in ranked[1:]
+                if iid != NOT_A_REQUEST and s >= REPORT and _carried(iid, top_id, carriers)
             ]
             keep = {iid for iid, _ in chosen}
         result = Classification(
@@ -440,6 +520,20 @@ class Matcher:
             if iid in best
         ] + [e for e in evidence if e[0] in keep]
         return result
+
+
+def _carried(iid: str, top_id: str, carriers: list[dict[str, float]]) -> bool:
+    """A secondary issue is carried by a sentence it reads best, clearly ahead of the primary."""
+    for read in carriers:
+        s = read.get(iid, 0.0)
+        if (
+            s >= SECONDARY_UNIT
+            and s >= read.get(top_id, 0.0) + SECONDARY_MARGIN
+            and s >= read.get(top_id, 0.0) * SECONDARY_OVER_PRIMARY
+            and s >= max(read.values())
+        ):
+            return True
+    return False
 
 
 @functools.lru_cache(maxsize=4)
