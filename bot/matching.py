@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import operator
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,9 +51,10 @@ WHOLE_MAX_UNITS = 4
 MAX_ISSUE_SHARE = 0.4  # index features found in at most this share of the issues
 COVER_EXAMPLE = 0.7  # weight of 'the sentence covers the example' vs 'the example explains it'
 MAX_MATCH_CHARS = 20_000  # a longer message is a paste; its opening carries the request
-# A sentence that states a fact ("I received the invitation", "I got a voucher") is context,
-# not a complaint: it matches an example that complains or asks ("I have not received my
-# invitation", "where is my voucher") only at this fraction of the similarity.
+# Mood: a sentence denies (NEG: "never arrived"), asks (ASK: "is it valid for"), or requests
+# or complains (REQ: "please send", "fails", "where is"); a sentence with none states a fact.
+# An example with a mood matches a sentence that shares none of it ("I received the
+# invitation" against "I have not received my invitation") at this fraction.
 POLARITY_DAMPING = 0.5
 # A secondary issue needs a sentence of its own that complains or asks, where it is the best
 # reading by this margin and scores at least SECONDARY_UNIT with its signals and negatives.
@@ -60,9 +62,9 @@ SECONDARY_UNIT = 0.4
 SECONDARY_SIMILARITY = 0.35
 SECONDARY_MARGIN = 0.1
 SECONDARY_OVER_PRIMARY = 2.0  # ... and reads it this many times better than the primary
-# Canonical tokens that make a sentence a complaint rather than a statement of fact.
+NEG, ASK, REQ = 1, 2, 4
 NEGATION = frozenset({"not", "missing", "without", "still", "wait"})
-COMPLAINT = NEGATION | frozenset(
+COMPLAINT = frozenset(
     {"fail", "reject", "error", "invalid", "expire", "late", "restrict", "problem", "issue",
      "where", "when", "unable", "stuck", "help", "cancel", "someone", "want", "need"}
 )  # fmt: skip
@@ -129,7 +131,7 @@ class _Example:
     text: str
     tokens: str  # canonical tokens joined by spaces, for rapidfuzz
     norm: float
-    marked: bool  # complains or asks: "my voucher never arrived", "where is my voucher"
+    mood: int  # NEG | ASK | REQ bits; 0 for a plain statement
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,22 +201,20 @@ class Matcher:
                 if not feats:
                     continue
                 norm = math.sqrt(sum(self._idf[f] ** 2 for f in feats))
-                words = raw_words(text.lower())
-                marked = (
-                    not COMPLAINT.isdisjoint(toks)
-                    or "?" in text
-                    or (bool(words) and words[0] in QUESTION_OPENERS)
-                )
-                self._examples.append(_Example(iid, text, " ".join(toks), norm, marked))
+                mood = _mood(text, toks, raw_words(text.lower()))
+                self._examples.append(_Example(iid, text, " ".join(toks), norm, mood))
                 self._by_issue[iid].append(idx)
                 for f in feats:
                     self._postings[f].append(idx)
         self._ex_issue = [e.issue for e in self._examples]
         self._ex_scale = [(e.norm * e.norm) ** -COVER_EXAMPLE for e in self._examples]
-        # The same scales for a plain statement: examples that complain or ask count less.
-        self._ex_scale_affirmative = [
-            sc * (POLARITY_DAMPING if e.marked else 1.0)
-            for sc, e in zip(self._ex_scale, self._examples, strict=True)
+        # Per sentence mood, the same scales with the examples of another mood damped.
+        self._mood_scales = [
+            [
+                sc * (POLARITY_DAMPING if e.mood and not e.mood & mood else 1.0)
+                for sc, e in zip(self._ex_scale, self._examples, strict=True)
+            ]
+            for mood in range(8)
         ]
         self._example_tokens = {
             iid: [self._examples[i].tokens for i in idxs] for iid, idxs in self._by_issue.items()
@@ -314,16 +314,16 @@ class Matcher:
         return dots, qnorm_sq
 
     def _best_per_issue(
-        self, dots: dict[int, float], *, plain: bool = False
+        self, dots: dict[int, float], *, mood: int = NEG | ASK | REQ
     ) -> tuple[dict[str, float], dict[str, int]]:
         """Per issue, the best example's similarity (before the sentence's own scale) and index.
 
         score = (d/|e|^2)^A * (d/|q|^2)^(1-A): how much of the example the sentence covers,
         tempered by how much of the sentence the example explains. It factors into
         d * |e|^-2A (per example, precomputed) times |q|^(2A-2) (per sentence, applied later).
-        A plain statement of fact (`plain`) matches examples that complain or ask less.
+        Examples of a mood the sentence does not share count less (see POLARITY_DAMPING).
         """
-        scale = self._ex_scale_affirmative if plain else self._ex_scale
+        scale = self._mood_scales[mood]
         owner = self._ex_issue
         best_s: dict[str, float] = {}
         best_i: dict[str, int] = {}
@@ -344,22 +344,30 @@ class Matcher:
         """Classify a message that is already parsed (the parse is reused for its entities)."""
         units: list[list[str]] = []
         lights: list[str] = []  # per unit, " a b c " for whole-phrase tests
-        asks: list[bool] = []  # per unit: a complaint or a question, not a statement of fact
+        moods: list[int] = []  # per unit: NEG | ASK | REQ bits
         light_words: list[str] = []
         topics: list[str] = []  # of the latest sentence that named one
         for prepared in split_units(prepare(parsed.new_text[:MAX_MATCH_CHARS])):
             canon, light = self.analyse(prepared)
             light_words.extend(light)
             named = [t for t in TOPICS if t in canon]
+            mood = _mood(prepared, canon, light)
             if named:
                 topics = named
+            elif units and mood == NEG and len(canon) <= 2:
+                # An elliptic denial ("..., but nothing for 71-632") completes the sentence
+                # before: they are read as one.
+                units[-1] = units[-1] + canon
+                lights[-1] += " ".join(light) + " "
+                moods[-1] |= mood
+                continue
             elif topics and not BACK_REFERENCES.isdisjoint(light):
+                # "it" or "mine" is about the topic of the sentence before.
                 canon = canon + topics
             if canon:
                 units.append(canon)
                 lights.append(" " + " ".join(light) + " ")
-                question = "?" in prepared or light[0] in QUESTION_OPENERS
-                asks.append(question or "please" in light or not COMPLAINT.isdisjoint(canon))
+                moods.append(mood)
         if not units:
             return Classification(
                 issue=None, confidence=0.0, entities=parsed.entities, signals=parsed.signals
@@ -379,9 +387,7 @@ class Matcher:
             dots, qnorm_sq = self._similarities(whole)
             units.append(whole)
             lights.append(light)
-            # The whole is a complaint when some sentence complains; a question elsewhere
-            # does not turn a statement of fact into a complaint.
-            asks.append(not COMPLAINT.isdisjoint(whole))
+            moods.append(functools.reduce(operator.or_, moods))
             touched.append(dots)
             norms.append(qnorm_sq)
         # Long messages have no whole unit, and thanks are then never their reading.
@@ -392,7 +398,7 @@ class Matcher:
         for u, toks in enumerate(units):
             unit_s: dict[str, float] = {}
             if touched[u]:
-                unit_s, unit_i = self._best_per_issue(touched[u], plain=not asks[u])
+                unit_s, unit_i = self._best_per_issue(touched[u], mood=moods[u])
             if u != whole_index:
                 # Thanks are judged on the whole message: a closing "thanks" is no request.
                 # (A message of one sentence is its own whole.)
@@ -436,7 +442,7 @@ class Matcher:
                 # ten-word example earns only its share, and a statement as above.
                 matched = ex[closest[match[2]]]
                 bonus *= min(1.0, len(units[u]) / (matched.tokens.count(" ") + 1)) ** 0.5
-                if matched.marked and not asks[u]:
+                if matched.mood and not matched.mood & moods[u]:
                     bonus *= POLARITY_DAMPING
                 scores[iid] = scores[iid] * (1 - FUZZ_WEIGHT) + bonus
                 evidence.append((iid, "fuzzy", f"{unit!r} ~ {match[0]!r} ({match[1]:.0f})", bonus))
@@ -466,23 +472,21 @@ class Matcher:
             evidence.append((NOT_A_REQUEST, "rule", "asks a question", -QUESTION_PENALTY))
         # Sentences that may carry a secondary issue: complaints and questions of their own.
         # The whole of a short message repeats its sentences; it carries only a one-liner.
-        # An issue's reading of a sentence counts only when its phrasing matched well enough
-        # on its own; signals then add to it.
+        # Each is read as (similarity, similarity with its signals less its negatives).
         carriers = [
             {
-                iid: s + unit_extra[u].get(iid, 0.0)
-                for iid, s in read.items()
-                if s >= SECONDARY_SIMILARITY
+                iid: (read.get(iid, 0.0), read.get(iid, 0.0) + unit_extra[u].get(iid, 0.0))
+                for iid in read.keys() | unit_extra[u].keys()
             }
             for u, read in enumerate(unit_reads)
-            if read and asks[u] and (u != whole_index or len(units) == 1)
+            if read and moods[u] and (u != whole_index or len(units) == 1)
         ]
         return self._decide(scores, carriers, best, evidence, parsed)
 
     def _decide(
         self,
         scores: dict[str, float],
-        carriers: list[dict[str, float]],
+        carriers: list[dict[str, tuple[float, float]]],
         best: dict[str, tuple[float, int, int]],
         evidence: list[tuple[str, str, str, float]],
         parsed: ParsedMessage,
@@ -522,15 +526,28 @@ class Matcher:
         return result
 
 
-def _carried(iid: str, top_id: str, carriers: list[dict[str, float]]) -> bool:
-    """A secondary issue is carried by a sentence it reads best, clearly ahead of the primary."""
+def _mood(text: str, canon: list[str], words: list[str]) -> int:
+    """NEG | ASK | REQ bits of a sentence (text as written or prepared, its tokens, words)."""
+    mood = 0 if NEGATION.isdisjoint(canon) else NEG
+    if "?" in text or (words and words[0] in QUESTION_OPENERS):
+        mood |= ASK
+    if "please" in words or "pleas" in words or not COMPLAINT.isdisjoint(canon):
+        mood |= REQ
+    return mood
+
+
+def _carried(iid: str, top_id: str, carriers: list[dict[str, tuple[float, float]]]) -> bool:
+    """A secondary issue is carried by a sentence whose phrasing matches it well enough on its
+    own, which it reads best with signals and negatives, clearly ahead of the primary."""
     for read in carriers:
-        s = read.get(iid, 0.0)
+        similarity, s = read.get(iid, (0.0, 0.0))
+        primary = read.get(top_id, (0.0, 0.0))[1]
         if (
-            s >= SECONDARY_UNIT
-            and s >= read.get(top_id, 0.0) + SECONDARY_MARGIN
-            and s >= read.get(top_id, 0.0) * SECONDARY_OVER_PRIMARY
-            and s >= max(read.values())
+            similarity >= SECONDARY_SIMILARITY
+            and s >= SECONDARY_UNIT
+            and s >= primary + SECONDARY_MARGIN
+            and s >= primary * SECONDARY_OVER_PRIMARY
+            and s >= max(v for _, v in read.values())
         ):
             return True
     return False
