@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from bot.matching import Matcher, get_matcher
+from bot.textnorm import split_units
 from tests.conftest import KNOWLEDGE_DIR
 
 
@@ -93,3 +94,44 @@ def test_contract_has_exactly_the_documented_fields(matcher):
 
 def test_get_matcher_builds_once_per_directory():
     assert get_matcher(KNOWLEDGE_DIR) is get_matcher(Path(str(KNOWLEDGE_DIR)))
+
+
+@pytest.mark.parametrize(
+    ("text", "issues"),
+    [
+        ("I registered for 71-630 at VUE last week and got the confirmation. Now the invitation "
+         "says the code is invalid when I try to reschedule.", ["promo-code-rejected"]),
+        ("My results for 71-624 came in, I passed, but my transcript does not show the MCTS.",
+         ["transcript-missing-certification"]),
+        ("I took 71-621 in March and the results came in May. Still no voucher though.",
+         ["voucher-missing"]),
+        ("I am registered for 71-628 on Friday. The site now says the exam is not available, "
+         "what happened?", ["exam-not-available"]),
+        ("Prometric says my country is excluded from 71-631. I got the invite from you anyway.",
+         ["region-restricted"]),
+        ("I received my results and a voucher. When will the 71-640 beta open?",
+         ["exam-not-available"]),
+    ],
+)  # fmt: skip
+def test_context_sentences_add_no_second_issue(matcher, text, issues):
+    """What the sender did or received ("I registered", "the results came") is context."""
+    assert [i.id for i in matcher.classify(text).issues] == issues
+
+
+def test_a_second_problem_in_its_own_sentence_is_still_reported(matcher):
+    result = matcher.classify(
+        "someone booked 71-629 for me at VUE, it wasn't me. also my results for 71-621 are late"
+    )
+    assert {i.id for i in result.issues} == {"unexpected-registration", "results-pending"}
+
+
+def test_a_pronoun_reads_with_the_sentence_before(matcher):
+    result = matcher.classify("I got my beta voucher in May. Is it valid for 70-640 as well?")
+    assert [i.id for i in result.issues] == ["voucher-scope"]
+
+
+def test_hard_wrapped_mail_lines_are_one_sentence_and_list_items_stay_apart():
+    text = "I took the beta in May, but the voucher never\narrived.\n1. first item\n2. second"
+    units = [u.strip() for u in split_units(text)]
+    assert "the voucher never arrived." in units
+    assert "first item" in units and "second" in units
