@@ -75,7 +75,9 @@ QUESTION_OPENERS = frozenset(
 # What a sentence is about, and the pronouns that refer back to the sentence before: "I sat
 # the beta in April. I cannot find mine." reads the second sentence as about the voucher
 # only when the first named it.
-TOPICS = ("voucher", "invit", "result", "promo", "code", "regist", "certif", "transcript")
+TOPICS = frozenset(
+    {"voucher", "invit", "result", "promo", "code", "regist", "certif", "transcript"}
+)
 BACK_REFERENCES = frozenset({"it", "its", "mine", "them"})
 TYPO_CUTOFF = 86
 _TYPO_CACHE_LIMIT = 50_000
@@ -350,7 +352,7 @@ class Matcher:
         for prepared in split_units(prepare(parsed.new_text[:MAX_MATCH_CHARS])):
             canon, light = self.analyse(prepared)
             light_words.extend(light)
-            named = [t for t in TOPICS if t in canon]
+            named = [t for t in canon if t in TOPICS]
             mood = _mood(prepared, canon, light)
             if named:
                 topics = named
@@ -472,12 +474,9 @@ class Matcher:
             evidence.append((NOT_A_REQUEST, "rule", "asks a question", -QUESTION_PENALTY))
         # Sentences that may carry a secondary issue: complaints and questions of their own.
         # The whole of a short message repeats its sentences; it carries only a one-liner.
-        # Each is read as (similarity, similarity with its signals less its negatives).
+        # Each is (similarity per issue, its signals less its negatives per issue).
         carriers = [
-            {
-                iid: (read.get(iid, 0.0), read.get(iid, 0.0) + unit_extra[u].get(iid, 0.0))
-                for iid in read.keys() | unit_extra[u].keys()
-            }
+            (read, unit_extra[u])
             for u, read in enumerate(unit_reads)
             if read and moods[u] and (u != whole_index or len(units) == 1)
         ]
@@ -486,7 +485,7 @@ class Matcher:
     def _decide(
         self,
         scores: dict[str, float],
-        carriers: list[dict[str, tuple[float, float]]],
+        carriers: list[tuple[dict[str, float], dict[str, float]]],
         best: dict[str, tuple[float, int, int]],
         evidence: list[tuple[str, str, str, float]],
         parsed: ParsedMessage,
@@ -536,18 +535,22 @@ def _mood(text: str, canon: list[str], words: list[str]) -> int:
     return mood
 
 
-def _carried(iid: str, top_id: str, carriers: list[dict[str, tuple[float, float]]]) -> bool:
+def _carried(
+    iid: str, top_id: str, carriers: list[tuple[dict[str, float], dict[str, float]]]
+) -> bool:
     """A secondary issue is carried by a sentence whose phrasing matches it well enough on its
     own, which it reads best with signals and negatives, clearly ahead of the primary."""
-    for read in carriers:
-        similarity, s = read.get(iid, (0.0, 0.0))
-        primary = read.get(top_id, (0.0, 0.0))[1]
+    for read, extra in carriers:
+        similarity = read.get(iid, 0.0)
+        if similarity < SECONDARY_SIMILARITY:
+            continue
+        s = similarity + extra.get(iid, 0.0)
+        primary = read.get(top_id, 0.0) + extra.get(top_id, 0.0)
         if (
-            similarity >= SECONDARY_SIMILARITY
-            and s >= SECONDARY_UNIT
+            s >= SECONDARY_UNIT
             and s >= primary + SECONDARY_MARGIN
             and s >= primary * SECONDARY_OVER_PRIMARY
-            and s >= max(v for _, v in read.values())
+            and all(s >= read.get(i, 0.0) + extra.get(i, 0.0) for i in read.keys() | extra.keys())
         ):
             return True
     return False
