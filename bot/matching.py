@@ -418,13 +418,50 @@ class Matcher:
         evidence: list[tuple[str, str, str, float]] = []
         scores = {iid: s for iid, (s, _u, _x) in best.items()}
 
+        # Signals, negatives and rules, found first and added after the second opinion below.
+        later: list[tuple[str, str, str, float]] = []
+        present = set(light_words)
+        unit_extra: list[dict[str, float]] = [{} for _ in units]  # signals less negatives
+        for ph in self._phrases_in(self._signals, present, light):
+            w = SIGNAL_WEIGHT[min(len(ph.tokens), 3)]
+            later.append((ph.issue, "signal", ph.text, w))
+            if len(ph.tokens) == 1:
+                continue  # one word ("invitation") names a topic, not a problem of its own
+            for u in range(len(units)):
+                if ph.padded in lights[u]:
+                    unit_extra[u][ph.issue] = unit_extra[u].get(ph.issue, 0.0) + w
+        signalled = {iid for iid, *_ in later}
+        for ph in self._phrases_in(self._negatives, present, light):
+            # A negative phrase argues against an issue in the sentence that carries it, not
+            # in a sentence about something else (an issue only signalled: anywhere).
+            carrier = best.get(ph.issue)
+            if (ph.padded in lights[carrier[1]]) if carrier else ph.issue in signalled:
+                later.append((ph.issue, "negative", ph.text, -NEGATIVE_WEIGHT))
+            for u in range(len(units)):
+                if ph.padded in lights[u]:
+                    unit_extra[u][ph.issue] = unit_extra[u].get(ph.issue, 0.0) - NEGATIVE_WEIGHT
+        if NOT_A_REQUEST in scores and "?" in parsed.new_text:
+            later.append((NOT_A_REQUEST, "rule", "asks a question", -QUESTION_PENALTY))
+        adjust: dict[str, float] = defaultdict(float)
+        for iid, _kind, _detail, w in later:
+            adjust[iid] += w
+
         # A second opinion from rapidfuzz on the leading issues: token-set similarity of the
         # sentence that matched with the issue's phrasings, which forgives word order and
         # the odd extra word.
         # Only the issue's examples closest by words are compared: rapidfuzz is fast, but not
-        # free, and the far ones would not win.
+        # free, and the far ones would not win. An issue behind the leader that could neither
+        # overtake it with the largest bonus nor be carried by a sentence of its own is skipped:
+        # the opinion could not change the verdict.
         scale, ex = self._ex_scale, self._examples
-        for iid in sorted(scores, key=lambda i: (-scores[i], i))[:FUZZ_ISSUES]:
+        leader = 0.0
+        for rank, iid in enumerate(sorted(scores, key=lambda i: (-scores[i], i))[:FUZZ_ISSUES]):
+            if (
+                rank
+                and scores[iid] < SECONDARY_SIMILARITY
+                and min(1.0, scores[iid] * (1 - FUZZ_WEIGHT) + FUZZ_WEIGHT + adjust[iid]) < leader
+            ):
+                continue
             u = best[iid][1]
             get = touched[u].get
             near = [(get(i, 0.0) * scale[i], i) for i in self._by_issue[iid]]
@@ -448,30 +485,12 @@ class Matcher:
                     bonus *= POLARITY_DAMPING
                 scores[iid] = scores[iid] * (1 - FUZZ_WEIGHT) + bonus
                 evidence.append((iid, "fuzzy", f"{unit!r} ~ {match[0]!r} ({match[1]:.0f})", bonus))
+            if not rank:
+                leader = min(1.0, scores[iid] + adjust[iid])
 
-        present = set(light_words)
-        unit_extra: list[dict[str, float]] = [{} for _ in units]  # signals less negatives
-        for ph in self._phrases_in(self._signals, present, light):
-            w = SIGNAL_WEIGHT[min(len(ph.tokens), 3)]
-            scores[ph.issue] = scores.get(ph.issue, 0.0) + w
-            evidence.append((ph.issue, "signal", ph.text, w))
-            if len(ph.tokens) == 1:
-                continue  # one word ("invitation") names a topic, not a problem of its own
-            for u in range(len(units)):
-                if ph.padded in lights[u]:
-                    unit_extra[u][ph.issue] = unit_extra[u].get(ph.issue, 0.0) + w
-        for ph in self._phrases_in(self._negatives, present, light):
-            # A negative phrase argues against an issue in the sentence that carries it, not
-            # in a sentence about something else.
-            if ph.issue in scores and ph.padded in lights[best[ph.issue][1]]:
-                scores[ph.issue] -= NEGATIVE_WEIGHT
-                evidence.append((ph.issue, "negative", ph.text, -NEGATIVE_WEIGHT))
-            for u in range(len(units)):
-                if ph.padded in lights[u]:
-                    unit_extra[u][ph.issue] = unit_extra[u].get(ph.issue, 0.0) - NEGATIVE_WEIGHT
-        if NOT_A_REQUEST in scores and "?" in parsed.new_text:
-            scores[NOT_A_REQUEST] -= QUESTION_PENALTY
-            evidence.append((NOT_A_REQUEST, "rule", "asks a question", -QUESTION_PENALTY))
+        for iid, kind, detail, w in later:
+            scores[iid] = scores.get(iid, 0.0) + w
+            evidence.append((iid, kind, detail, w))
         # Sentences that may carry a secondary issue: complaints and questions of their own.
         # The whole of a short message repeats its sentences; it carries only a one-liner.
         # Each is (similarity per issue, its signals less its negatives per issue).

@@ -135,3 +135,14 @@ def test_hard_wrapped_mail_lines_are_one_sentence_and_list_items_stay_apart():
     units = [u.strip() for u in split_units(text)]
     assert "the voucher never arrived." in units
     assert "first item" in units and "second" in units
+
+
+def test_an_opening_thanks_in_a_long_message_is_no_crash_and_no_thank_you(matcher):
+    # Five sentences: no whole-message reading, so "thanks" and "not" reach the thank-you issue
+    # only as a signal and a negative.
+    result = matcher.classify(
+        "Thanks for the quick answer last time. I sat the 71-628 beta in January. The program "
+        "promised a free voucher to every participant. I have not received anything yet. "
+        "Could you please check?"
+    )
+    assert result.issue == "voucher-missing"
