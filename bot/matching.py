@@ -20,6 +20,7 @@ from rapidfuzz import fuzz, process
 from bot.knowledge import KnowledgeBase, load_knowledge
 from bot.lexicon import STOPWORDS, SYNONYMS
 from bot.parsing import Entities, ParsedMessage, parse_message
+from bot.sentences import ANY_MOOD, BACK_REFERENCES, NEG, TOPICS, sentence_mood
 from bot.textnorm import (
     canonical,
     join_place_pairs,
@@ -36,8 +37,6 @@ NOT_A_REQUEST = "not-a-request"
 # reach UNKNOWN_BELOW or the message is unknown (a person looks at it).
 REPORT = 0.42
 UNKNOWN_BELOW = 0.42
-SECONDARY_RATIO = 0.9
-UNIT_WIN = 0.4
 QUESTION_PENALTY = 0.3
 SIGNAL_WEIGHT = (0.0, 0.12, 0.2, 0.26)  # by the signal's length in tokens (1, 2, 3+)
 NEGATIVE_WEIGHT = 0.12
@@ -51,10 +50,9 @@ WHOLE_MAX_UNITS = 4
 MAX_ISSUE_SHARE = 0.4  # index features found in at most this share of the issues
 COVER_EXAMPLE = 0.7  # weight of 'the sentence covers the example' vs 'the example explains it'
 MAX_MATCH_CHARS = 20_000  # a longer message is a paste; its opening carries the request
-# Mood: a sentence denies (NEG: "never arrived"), asks (ASK: "is it valid for"), or requests
-# or complains (REQ: "please send", "fails", "where is"); a sentence with none states a fact.
-# An example with a mood matches a sentence that shares none of it ("I received the
-# invitation" against "I have not received my invitation") at this fraction.
+# An example with a mood (bot.sentences: denies, asks, requests) matches a sentence that shares
+# none of it ("I received the invitation" against "I have not received my invitation") at
+# this fraction.
 POLARITY_DAMPING = 0.5
 # A secondary issue needs a sentence of its own that complains or asks, where it is the best
 # reading by this margin and scores at least SECONDARY_UNIT with its signals and negatives.
@@ -62,23 +60,6 @@ SECONDARY_UNIT = 0.4
 SECONDARY_SIMILARITY = 0.35
 SECONDARY_MARGIN = 0.1
 SECONDARY_OVER_PRIMARY = 2.0  # ... and reads it this many times better than the primary
-NEG, ASK, REQ = 1, 2, 4
-NEGATION = frozenset({"not", "missing", "without", "still", "wait"})
-COMPLAINT = frozenset(
-    {"fail", "reject", "error", "invalid", "expire", "late", "restrict", "problem", "issue",
-     "where", "when", "unable", "stuck", "help", "cancel", "someone", "want", "need"}
-)  # fmt: skip
-QUESTION_OPENERS = frozenset(
-    {"can", "could", "is", "are", "was", "were", "do", "does", "did", "will", "would", "should",
-     "how", "what", "which", "where", "when", "why", "who", "may", "any", "has", "have"}
-)  # fmt: skip
-# What a sentence is about, and the pronouns that refer back to the sentence before: "I sat
-# the beta in April. I cannot find mine." reads the second sentence as about the voucher
-# only when the first named it.
-TOPICS = frozenset(
-    {"voucher", "invit", "result", "promo", "code", "regist", "certif", "transcript"}
-)
-BACK_REFERENCES = frozenset({"it", "its", "mine", "them"})
 TYPO_CUTOFF = 86
 _TYPO_CACHE_LIMIT = 50_000
 
@@ -203,7 +184,7 @@ class Matcher:
                 if not feats:
                     continue
                 norm = math.sqrt(sum(self._idf[f] ** 2 for f in feats))
-                mood = _mood(text, toks, raw_words(text.lower()))
+                mood = sentence_mood(text, toks, raw_words(text.lower()))
                 self._examples.append(_Example(iid, text, " ".join(toks), norm, mood))
                 self._by_issue[iid].append(idx)
                 for f in feats:
@@ -216,7 +197,7 @@ class Matcher:
                 sc * (POLARITY_DAMPING if e.mood and not e.mood & mood else 1.0)
                 for sc, e in zip(self._ex_scale, self._examples, strict=True)
             ]
-            for mood in range(8)
+            for mood in range(ANY_MOOD + 1)
         ]
         self._example_tokens = {
             iid: [self._examples[i].tokens for i in idxs] for iid, idxs in self._by_issue.items()
@@ -316,7 +297,7 @@ class Matcher:
         return dots, qnorm_sq
 
     def _best_per_issue(
-        self, dots: dict[int, float], *, mood: int = NEG | ASK | REQ
+        self, dots: dict[int, float], *, mood: int = ANY_MOOD
     ) -> tuple[dict[str, float], dict[str, int]]:
         """Per issue, the best example's similarity (before the sentence's own scale) and index.
 
@@ -353,7 +334,7 @@ class Matcher:
             canon, light = self.analyse(prepared)
             light_words.extend(light)
             named = [t for t in canon if t in TOPICS]
-            mood = _mood(prepared, canon, light)
+            mood = sentence_mood(prepared, canon, light)
             if named:
                 topics = named
             elif units and mood == NEG and len(canon) <= 2:
@@ -542,16 +523,6 @@ class Matcher:
             if iid in best
         ] + [e for e in evidence if e[0] in keep]
         return result
-
-
-def _mood(text: str, canon: list[str], words: list[str]) -> int:
-    """NEG | ASK | REQ bits of a sentence (text as written or prepared, its tokens, words)."""
-    mood = 0 if NEGATION.isdisjoint(canon) else NEG
-    if "?" in text or (words and words[0] in QUESTION_OPENERS):
-        mood |= ASK
-    if "please" in words or "pleas" in words or not COMPLAINT.isdisjoint(canon):
-        mood |= REQ
-    return mood
 
 
 def _carried(

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from bot.matching import Matcher, get_matcher
-from bot.textnorm import split_units
+from bot.sentences import ASK, NEG, REQ, sentence_mood
+from bot.textnorm import prepare, split_units
 from tests.conftest import KNOWLEDGE_DIR
 
 
@@ -146,3 +147,19 @@ def test_an_opening_thanks_in_a_long_message_is_no_crash_and_no_thank_you(matche
         "Could you please check?"
     )
     assert result.issue == "voucher-missing"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "mood"),
+    [
+        ("I received the invitation for 71-630 in January", 0),
+        ("my voucher never arrived", NEG),
+        ("is it valid for 70-640?", ASK),
+        ("please send the promo code", REQ),
+        ("the site fails at the last step", REQ),
+        ("where is my voucher", ASK | REQ),
+    ],
+)
+def test_sentence_mood(matcher, sentence, mood):
+    canon, light = matcher.analyse(prepare(sentence))
+    assert sentence_mood(sentence, canon, light) == mood
