@@ -60,6 +60,7 @@ SECONDARY_UNIT = 0.4
 SECONDARY_SIMILARITY = 0.35
 SECONDARY_MARGIN = 0.1
 SECONDARY_OVER_PRIMARY = 2.0  # ... and reads it this many times better than the primary
+TELLING_ISSUES = 1  # a word in the examples of at most this many issues tells which one
 TYPO_CUTOFF = 86
 _TYPO_CACHE_LIMIT = 50_000
 
@@ -168,6 +169,10 @@ class Matcher:
         # Features in most issues ("exam", "beta") separate nothing and make every posting
         # list long; they are left out of the index.
         self._idf = {f: math.log(1 + n / c) for f, c in df.items() if c <= MAX_ISSUE_SHARE * n}
+        # Words that name an issue on their own ("retake", "valid"): found in few issues.
+        self._telling = frozenset(
+            f for f, c in df.items() if isinstance(f, str) and c <= TELLING_ISSUES
+        )
 
         self._examples: list[_Example] = []
         # Features are binary, so an example's weight for a feature is the feature's idf and a
@@ -344,8 +349,11 @@ class Matcher:
                 lights[-1] += " ".join(light) + " "
                 moods[-1] |= mood
                 continue
-            elif topics and not BACK_REFERENCES.isdisjoint(light):
-                # "it" or "mine" is about the topic of the sentence before.
+            elif (
+                topics and not BACK_REFERENCES.isdisjoint(light) and self._telling.isdisjoint(canon)
+            ):
+                # "it" or "mine" in a sentence that names nothing telling of its own ("I
+                # cannot find mine") is about the topic of the sentence before.
                 canon = canon + topics
             if canon:
                 units.append(canon)
