@@ -168,3 +168,8 @@ def test_an_opening_thanks_in_a_long_message_is_no_crash_and_no_thank_you(matche
 def test_sentence_mood(matcher, sentence, mood):
     canon, light = matcher.analyse(prepare(sentence))
     assert sentence_mood(sentence, canon, light) == mood
+
+
+def test_search_results_are_not_exam_results(matcher):
+    result = matcher.classify("The search on the VUE site gives no results for 71-633.")
+    assert "results-pending" not in [i.id for i in result.issues]
