@@ -411,6 +411,7 @@ class Matcher:
         later: list[tuple[str, str, str, float]] = []
         present = set(light_words)
         unit_extra: list[dict[str, float]] = [{} for _ in units]  # signals less negatives
+        told: list[set[str]] = [set() for _ in units]  # issues a long signal names outright
         for ph in self._phrases_in(self._signals, present, light):
             w = SIGNAL_WEIGHT[min(len(ph.tokens), 3)]
             later.append((ph.issue, "signal", ph.text, w))
@@ -419,6 +420,8 @@ class Matcher:
             for u in range(len(units)):
                 if ph.padded in lights[u]:
                     unit_extra[u][ph.issue] = unit_extra[u].get(ph.issue, 0.0) + w
+                    if len(ph.tokens) >= 3:
+                        told[u].add(ph.issue)
         signalled = {iid for iid, *_ in later}
         for ph in self._phrases_in(self._negatives, present, light):
             # A negative phrase argues against an issue in the sentence that carries it, not
@@ -484,7 +487,7 @@ class Matcher:
         # The whole of a short message repeats its sentences; it carries only a one-liner.
         # Each is (similarity per issue, its signals less its negatives per issue).
         carriers = [
-            (read, unit_extra[u])
+            (read, unit_extra[u], told[u])
             for u, read in enumerate(unit_reads)
             if read and moods[u] and (u != whole_index or len(units) == 1)
         ]
@@ -493,7 +496,7 @@ class Matcher:
     def _decide(
         self,
         scores: dict[str, float],
-        carriers: list[tuple[dict[str, float], dict[str, float]]],
+        carriers: list[tuple[dict[str, float], dict[str, float], set[str]]],
         best: dict[str, tuple[float, int, int]],
         evidence: list[tuple[str, str, str, float]],
         parsed: ParsedMessage,
@@ -534,13 +537,16 @@ class Matcher:
 
 
 def _carried(
-    iid: str, top_id: str, carriers: list[tuple[dict[str, float], dict[str, float]]]
+    iid: str,
+    top_id: str,
+    carriers: list[tuple[dict[str, float], dict[str, float], set[str]]],
 ) -> bool:
     """A secondary issue is carried by a sentence whose phrasing matches it well enough on its
-    own, which it reads best with signals and negatives, clearly ahead of the primary."""
-    for read, extra in carriers:
+    own (or that holds one of its long signals, such as the provider's "register more than
+    once"), which it reads best with signals and negatives, clearly ahead of the primary."""
+    for read, extra, told in carriers:
         similarity = read.get(iid, 0.0)
-        if similarity < SECONDARY_SIMILARITY:
+        if similarity < SECONDARY_SIMILARITY and iid not in told:
             continue
         s = similarity + extra.get(iid, 0.0)
         primary = read.get(top_id, 0.0) + extra.get(top_id, 0.0)

@@ -16,7 +16,7 @@ ANY_MOOD = NEG | ASK | REQ
 # "fail" is neither: on this desk "I failed 71-622" mostly reports an exam result.
 NEGATION = frozenset({"not", "missing", "without", "still", "wait"})
 COMPLAINT = frozenset(
-    {"reject", "error", "invalid", "expire", "late", "restrict", "problem", "issue",
+    {"reject", "block", "error", "invalid", "expire", "late", "restrict", "problem", "issue",
      "where", "when", "unable", "stuck", "help", "cancel", "someone", "want", "need"}
 )  # fmt: skip
 # First words of a question, as written or as light (stemmed) tokens.

@@ -173,3 +173,11 @@ def test_sentence_mood(matcher, sentence, mood):
 def test_search_results_are_not_exam_results(matcher):
     result = matcher.classify("The search on the VUE site gives no results for 71-633.")
     assert "results-pending" not in [i.id for i in result.issues]
+
+
+def test_a_long_signal_carries_a_second_issue_in_a_terse_clause(matcher):
+    result = matcher.classify(
+        "never got my voucher for 71-621. the retake of 71-624 is blocked too: 'register more "
+        "than once'"
+    )
+    assert {i.id for i in result.issues} == {"retake-registration-blocked", "voucher-missing"}
