@@ -14,6 +14,7 @@ import mailbox
 import os
 import platform
 import resource
+import shutil
 import tempfile
 import time
 from collections import Counter
@@ -144,6 +145,8 @@ def main() -> None:
         f"- Maildir generation (not timed above): {generated:.1f} s",
         "",
     ]
+    engine.dispose()
+    shutil.rmtree(workdir, ignore_errors=True)
     report = "\n".join(lines)
     print(report)
     if args.write:

@@ -33,7 +33,8 @@ def mark_bouncing(
         row = BouncingAddress(address=key, first_bounced_at=now, bounce_count=0, details={})
         session.add(row)
     row.bounce_count += 1
-    row.status, row.diagnostic = status, (diagnostic or None) and diagnostic[:2000]
+    row.status = status.strip()[:32] if status else None
+    row.diagnostic = diagnostic[:2000] if diagnostic else None
     row.last_message_id, row.last_bounced_at = message_id, now
     data: dict[str, Any] = {"address": key, "status": status, "message_id": message_id}
     for ticket_id in sorted(set(ticket_ids)):

@@ -14,9 +14,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from bot import metrics
+from bot import metrics, tickets
 from bot.bounds import bounded_message
-from bot.models import Message, TicketMessage
+from bot.models import Message, Ticket, TicketMessage
 from bot.models.base import utcnow
 from bot.replies import queue_reply
 from bot.runtime import Runtime
@@ -38,11 +38,13 @@ def take_in(
     if not created:
         log.info("duplicate message", extra={"message_id": stored.id, "source": message.source})
         return _previous_outcome(stored)
+    thread_ticket_id = _thread_ticket_id(session, message)
+    if message.automated:
+        return _file_machine_mail(session, stored, thread_ticket_id, now=now)
     with metrics.classify_timer():
         triaged = triage_message(
-            session, runtime, message, thread_ticket_id=_thread_ticket_id(session, message),
-            now=now,
-        )  # fmt: skip
+            session, runtime, message, thread_ticket_id=thread_ticket_id, now=now
+        )
     stored.candidate_mcp_id = triaged.candidate_mcp_id
     filed = file_triaged_message(
         session, runtime.settings.app, message=stored, triage=triaged, now=now
@@ -71,6 +73,29 @@ def take_in(
             "tickets": ",".join(str(t.ticket_id) for t in outcome.tickets),
         },
     )
+    return outcome
+
+
+def _file_machine_mail(
+    session: Session, stored: Message, ticket_id: int | None, *, now: datetime
+) -> IntakeOutcome:
+    """Machine mail goes onto the ticket it answers, with an audit event; it never opens one."""
+    outcome = IntakeOutcome(message_id=stored.id)
+    ticket = session.get(Ticket, ticket_id) if ticket_id is not None else None
+    if ticket is not None:
+        tickets.link_message(session, ticket=ticket, message=stored)
+        noise = stored.meta.get("noise") or {}
+        tickets.record_event(
+            session, ticket=ticket, actor=stored.sender or "machine", action="machine-mail",
+            from_status=ticket.status, to_status=ticket.status, now=now,
+            reason=noise.get("reason"), data={"message_id": stored.id},
+        )  # fmt: skip
+        outcome.tickets = [
+            TicketOutcome(ticket_id=ticket.id, issue=ticket.issue, status=ticket.status,
+                          priority=ticket.priority, action="none", owner=ticket.owner,
+                          routing_rule=ticket.routing_rule, created=False)
+        ]  # fmt: skip
+    stored.meta = {**stored.meta, "outcome": outcome.model_dump(mode="json")}
     return outcome
 
 

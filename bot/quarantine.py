@@ -19,6 +19,7 @@ def quarantine(
     if existing is not None:
         existing.seen_count += 1
         existing.error = error[:4000]
+        existing.released_at = None  # a retried message that fails again is back in the list
         return existing
     row = QuarantinedMessage(
         sha256=digest,

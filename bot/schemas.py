@@ -39,8 +39,11 @@ class InboundMessage(BaseModel):
     raw: str | None = None
     # Adapter facts the core stores but does not interpret (headers, attachments, bounce flag).
     meta: dict[str, Any] = {}
-    # Adapters set this for auto-replies, bounces, list mail: stored and threaded, never answered.
+    # No automatic reply to this message (an agent logged it, or it was sent by a machine).
     suppress_reply: bool = False
+    # Sent by a machine (auto-reply, bounce, list or the bot's own mail): stored and threaded onto
+    # the ticket it answers, never triaged into a new ticket, never answered.
+    automated: bool = False
 
 
 class TicketOutcome(BaseModel):

@@ -31,6 +31,10 @@ _SENTENCE_SPLIT = re.compile(
     re.I,
 )
 
+# A line break inside a paragraph is mail's hard wrapping at ~72 columns, not the end of a
+# thought: it is joined unless the next line starts a list item ("1.", "2)", "-", "*").
+_WRAPPED_LINE = re.compile(r"(?<=\S)[ \t]*\n(?![ \t]*(?:\n|\d{1,2}[.)][ \t]|[-*•][ \t]))[ \t]*")
+
 _ALIASES = alias_table()
 _DESK = frozenset(_ALIASES[a] for a in _ALIASES) & frozenset(DESK_REGIONS)
 # Country names become "xcountry", desk regions "deskregion": naming a country is weak evidence
@@ -91,7 +95,9 @@ def prepare(text: str) -> str:
 
 
 def split_units(prepared: str) -> list[str]:
-    """Sentences and clauses of prepared text, non-empty."""
+    """Sentences and clauses of prepared text, non-empty; hard-wrapped lines are joined first."""
+    if "\n" in prepared:
+        prepared = _WRAPPED_LINE.sub(" ", prepared)
     return [u for u in _SENTENCE_SPLIT.split(prepared) if u and u.strip()]
 
 

@@ -151,3 +151,39 @@ def test_agent_names_the_candidate_for_a_phone_call(runtime: Runtime, db: Sessio
     assert outcome.candidate_mcp_id == "4012345"
     assert outcome.reply is None  # the agent on the phone gives the answer
     assert outcome.tickets[0].issue == "voucher-missing"
+
+
+def test_machine_mail_opens_no_ticket_and_notifies_nobody(runtime: Runtime, db: Session) -> None:
+    out_of_office = email(
+        "I am out of the office until Monday. My voucher never arrived, by the way.",
+        external_id="<ooo@example.in>",
+        suppress_reply=True,
+        automated=True,
+        meta={"noise": {"reason": "auto-reply"}},
+    )
+    outcome = take_in(db, runtime, out_of_office, now=NOW)
+    db.commit()
+    assert outcome.tickets == [] and count(db, Ticket) == 0 and count(db, OutboxItem) == 0
+    assert count(db, Message) == 1  # kept, visible to agents
+
+
+def test_machine_mail_answering_a_ticket_joins_it_with_an_audit_event(
+    runtime: Runtime, db: Session
+) -> None:
+    first = take_in(db, runtime, email(OWED), now=NOW)
+    db.commit()
+    bounce = email(
+        "Delivery failed",
+        external_id="<dsn@mailer.example.in>",
+        sender_email="mailer-daemon@example.in",
+        in_reply_to=["<m1@example.in>"],
+        suppress_reply=True,
+        automated=True,
+        meta={"noise": {"reason": "bounce"}},
+    )
+    outcome = take_in(db, runtime, bounce, now=NOW)
+    db.commit()
+    ticket = db.get(Ticket, first.tickets[0].ticket_id)
+    assert ticket is not None
+    assert [t.ticket_id for t in outcome.tickets] == [ticket.id] and count(db, Ticket) == 1
+    assert ticket.events[-1].action == "machine-mail" and ticket.events[-1].reason == "bounce"

@@ -5,6 +5,8 @@ from pathlib import Path
 import pytest
 
 from bot.matching import Matcher, get_matcher
+from bot.sentences import ASK, NEG, REQ, sentence_mood
+from bot.textnorm import prepare, split_units
 from tests.conftest import KNOWLEDGE_DIR
 
 
@@ -93,3 +95,89 @@ def test_contract_has_exactly_the_documented_fields(matcher):
 
 def test_get_matcher_builds_once_per_directory():
     assert get_matcher(KNOWLEDGE_DIR) is get_matcher(Path(str(KNOWLEDGE_DIR)))
+
+
+@pytest.mark.parametrize(
+    ("text", "issues"),
+    [
+        ("I registered for 71-630 at VUE last week and got the confirmation. Now the invitation "
+         "says the code is invalid when I try to reschedule.", ["promo-code-rejected"]),
+        ("My results for 71-624 came in, I passed, but my transcript does not show the MCTS.",
+         ["transcript-missing-certification"]),
+        ("I took 71-621 in March and the results came in May. Still no voucher though.",
+         ["voucher-missing"]),
+        ("I am registered for 71-628 on Friday. The site now says the exam is not available, "
+         "what happened?", ["exam-not-available"]),
+        ("Prometric says my country is excluded from 71-631. I got the invite from you anyway.",
+         ["region-restricted"]),
+        ("I received my results and a voucher. When will the 71-640 beta open?",
+         ["exam-not-available"]),
+        ("I failed 71-622 and the result came quickly. Can I retake it at VUE?",
+         ["retake-registration-blocked"]),
+        ("I am already registered for the 71-623 retake at Prometric but they now say I must "
+         "phone.", ["retake-registration-blocked"]),
+    ],
+)  # fmt: skip
+def test_context_sentences_add_no_second_issue(matcher, text, issues):
+    """What the sender did or received ("I registered", "the results came") is context."""
+    assert [i.id for i in matcher.classify(text).issues] == issues
+
+
+def test_a_second_problem_in_its_own_sentence_is_still_reported(matcher):
+    result = matcher.classify(
+        "someone booked 71-629 for me at VUE, it wasn't me. also my results for 71-621 are late"
+    )
+    assert {i.id for i in result.issues} == {"unexpected-registration", "results-pending"}
+
+
+def test_a_pronoun_reads_with_the_sentence_before(matcher):
+    result = matcher.classify("I got my beta voucher in May. Is it valid for 70-640 as well?")
+    assert [i.id for i in result.issues] == ["voucher-scope"]
+
+
+def test_hard_wrapped_mail_lines_are_one_sentence_and_list_items_stay_apart():
+    text = "I took the beta in May, but the voucher never\narrived.\n1. first item\n2. second"
+    units = [u.strip() for u in split_units(text)]
+    assert "the voucher never arrived." in units
+    assert "first item" in units and "second" in units
+
+
+def test_an_opening_thanks_in_a_long_message_is_no_crash_and_no_thank_you(matcher):
+    # Five sentences: no whole-message reading, so "thanks" and "not" reach the thank-you issue
+    # only as a signal and a negative.
+    result = matcher.classify(
+        "Thanks for the quick answer last time. I sat the 71-628 beta in January. The program "
+        "promised a free voucher to every participant. I have not received anything yet. "
+        "Could you please check?"
+    )
+    assert result.issue == "voucher-missing"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "mood"),
+    [
+        ("I received the invitation for 71-630 in January", 0),
+        ("my voucher never arrived", NEG),
+        ("is it valid for 70-640?", ASK),
+        ("please send the promo code", REQ),
+        ("the site shows an error at the last step", REQ),
+        ("I failed 71-622 in April", 0),  # an exam result, a fact
+        ("where is my voucher", ASK | REQ),
+    ],
+)
+def test_sentence_mood(matcher, sentence, mood):
+    canon, light = matcher.analyse(prepare(sentence))
+    assert sentence_mood(sentence, canon, light) == mood
+
+
+def test_search_results_are_not_exam_results(matcher):
+    result = matcher.classify("The search on the VUE site gives no results for 71-633.")
+    assert "results-pending" not in [i.id for i in result.issues]
+
+
+def test_a_long_signal_carries_a_second_issue_in_a_terse_clause(matcher):
+    result = matcher.classify(
+        "never got my voucher for 71-621. the retake of 71-624 is blocked too: 'register more "
+        "than once'"
+    )
+    assert {i.id for i in result.issues} == {"retake-registration-blocked", "voucher-missing"}

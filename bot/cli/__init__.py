@@ -43,17 +43,12 @@ def _register_commands() -> None:
     if _registered:
         return
     import bot.cli as package
-    import handlers
+    from bot.adapters import adapter_modules
 
-    names = [f"bot.cli.{m.name}" for m in pkgutil.iter_modules(package.__path__)]
-    names += [f"handlers.{m.name}.cli" for m in pkgutil.iter_modules(handlers.__path__) if m.ispkg]
-    for name in sorted(names):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:  # an adapter without commands
-                continue
-            raise
+    core = [
+        importlib.import_module(f"bot.cli.{m.name}") for m in pkgutil.iter_modules(package.__path__)
+    ]
+    for module in (*core, *adapter_modules("cli")):
         if hasattr(module, "register"):
             module.register(app)
     _registered = True

@@ -18,6 +18,7 @@ from bot.errors import UserError
 from bot.intake import take_in
 from bot.models import OPEN_STATUSES, STATUSES, Ticket
 from bot.models.base import utcnow
+from bot.models.outbox import OutboxItem
 from bot.notifications import candidate_label, masked_facts, notify_escalation
 from bot.routing import route
 from bot.runtime import Runtime
@@ -54,6 +55,26 @@ def ticket_summary(config: AppConfig, ticket: Ticket) -> dict[str, Any]:
         "group_id": ticket.group_id,
         "merged_into": ticket.merged_into_id,
     }
+
+
+def deliveries_of(session: Session, *, ticket_id: int) -> list[dict[str, Any]]:
+    """The ticket's outgoing messages and how their delivery went (failures stay visible)."""
+    items = session.scalars(
+        select(OutboxItem).where(OutboxItem.ticket_id == ticket_id).order_by(OutboxItem.id)
+    )
+    return [
+        {
+            "channel": item.channel,
+            "kind": item.kind,
+            "recipient": item.recipient,
+            "status": item.status,
+            "attempts": item.attempts,
+            "last_error": item.last_error,
+            "next_attempt_at": _iso(item.next_attempt_at) if item.status == "pending" else None,
+            "sent_at": _iso(item.sent_at),
+        }
+        for item in items
+    ]
 
 
 def ticket_detail(config: AppConfig, ticket: Ticket, *, now: datetime) -> dict[str, Any]:
@@ -208,6 +229,7 @@ def register(app: typer.Typer) -> None:
         with cli.sessions()() as session:
             ticket = _load(session, config, ticket_id)
             detail = ticket_detail(config, ticket, now=utcnow())
+            detail["deliveries"] = deliveries_of(session, ticket_id=ticket.id)
         if as_json:
             print_json(detail)
             return
@@ -228,6 +250,12 @@ def register(app: typer.Typer) -> None:
             move = f"{event['from'] or '-'} -> {event['to']}" if event["to"] else ""
             why = f": {event['reason']}" if event["reason"] else ""
             say(f"  {event['at'][:16]} {event['actor']} {event['action']} {move}{why}")
+        for item in detail["deliveries"]:
+            error = f" · last error: {item['last_error']}" if item["last_error"] else ""
+            say(
+                f"  delivery {item['channel']}/{item['kind']} to {item['recipient']}: "
+                f"{item['status']} after {item['attempts']} attempt(s){error}"
+            )
 
     def _notify(session: Session, config: AppConfig, ticket: Ticket, event_id: int, why: str):  # type: ignore[no-untyped-def]
         assert ticket.owner is not None

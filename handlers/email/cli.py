@@ -12,7 +12,7 @@ from rich.table import Table
 
 from bot.cli.common import console, print_json, state
 from bot.errors import UserError
-from bot.quarantine import list_quarantined
+from bot.quarantine import list_quarantined, release
 from handlers.email import imap, sources
 from handlers.email.intake import IngestResult, core_intake, ingest_message
 
@@ -137,8 +137,12 @@ def ingest_quarantine(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json"),
     show: int | None = typer.Option(None, "--show", help="Print one message's raw bytes."),
+    retry: int | None = typer.Option(None, "--retry", help="Take one message in again."),
 ) -> None:
-    """List the messages kept raw because they could not be taken in."""
+    """List the messages kept raw because they could not be taken in (or show or retry one)."""
+    if retry is not None:
+        _retry(ctx, retry, as_json)
+        return
     with state(ctx).sessions()() as session:
         rows = list_quarantined(session)
         if show is not None:
@@ -168,3 +172,13 @@ def ingest_quarantine(
                 str(r.id), f"{r.received_at:%Y-%m-%d %H:%M}", r.origin, str(r.size), r.error
             )
         console.print(table if rows else "quarantine is empty")
+
+
+def _retry(ctx: typer.Context, quarantine_id: int, as_json: bool) -> None:
+    """Hand a quarantined message to intake again (after a fix); if it fails again it stays."""
+    cli = state(ctx)
+    with cli.sessions()() as session, session.begin():
+        raw = release(session, quarantine_id=quarantine_id)
+    if raw is None:
+        raise UserError(f"no quarantined message {quarantine_id}")
+    _report(_ingest_all(ctx, [(f"quarantine:{quarantine_id}", raw)]), as_json)

@@ -19,7 +19,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from imap_tools import BaseMailBox, MailBox, MailBoxUnencrypted, MailMessage
 from imap_tools.errors import MailboxFolderCreateError
@@ -145,6 +145,9 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+CLAIM_STALE = timedelta(minutes=2)
+
+
 def poll_once(
     *,
     account: ImapAccount,
@@ -182,7 +185,11 @@ def poll_once(
             }
         for uid in uids:
             if uid in claimed:  # stored by an earlier poll that stopped before moving it
-                if claimed[uid].finished_at is None:
+                claim = claimed[uid]
+                # Another live poller may be moving it right now: two MOVEs of one message can
+                # leave two copies, so only our own claims or stale ones are finished here.
+                mine = claim.claimed_by == worker or claim.claimed_at < now() - CLAIM_STALE
+                if claim.finished_at is None and mine:
                     _finish(
                         box, sessions, account, uidvalidity, uid, claimed[uid].outcome, settings
                     )

@@ -18,7 +18,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.autoreply_limits import record_reply, reply_allowed
@@ -172,6 +172,8 @@ def inbound(
         parsed,
         external_id=identity(session, parsed),
         suppress_reply=noise is not None,
+        # Over the reply limit is still a person writing: triaged, just not answered.
+        automated=noise is not None and noise.reason != "auto-reply-limit",
         extra_meta=meta,
         in_reply_to=list(dict.fromkeys(in_reply_to)),
         ticket_id=ticket_id,
@@ -203,7 +205,8 @@ def ingest_message(
 ) -> IngestResult | None:
     """Take one message in and commit. `claim` runs first in the same transaction (False: another
     worker has the message, nothing is done, None is returned); `after` runs before the commit.
-    A core failure is rolled back and the raw message quarantined in a fresh transaction."""
+    A core failure, or data the database refuses (too long, a constraint), is rolled back and
+    the raw message quarantined in a fresh transaction; other database errors propagate."""
     try:
         with sessions() as session, session.begin():
             if claim is not None and not claim(session):
@@ -215,13 +218,16 @@ def ingest_message(
                 after(session, result)
             return result
     except IntakeFailed as exc:
-        with sessions() as session, session.begin():
-            if claim is not None and not claim(session):
-                return None
-            result = quarantined(session, raw=raw, origin=origin, error=str(exc), now=now)
-            if after is not None:
-                after(session, result)
-            return result
+        error = str(exc)
+    except (DataError, IntegrityError) as exc:  # this message's data, not the database's health
+        error = f"cannot store: {str(getattr(exc, 'orig', exc)).splitlines()[0]}"
+    with sessions() as session, session.begin():
+        if claim is not None and not claim(session):
+            return None
+        result = quarantined(session, raw=raw, origin=origin, error=error, now=now)
+        if after is not None:
+            after(session, result)
+        return result
 
 
 def core_intake(settings: Settings) -> Intake:

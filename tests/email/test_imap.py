@@ -1,6 +1,12 @@
 """IMAP polling against a real Dovecot on loopback: nothing lost, nothing taken twice."""
 
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
+from datetime import timedelta
 
 import pytest
 from imap_tools import MailBoxUnencrypted
@@ -14,7 +20,7 @@ from bot.settings import Settings
 from handlers.email import imap
 from handlers.email.intake import Intake
 from handlers.email.jobs import jobs
-from tests.email.conftest import Dovecot, corpus
+from tests.email.conftest import ROOT, Dovecot, corpus
 
 
 def numbered(n: int) -> bytes:
@@ -208,3 +214,50 @@ def test_poll_runs_as_a_worker_job(dovecot: Dovecot, sessions, settings, db) -> 
         job.run(sessions, utcnow()) == f"imap {account.key}: 2 stored, 0 duplicate, 0 quarantined"
     )
     assert count(db, Message) == 2
+
+
+def test_poller_process_killed_with_sigkill_loses_nothing(
+    dovecot: Dovecot, database_url, sessions, settings, intake, db
+) -> None:  # type: ignore[no-untyped-def]
+    account = dovecot.account()
+    total = 20
+    dovecot.append(account, *(numbered(n) for n in range(total)))
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "TRIAGE_CONFIG": str(ROOT / "app.yaml"),
+        "IMAP_HOST": dovecot.host,
+        "IMAP_PORT": str(dovecot.port),
+        "IMAP_SSL": "false",
+        "IMAP_USERNAME": account.username,
+        "IMAP_PASSWORD": dovecot.password,
+    }
+    poller = subprocess.Popen(
+        [sys.executable, "-c", "from bot.cli import main; main()", "ingest", "imap", "--once"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while poller.poll() is None and time.monotonic() < deadline:
+        if count(db, Message) >= 3:
+            poller.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    poller.wait(timeout=30)
+    assert poller.returncode == -signal.SIGKILL, "the poller finished before it could be killed"
+    killed_at = count(db, Message)
+    assert killed_at < total
+
+    # Restarted once the dead poller's claims are stale (another poller's fresh claim is left to
+    # it, since two MOVEs of one message can leave two copies).
+    later = utcnow() + imap.CLAIM_STALE + timedelta(seconds=1)
+    restarted = poll(account, sessions, settings, intake, now=lambda: later)
+    assert count(db, Message) == total
+    assert len([r for r in restarted.taken if r.status == "stored"]) == total - killed_at
+    folders = dovecot.folder_counts(account)
+    # A kill inside the server's MOVE (copy, then expunge) can leave a second copy in Processed;
+    # what counts is that the inbox is empty and the database holds every message once.
+    assert folders["INBOX"] == 0 and folders["Quarantine"] == 0
+    assert folders["Processed"] >= total

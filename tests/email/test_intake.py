@@ -209,3 +209,30 @@ def test_cli_stdin_exits_tempfail_when_the_database_is_down(triage) -> None:  # 
     result = triage(["ingest", "stdin"], down, stdin=corpus("plain-voucher.eml"))
     assert result.returncode == 75
     assert b"not stored, retry later" in result.stderr
+
+
+def test_cli_retries_a_quarantined_message(triage, sessions, settings, db) -> None:  # type: ignore[no-untyped-def]
+    def failing(session: Session, message: InboundMessage, *, now=None) -> IntakeOutcome:  # type: ignore[no-untyped-def]
+        raise RuntimeError("core bug, since fixed")
+
+    kept = ingest(sessions, settings, failing, corpus("latin1.eml"))
+    retried = triage(["ingest", "quarantine", "--retry", str(kept.quarantine_id), "--json"])
+    assert retried.returncode == 0, retried.stderr.decode()
+    assert b'"status": "stored"' in retried.stdout
+    assert db.scalar(select(Message.subject)) == "Problème d'inscription à l'examen 71-623"
+    assert triage(["ingest", "quarantine", "--json"]).stdout.strip() == b"[]"
+    missing = triage(["ingest", "quarantine", "--retry", "999"])
+    assert missing.returncode == 2 and b"no quarantined message 999" in missing.stderr
+
+
+def test_data_the_database_refuses_is_quarantined_not_retried_forever(
+    sessions, settings, db
+) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy.exc import DataError
+
+    def refusing(session: Session, message: InboundMessage, *, now=None) -> IntakeOutcome:  # type: ignore[no-untyped-def]
+        raise DataError("INSERT ...", {}, Exception("value too long for type character varying"))
+
+    result = ingest(sessions, settings, refusing, corpus("plain-voucher.eml"))
+    assert result.status == "quarantined"
+    assert result.error == "cannot store: value too long for type character varying"

@@ -76,3 +76,11 @@ def test_mail_from_mailer_daemon_is_a_bounce() -> None:
     raw = b"From: MAILER-DAEMON@mx.example.com\nSubject: failure notice\n\nsorry\n"
     noise = detect_noise(read_message(raw), **DESK)
     assert noise is not None and noise.reason == "bounce"
+
+
+def test_dsn_status_keeps_the_code_and_moves_the_comment_to_the_diagnostic() -> None:
+    noise = detect_noise(read_message(corpus("cpython-msg_16.txt")), **DESK)
+    assert noise is not None and noise.bounce is not None
+    [recipient] = noise.bounce.recipients
+    assert recipient.status == "5.0.0"
+    assert recipient.diagnostic == "recipient reached disk quota"

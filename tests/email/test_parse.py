@@ -2,14 +2,8 @@
 
 import pytest
 
-from handlers.email.parse import (
-    UnparseableEmail,
-    decode_text,
-    html_to_text,
-    parse_email,
-    raw_bytes,
-    ticket_tag,
-)
+from handlers.email.parse import UnparseableEmail, parse_email, raw_bytes, ticket_tag
+from handlers.email.text import decode_text, html_to_text
 from tests.email.conftest import corpus
 
 

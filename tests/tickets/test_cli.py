@@ -152,3 +152,21 @@ def test_open_logs_a_call_through_the_same_triage(
     assert code == 0 and f"TRI-{ticket['ticket_id']} updated: voucher-missing" in out
     code, _, err = triage("tickets", "open", "--candidate", "4012345", "--source", "fax", text)
     assert code == 2 and "unknown source 'fax'" in err
+
+
+def test_show_lists_deliveries_with_a_failed_send_and_its_error(
+    triage: Run, two: tuple[int, int], sessions
+) -> None:  # type: ignore[no-untyped-def]
+    from bot.outbox import TransientDeliveryError, deliver_due
+
+    def smtp_down(item: OutboxItem) -> None:
+        raise TransientDeliveryError("connection refused by 127.0.0.1:2525")
+
+    deliver_due(sessions, {"email": smtp_down})
+    code, out, _ = triage("tickets", "show", str(two[0]))
+    assert code == 0
+    assert "delivery email/" in out and "pending after 1 attempt(s)" in out
+    assert "connection refused by 127.0.0.1:2525" in out
+    code, out, _ = triage("tickets", "show", str(two[0]), "--json")
+    deliveries = json.loads(out)["deliveries"]
+    assert any(d["status"] == "pending" and d["attempts"] == 1 for d in deliveries)
