@@ -8,6 +8,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
+from alembic.util.exc import CommandError
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -66,7 +68,14 @@ def upgrade(engine: Engine) -> list[str]:
     before = _checked_revisions(engine)
     if before == head_revisions():
         return []
-    command.upgrade(alembic_config(engine), "heads")
+    try:
+        command.upgrade(alembic_config(engine), "heads")
+    except (CommandError, RevisionError) as exc:
+        # A database stamped by another version of the bot (or by hand): say so, change nothing.
+        raise DatabaseUnavailable(
+            f"the database is at revision {', '.join(sorted(before)) or 'none'}, which the "
+            f"shipped migrations cannot upgrade: {exc}"
+        ) from None
     return sorted(current_revisions(engine) - before)
 
 

@@ -58,3 +58,24 @@ def test_naive_timestamps_are_refused(db: Session) -> None:
     db.add(Ticket(source="email", created_at=datetime(2026, 3, 1, 12, 0)))
     with pytest.raises(Exception, match="time-zone aware"):
         db.commit()
+
+
+def test_database_from_another_version_is_refused_in_one_line(
+    tmp_path, capsys, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+
+    from bot.cli import main
+
+    url = f"sqlite:///{tmp_path / 'other.db'}"
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32))"))
+        connection.execute(text("INSERT INTO alembic_version VALUES ('9999')"))
+    engine.dispose()
+    monkeypatch.setenv("DATABASE_URL", url)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["db", "upgrade"])
+    output = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert "revision 9999" in output and "Traceback" not in output
