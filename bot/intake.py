@@ -21,7 +21,7 @@ from bot.models.base import utcnow
 from bot.replies import queue_reply
 from bot.runtime import Runtime
 from bot.schemas import InboundMessage, IntakeOutcome, TicketOutcome
-from bot.ticketing import FiledTicket, file_triaged_message
+from bot.ticketing import file_triaged_message
 from bot.triage import triage_message
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def take_in(
         issue=triaged.verdicts[0].issue if triaged.verdicts else None,
         issues=[v.issue for v in triaged.verdicts if v.issue],
         candidate_mcp_id=triaged.candidate_mcp_id,
-        tickets=[_ticket_outcome(f) for f in filed],
+        tickets=[f.to_outcome() for f in filed],
     )
     outcome.reply = queue_reply(
         session, runtime.settings.app, message=message, stored=stored, filed=filed,
@@ -167,18 +167,3 @@ def _thread_ticket_id(session: Session, message: InboundMessage) -> int | None:
         .order_by(TicketMessage.ticket_id.desc())
         .limit(1)
     ).first()
-
-
-def _ticket_outcome(filed: FiledTicket) -> TicketOutcome:
-    return TicketOutcome(
-        ticket_id=filed.ticket_id,
-        issue=filed.issue,
-        status=filed.status,
-        priority=filed.priority,
-        action=filed.action,
-        owner=filed.owner,
-        routing_rule=filed.rule,
-        answer=filed.answer,
-        facts_summary=filed.facts_summary,
-        created=filed.created,
-    )
