@@ -2,15 +2,10 @@
 the Slack Web API stand-in (the Slack tests' `FakeSlack`), and the bot's own processes, each of
 which can be SIGKILLed and restarted."""
 
-import grp
-import os
-import pwd
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -22,43 +17,9 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from imap_tools import MailBoxUnencrypted
 
-ROOT = Path(__file__).resolve().parents[1]
-DOVECOT = shutil.which("dovecot") or (
-    "/usr/sbin/dovecot" if Path("/usr/sbin/dovecot").exists() else None
-)
+from tests.email.dovecot_server import DovecotServer
 
-# The configuration TESTING-NOTES.md records (as the email tests' fixture uses it).
-DOVECOT_CONFIG = """\
-protocols = imap
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-base_dir = {dir}/run
-state_dir = {dir}/run
-log_path = {dir}/dovecot.log
-default_internal_user = dovecot
-default_login_user = dovenull
-mail_location = maildir:{dir}/home/%u/Maildir
-first_valid_uid = 1
-passdb {{
-  driver = static
-  args = password={password}
-}}
-userdb {{
-  driver = static
-  args = uid={uid} gid={gid} home={dir}/home/%u
-}}
-service imap-login {{
-  inet_listener imap {{
-    address = 127.0.0.1
-    port = {port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-}}
-"""
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -77,42 +38,12 @@ def wait_for_port(port: int, timeout: float = 20.0) -> None:
     raise RuntimeError(f"nothing listens on port {port}")
 
 
-class Dovecot:
-    """A throwaway Dovecot IMAP server on loopback (root needed, as in CI)."""
+class Dovecot(DovecotServer):
+    """The soak's mailbox: a throwaway Dovecot on loopback with one user."""
 
     def __init__(self) -> None:
-        if DOVECOT is None:
-            raise RuntimeError("dovecot is not installed (apt-get install dovecot-imapd)")
-        self.port, self.password = free_port(), uuid.uuid4().hex
+        super().__init__()
         self.user = f"soak{uuid.uuid4().hex[:8]}"
-        self.base = Path(tempfile.mkdtemp(prefix="triage-soak-dovecot-"))
-        self.config = self.base / "dovecot.conf"
-
-    def start(self) -> "Dovecot":
-        uid, gid = pwd.getpwnam("dovecot").pw_uid, grp.getgrnam("dovecot").gr_gid
-        (self.base / "run").mkdir()
-        (self.base / "home").mkdir()
-        os.chown(self.base / "home", uid, gid)
-        os.chmod(self.base, 0o755)
-        self.config.write_text(
-            DOVECOT_CONFIG.format(
-                dir=self.base, password=self.password, uid=uid, gid=gid, port=self.port
-            )
-        )
-        with open(self.base / "start.log", "wb") as output:
-            subprocess.run([DOVECOT, "-c", str(self.config)], stdout=output, stderr=output,
-                           stdin=subprocess.DEVNULL, check=True)  # fmt: skip
-        wait_for_port(self.port)
-        return self
-
-    def stop(self) -> None:
-        quiet = {
-            "stdin": subprocess.DEVNULL,
-            "stdout": subprocess.DEVNULL,
-            "stderr": subprocess.DEVNULL,
-        }
-        subprocess.run([DOVECOT, "-c", str(self.config), "stop"], timeout=30, **quiet)
-        shutil.rmtree(self.base, ignore_errors=True)
 
     def box(self) -> MailBoxUnencrypted:
         return MailBoxUnencrypted("127.0.0.1", self.port).login(self.user, self.password)

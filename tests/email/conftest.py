@@ -3,14 +3,8 @@ loopback (started once per run from a throwaway config; skipped only when not in
 
 import grp
 import io
-import os
 import pwd
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,13 +17,11 @@ from bot.cli import main
 from bot.settings import Settings
 from handlers.email.imap import ImapAccount
 from handlers.email.intake import Intake, core_intake
-from handlers.email.sink import Sink, free_port, local_smtp_sink
+from handlers.email.sink import Sink, local_smtp_sink
+from tests.email.dovecot_server import DOVECOT, DovecotServer
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "tests" / "data" / "email"
-DOVECOT = shutil.which("dovecot") or (
-    "/usr/sbin/dovecot" if Path("/usr/sbin/dovecot").exists() else None
-)
 
 
 def corpus(name: str) -> bytes:
@@ -121,84 +113,20 @@ class Dovecot:
             }
 
 
-CONFIG = """\
-protocols = imap
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-base_dir = {dir}/run
-state_dir = {dir}/run
-log_path = {dir}/dovecot.log
-default_internal_user = dovecot
-default_login_user = dovenull
-mail_location = maildir:{dir}/home/%u/Maildir
-first_valid_uid = 1
-passdb {{
-  driver = static
-  args = password={password}
-}}
-userdb {{
-  driver = static
-  args = uid={uid} gid={gid} home={dir}/home/%u
-}}
-service imap-login {{
-  inet_listener imap {{
-    address = 127.0.0.1
-    port = {port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-}}
-"""
-
-
 @pytest.fixture(scope="session")
 def dovecot() -> Iterator[Dovecot]:
     if DOVECOT is None:
         pytest.skip("dovecot is not installed (apt-get install dovecot-imapd; .ci/services.sh)")
     try:
-        uid, gid = pwd.getpwnam("dovecot").pw_uid, grp.getgrnam("dovecot").gr_gid
+        pwd.getpwnam("dovecot"), grp.getgrnam("dovecot")
     except KeyError:
         pytest.skip("dovecot is installed but its 'dovecot' user is missing")
-    # Not under pytest's tmp dir: that is private to root (0700), and Dovecot's mail processes
-    # run as the dovecot user, which must reach the mail home.
-    base = Path(tempfile.mkdtemp(prefix="triage-dovecot-"))
-    (base / "run").mkdir()
-    (base / "home").mkdir()
-    os.chown(base / "home", uid, gid)
-    os.chmod(base, 0o755)
-    port, password = free_port(), uuid.uuid4().hex
-    config = base / "dovecot.conf"
-    config.write_text(CONFIG.format(dir=base, password=password, uid=uid, gid=gid, port=port))
-    # The master daemonises; its output goes to the log file, never to a pipe we would wait on.
-    with open(base / "start.log", "wb") as output:
-        started = subprocess.run(
-            [DOVECOT, "-c", str(config)], stdin=subprocess.DEVNULL, stdout=output, stderr=output
-        )
-    if started.returncode != 0:
-        pytest.fail(f"dovecot did not start: {(base / 'start.log').read_text(errors='replace')}")
+    server = DovecotServer()
     try:
-        _wait_for_port(port, log=base / "dovecot.log")
-        yield Dovecot(host="127.0.0.1", port=port, password=password)
+        server.start()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    try:
+        yield Dovecot(host=server.host, port=server.port, password=server.password)
     finally:
-        subprocess.run(
-            [DOVECOT, "-c", str(config), "stop"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            timeout=30,
-        )
-        shutil.rmtree(base, ignore_errors=True)
-
-
-def _wait_for_port(port: int, *, log: Path, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    detail = log.read_text()[-2000:] if log.exists() else "(no log)"
-    raise RuntimeError(f"dovecot did not listen on {port}: {detail}")
+        server.stop()
