@@ -42,8 +42,8 @@ def main() -> None:
     parser.add_argument("--write", type=Path, default=None, help="also write a Markdown report")
     args = parser.parse_args()
 
-    from bot.knowledge import load_knowledge
-    from bot.matching import Matcher
+    from bot.matching.knowledge import load_knowledge
+    from bot.matching.matcher import Matcher
 
     corpus = args.corpus or sorted((ROOT / "tests" / "data").glob("*.jsonl"))
     texts = [json.loads(line)["text"] for p in corpus for line in p.open() if line.strip()]

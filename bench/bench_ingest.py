@@ -75,16 +75,16 @@ def main() -> None:
     parser.add_argument(
         "--adapter-only",
         action="store_true",
-        help="store without triage (bot.intake.store_message): the email adapter's own cost",
+        help="store without triage (bot.intake.flow.store_message): the email adapter's own cost",
     )
     args = parser.parse_args()
 
     from sqlalchemy import func, select, text
 
-    from bot.db import make_engine, session_factory, upgrade
-    from bot.models import Message, Ticket
-    from bot.models.outbox import OutboxItem
-    from bot.settings import load_settings
+    from bot.config.settings import load_settings
+    from bot.store.db import make_engine, session_factory, upgrade
+    from bot.store.models import Message, Ticket
+    from bot.store.models.outbox import OutboxItem
     from handlers.email.intake import core_intake, ingest_message
     from handlers.email.sources import from_maildir
 
@@ -110,8 +110,8 @@ def main() -> None:
 
     intake = core_intake(settings)
     if args.adapter_only:
-        from bot.intake import store_message
-        from bot.schemas import IntakeOutcome
+        from bot.intake.flow import store_message
+        from bot.types import IntakeOutcome
 
         def intake(session, message, *, now=None):  # type: ignore[no-untyped-def]
             stored, created = store_message(session, message)

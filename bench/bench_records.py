@@ -30,8 +30,12 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import delete  # noqa: E402
 
-from bot.db import make_engine, session_factory, upgrade  # noqa: E402
-from bot.models.records import (  # noqa: E402
+from bot.records.catalogue import load_catalogue  # noqa: E402
+from bot.records.checks import run_all_checks  # noqa: E402
+from bot.records.importer import import_records  # noqa: E402
+from bot.records.source import DatabaseRecords  # noqa: E402
+from bot.store.db import make_engine, session_factory, upgrade  # noqa: E402
+from bot.store.models.records import (  # noqa: E402
     Candidate,
     CandidateEmail,
     CatalogueExam,
@@ -42,10 +46,6 @@ from bot.models.records import (  # noqa: E402
     Registration,
     Voucher,
 )
-from bot.records.catalogue import load_catalogue  # noqa: E402
-from bot.records.checks import run_all_checks  # noqa: E402
-from bot.records.importer import import_records  # noqa: E402
-from bot.records.source import DatabaseRecords  # noqa: E402
 
 COUNTRIES = [
     ("United States", "North America"), ("Canada", "North America"), ("Germany", "EMEA"),

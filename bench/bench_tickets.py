@@ -23,13 +23,13 @@ from sqlalchemy import delete, func, insert, select, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.db import make_engine, session_factory, upgrade  # noqa: E402
-from bot.digests import build_digest, chart_png, render_html, render_text  # noqa: E402
-from bot.escalation import sweep  # noqa: E402
-from bot.models import Ticket, TicketEvent  # noqa: E402
-from bot.models.outbox import OutboxItem  # noqa: E402
-from bot.models.sla import DigestRun, JobRun  # noqa: E402
-from bot.settings import load_settings  # noqa: E402
+from bot.config.settings import load_settings  # noqa: E402
+from bot.store.db import make_engine, session_factory, upgrade  # noqa: E402
+from bot.store.models import Ticket, TicketEvent  # noqa: E402
+from bot.store.models.outbox import OutboxItem  # noqa: E402
+from bot.store.models.sla import DigestRun, JobRun  # noqa: E402
+from bot.tickets.digests import build_digest, chart_png, render_html, render_text  # noqa: E402
+from bot.tickets.escalation import sweep  # noqa: E402
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 ISSUES = [

@@ -17,13 +17,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.db import open_database, session_factory, transaction  # noqa: E402
-from bot.digests import send_digest  # noqa: E402
-from bot.models import Ticket  # noqa: E402
-from bot.models.base import utcnow  # noqa: E402
-from bot.outbox import deliver_due  # noqa: E402
+from bot.config.settings import load_settings  # noqa: E402
+from bot.delivery.outbox import deliver_due  # noqa: E402
 from bot.records.importer import import_records  # noqa: E402
-from bot.settings import load_settings  # noqa: E402
+from bot.store.db import open_database, session_factory, transaction  # noqa: E402
+from bot.store.models import Ticket  # noqa: E402
+from bot.store.models.base import utcnow  # noqa: E402
+from bot.tickets.digests import send_digest  # noqa: E402
 from handlers.slack.ids import Action  # noqa: E402
 from handlers.slack.outbound import make_sender  # noqa: E402
 from handlers.slack.server import create_web_app  # noqa: E402

@@ -41,14 +41,14 @@ from sqlalchemy.engine import make_url
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.soak_services import ROOT, Dovecot, Proc, SmtpServer, free_port
-from bot.db import make_engine, session_factory, upgrade
-from bot.escalation import SWEPT_STATUSES, chain_recipients, next_step
-from bot.models import Base, Message, Ticket, TicketEvent, TicketMessage
-from bot.models.outbox import OutboxItem
-from bot.models.sla import JobRun
+from bot.config.settings import load_settings
+from bot.ops.worker import SWEEP_JOB
 from bot.records.importer import import_records
-from bot.settings import load_settings
-from bot.worker import SWEEP_JOB
+from bot.store.db import make_engine, session_factory, upgrade
+from bot.store.models import Base, Message, Ticket, TicketEvent, TicketMessage
+from bot.store.models.outbox import OutboxItem
+from bot.store.models.sla import JobRun
+from bot.tickets.escalation import SWEPT_STATUSES, chain_recipients, next_step
 from handlers.email.outbound import message_id_for
 from tests.slack.fake_slack import FakeSlack
 

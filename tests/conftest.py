@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.db import make_engine, session_factory, upgrade
-from bot.knowledge import KnowledgeBase, load_knowledge
-from bot.matching import Matcher
-from bot.models import Base
-from bot.settings import Settings, load_settings
+from bot.config.settings import Settings, load_settings
+from bot.matching.knowledge import KnowledgeBase, load_knowledge
+from bot.matching.matcher import Matcher
+from bot.store.db import make_engine, session_factory, upgrade
+from bot.store.models import Base
 
 ROOT = Path(__file__).resolve().parent.parent
 KNOWLEDGE_DIR = ROOT / "knowledge"

@@ -7,7 +7,7 @@ import yaml
 from typer.testing import CliRunner
 
 from bot.cli import app, main
-from bot.config import load_app_config
+from bot.config.app import load_app_config
 from bot.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,8 +9,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.db import head_revisions, is_current, make_engine, upgrade
-from bot.models import Base, Message, Ticket, TicketEvent
+from bot.store.db import head_revisions, is_current, make_engine, upgrade
+from bot.store.models import Base, Message, Ticket, TicketEvent
 
 
 def test_models_and_migrations_agree(engine: Engine) -> None:

@@ -4,7 +4,7 @@ from collections import Counter
 
 import pytest
 
-from bot.evaluation import evaluate, load_corpus
+from bot.matching.evaluation import evaluate, load_corpus
 from tests.conftest import DATA_DIR
 
 HOLDOUT = DATA_DIR / "eval-holdout.jsonl"

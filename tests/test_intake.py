@@ -7,13 +7,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.intake import take_in
-from bot.models import Message, Ticket
-from bot.models.outbox import OutboxItem
+from bot.config.settings import Settings
+from bot.intake.flow import take_in
+from bot.ops.runtime import Runtime
 from bot.records.importer import import_records
-from bot.runtime import Runtime
-from bot.schemas import InboundMessage
-from bot.settings import Settings
+from bot.store.models import Message, Ticket
+from bot.store.models.outbox import OutboxItem
+from bot.types import InboundMessage
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import UserError
-from bot.knowledge import KnowledgeError, load_knowledge
+from bot.matching.knowledge import KnowledgeError, load_knowledge
 from tests.conftest import KNOWLEDGE_DIR
 
 CATALOGUE = {

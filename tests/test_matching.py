@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.matching import Matcher, get_matcher
-from bot.sentences import ASK, NEG, REQ, sentence_mood
-from bot.textnorm import prepare, split_units
+from bot.matching.matcher import Matcher, get_matcher
+from bot.text.normalize import prepare, split_units
+from bot.text.sentences import ASK, NEG, REQ, sentence_mood
 from tests.conftest import KNOWLEDGE_DIR
 
 

@@ -5,14 +5,14 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.models.outbox import OutboxItem
-from bot.outbox import (
+from bot.delivery.outbox import (
     PermanentDeliveryError,
     TransientDeliveryError,
     deliver_due,
     depth,
     enqueue,
 )
+from bot.store.models.outbox import OutboxItem
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 

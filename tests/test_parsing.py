@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from bot.parsing import parse_message
+from bot.text.parse import parse_message
 
 TODAY = date(2025, 3, 20)
 

@@ -5,8 +5,8 @@ import time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.matching import Classification
-from bot.parsing import parse_message
+from bot.matching.matcher import Classification
+from bot.text.parse import parse_message
 
 SETTINGS = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.matching import Matcher
+from bot.matching.matcher import Matcher
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 

@@ -3,6 +3,7 @@
 import importlib
 import pkgutil
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import typer
@@ -43,7 +44,7 @@ def _register_commands() -> None:
     if _registered:
         return
     import bot.cli as package
-    from bot.adapters import adapter_modules
+    from bot.ops.adapters import adapter_modules
 
     core = [
         importlib.import_module(f"bot.cli.{m.name}") for m in pkgutil.iter_modules(package.__path__)
@@ -51,6 +52,8 @@ def _register_commands() -> None:
     for module in (*core, *adapter_modules("cli")):
         if hasattr(module, "register"):
             module.register(app)
+    for entry in entry_points(group="triage.commands"):
+        entry.load()(app)
     _registered = True
 
 

@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.errors import UserError
-from bot.evaluation import NONE_LABEL, EvalReport, evaluate, load_corpus
-from bot.matching import Classification, Matcher, get_matcher
+from bot.matching.evaluation import NONE_LABEL, EvalReport, evaluate, load_corpus
+from bot.matching.matcher import Classification, Matcher, get_matcher
 
 DEFAULT_CORPUS_DIR = Path("tests/data")
 

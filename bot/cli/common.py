@@ -10,9 +10,9 @@ from rich.console import Console
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.db import open_database, session_factory
-from bot.logs import configure_logging
-from bot.settings import Settings, load_settings
+from bot.config.settings import Settings, load_settings
+from bot.ops.logs import configure_logging
+from bot.store.db import open_database, session_factory
 
 console = Console(highlight=False)
 

@@ -3,7 +3,7 @@
 import typer
 
 from bot.cli.common import console, state
-from bot.db import current_revisions, head_revisions, make_engine, upgrade
+from bot.store.db import current_revisions, head_revisions, make_engine, upgrade
 
 
 def register(app: typer.Typer) -> None:

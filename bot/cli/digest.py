@@ -4,13 +4,13 @@ from pathlib import Path
 
 import typer
 
-from bot.adapters import discover_senders
 from bot.cli.common import print_json, state
 from bot.cli.tickets import resolve_owner, say
-from bot.digests import build_digest, chart_png, render_text, send_digest
+from bot.delivery.outbox import deliver_due
 from bot.errors import UserError
-from bot.models.base import utcnow
-from bot.outbox import deliver_due
+from bot.ops.adapters import discover_senders
+from bot.store.models.base import utcnow
+from bot.tickets.digests import build_digest, chart_png, render_text, send_digest
 
 
 def register(app: typer.Typer) -> None:

@@ -6,9 +6,9 @@ import typer
 from rich.table import Table
 
 from bot.cli.common import console, print_json, state
-from bot.db import transaction
-from bot.erasure import find_subject, forget, plan_erasure
 from bot.errors import UserError
+from bot.privacy.erasure import find_subject, forget, plan_erasure
+from bot.store.db import transaction
 
 
 def forget_cmd(

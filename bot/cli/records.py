@@ -11,14 +11,14 @@ from rich.table import Table
 
 from bot.cli.common import console, print_json, state
 from bot.cli.forget import forget_cmd
-from bot.db import transaction
 from bot.errors import UserError
-from bot.privacy import mask_secret
+from bot.privacy.masking import mask_secret
 from bot.records.catalogue import EXAMS_FILE, load_catalogue, sync_catalogue
 from bot.records.checks import run_all_checks
 from bot.records.importer import import_records
 from bot.records.schemas import CandidateRecords
 from bot.records.source import records_source
+from bot.store.db import transaction
 
 LARGE_FILE = 2_000_000  # bytes: show a progress bar from here on
 

@@ -11,19 +11,20 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import sla, tickets
 from bot.cli.common import console, print_json, state
-from bot.config import AppConfig
+from bot.config.app import AppConfig
+from bot.delivery.notifications import candidate_label, masked_facts, notify_escalation
 from bot.errors import UserError
-from bot.intake import take_in
-from bot.models import OPEN_STATUSES, STATUSES, Ticket
-from bot.models.base import utcnow
-from bot.models.outbox import OutboxItem
-from bot.notifications import candidate_label, masked_facts, notify_escalation
-from bot.routing import route
-from bot.runtime import Runtime
-from bot.schemas import InboundMessage
-from bot.ticketing import open_load
+from bot.intake.flow import take_in
+from bot.ops.runtime import Runtime
+from bot.store.models import OPEN_STATUSES, STATUSES, Ticket
+from bot.store.models.base import utcnow
+from bot.store.models.outbox import OutboxItem
+from bot.tickets import lifecycle as tickets
+from bot.tickets import sla
+from bot.tickets.filing import open_load
+from bot.tickets.routing import route
+from bot.types import InboundMessage
 
 
 def _iso(value: datetime | None) -> str | None:

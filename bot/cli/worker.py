@@ -6,10 +6,10 @@ from datetime import datetime
 
 import typer
 
-from bot.adapters import discover_jobs, discover_senders
 from bot.cli.common import console, state
-from bot.metrics_http import start_metrics_server
-from bot.worker import run_worker
+from bot.ops.adapters import discover_jobs, discover_senders
+from bot.ops.metrics_http import start_metrics_server
+from bot.ops.worker import run_worker
 
 
 def register(app: typer.Typer) -> None:

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from bot.privacy import mask_secret
+from bot.privacy.masking import mask_secret
 from bot.records.catalogue import Catalogue, exam_facts
 from bot.records.result import CheckResult, and_join, iso, no_records
 from bot.records.schemas import CandidateRecords

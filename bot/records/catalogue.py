@@ -1,6 +1,7 @@
 """The exam catalogue as the checks need it: opening dates and beta results windows.
 
-The catalogue lives in `knowledge/exams.yaml`; `bot.knowledge` (the engine) loads the same file.
+The catalogue lives in `knowledge/exams.yaml`; `bot.matching.knowledge` loads the
+same file.
 The checks accept any mapping of code to an object with these attributes, so either loader works.
 """
 
@@ -15,7 +16,7 @@ from sqlalchemy import delete, insert
 from sqlalchemy.orm import Session
 
 from bot.errors import UserError
-from bot.models.records import CatalogueExam
+from bot.store.models.records import CatalogueExam
 
 EXAMS_FILE = "exams.yaml"
 

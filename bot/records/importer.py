@@ -19,7 +19,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import UserError
-from bot.models.records import (
+from bot.records.bulk import bulk_insert
+from bot.records.schemas import ROW_MODELS, Row
+from bot.store.models.records import (
     Candidate,
     CandidateEmail,
     Certification,
@@ -29,8 +31,6 @@ from bot.models.records import (
     Registration,
     Voucher,
 )
-from bot.records.bulk import bulk_insert
-from bot.records.schemas import ROW_MODELS, Row
 
 BATCH_SIZE = 5000
 SUFFIXES = (".csv", ".jsonl")

@@ -22,18 +22,9 @@ from sqlalchemy import Select, bindparam, select, text
 from sqlalchemy.orm import Session
 from urllib3.util.retry import Retry
 
-from bot.config import RecordsHttp
+from bot.config.app import RecordsHttp
+from bot.config.settings import Settings
 from bot.errors import UserError
-from bot.models.records import (
-    Candidate,
-    CandidateEmail,
-    Certification,
-    ExamAttempt,
-    Invitation,
-    RegionRestriction,
-    Registration,
-    Voucher,
-)
 from bot.records.schemas import (
     MCP_ID,
     AttemptRow,
@@ -45,7 +36,16 @@ from bot.records.schemas import (
     RestrictionRow,
     VoucherRow,
 )
-from bot.settings import Settings
+from bot.store.models.records import (
+    Candidate,
+    CandidateEmail,
+    Certification,
+    ExamAttempt,
+    Invitation,
+    RegionRestriction,
+    Registration,
+    Voucher,
+)
 
 
 class RecordsUnavailable(UserError):

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from bot.cli.common import console, print_json, state
 from bot.errors import UserError
-from bot.quarantine import list_quarantined, release
+from bot.intake.quarantine import list_quarantined, release
 from handlers.email import imap, sources
 from handlers.email.intake import IngestResult, core_intake, ingest_message
 

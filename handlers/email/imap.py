@@ -29,10 +29,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.config.settings import Settings
 from bot.errors import UserError
-from bot.models.base import utcnow
-from bot.models.mail import ImapClaim, ImapMailbox
-from bot.settings import Settings
+from bot.store.models.base import utcnow
+from bot.store.models.mail import ImapClaim, ImapMailbox
 from handlers.email.intake import IngestResult, Intake, ingest_message
 
 log = logging.getLogger(__name__)

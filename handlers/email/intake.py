@@ -21,13 +21,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.autoreply_limits import record_reply, reply_allowed
-from bot.bounces import mark_bouncing, tickets_of_messages
-from bot.models.base import utcnow
-from bot.models.messages import Message
-from bot.quarantine import quarantine
-from bot.schemas import InboundMessage, IntakeOutcome
-from bot.settings import Settings
+from bot.config.settings import Settings
+from bot.delivery.autoreply_limits import record_reply, reply_allowed
+from bot.delivery.bounces import mark_bouncing, tickets_of_messages
+from bot.intake.quarantine import quarantine
+from bot.store.models.base import utcnow
+from bot.store.models.messages import Message
+from bot.types import InboundMessage, IntakeOutcome
 from handlers.email.noise import Noise, detect_noise
 from handlers.email.parse import (
     ParsedEmail,
@@ -39,7 +39,7 @@ from handlers.email.parse import (
 
 
 class Intake(Protocol):
-    """The core's intake: `bot.intake.take_in` bound to its runtime."""
+    """The core's intake: `bot.intake.flow.take_in` bound to its runtime."""
 
     def __call__(
         self, session: Session, message: InboundMessage, *, now: datetime | None = None
@@ -232,8 +232,8 @@ def ingest_message(
 
 def core_intake(settings: Settings) -> Intake:
     """The core's `take_in`, bound to a runtime built once (knowledge indexed once per process)."""
-    from bot.intake import take_in
-    from bot.runtime import Runtime
+    from bot.intake.flow import take_in
+    from bot.ops.runtime import Runtime
 
     runtime = Runtime(settings)
 

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.settings import Settings
-from bot.worker import Job
+from bot.config.settings import Settings
+from bot.ops.worker import Job
 from handlers.email.imap import account_from_settings, poll_once
 from handlers.email.intake import core_intake
 

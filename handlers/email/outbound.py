@@ -18,14 +18,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
-from bot.config import Desk
-from bot.db import make_engine, session_factory
-from bot.models.base import utcnow
-from bot.models.messages import Message, TicketMessage
-from bot.models.outbox import OutboxItem
-from bot.models.tickets import Ticket
-from bot.outbox import PermanentDeliveryError, Sender, TransientDeliveryError
-from bot.settings import EnvSettings, Settings
+from bot.config.app import Desk
+from bot.config.settings import EnvSettings, Settings
+from bot.delivery.outbox import PermanentDeliveryError, Sender, TransientDeliveryError
+from bot.store.db import make_engine, session_factory
+from bot.store.models.base import utcnow
+from bot.store.models.messages import Message, TicketMessage
+from bot.store.models.outbox import OutboxItem
+from bot.store.models.tickets import Ticket
 from handlers.email.parse import message_ids
 
 TIMEOUT = 30

@@ -30,8 +30,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from bot.models.base import utcnow
-from bot.schemas import InboundMessage
+from bot.store.models.base import utcnow
+from bot.types import InboundMessage
 from handlers.email.text import header, html_to_text, part_text
 
 MESSAGE_ID = re.compile(r"<[^<>\s]+>")

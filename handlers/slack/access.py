@@ -16,7 +16,7 @@ from enum import StrEnum
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.config import AppConfig
+from bot.config.app import AppConfig
 
 log = logging.getLogger("triage.slack")
 

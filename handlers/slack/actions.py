@@ -10,8 +10,8 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 
-from bot.corrections import UNKNOWN, record_correction
-from bot.models.tickets import Ticket
+from bot.matching.corrections import UNKNOWN, record_correction
+from bot.store.models.tickets import Ticket
 from handlers.slack import blocks, core
 from handlers.slack.access import REFUSAL, Act, Actor, may, refusal
 from handlers.slack.app import Deps

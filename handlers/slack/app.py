@@ -22,11 +22,11 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.db import transaction
+from bot.config.settings import Settings
+from bot.delivery.outbox import deliver_due
 from bot.errors import UserError
-from bot.outbox import deliver_due
-from bot.runtime import Runtime
-from bot.settings import Settings
+from bot.ops.runtime import Runtime
+from bot.store.db import transaction
 from handlers.slack.access import Directory
 
 log = logging.getLogger("triage.slack")

@@ -238,7 +238,7 @@ def escalation(data: dict[str, Any]) -> tuple[str, Blocks]:
 
 
 def digest(data: dict[str, Any]) -> tuple[str, Blocks]:
-    """An owner's digest (`bot.digests.Digest` as JSON): counts, change, tickets by issue."""
+    """An owner's digest (`Digest` as JSON): counts, change, tickets by issue."""
     owner = data.get("owner_name") or data.get("owner", "")
     title = f"Triage digest for {owner}".strip() + (
         f", {data['local_date']}" if data.get("local_date") else ""

@@ -9,9 +9,9 @@ import typer
 import yaml
 
 from bot.cli.common import state
-from bot.corrections import export_jsonl
-from bot.metrics import MULTIPROC_ENV
-from bot.settings import Settings
+from bot.config.settings import Settings
+from bot.matching.corrections import export_jsonl
+from bot.ops.metrics import MULTIPROC_ENV
 from handlers.slack.app import require_credentials
 from handlers.slack.server import DELIVER_EVERY_ENV, EVENTS_PATH
 

@@ -3,7 +3,7 @@
 import re
 from dataclasses import dataclass
 
-from bot.queue import VIEWS
+from bot.tickets.queue import VIEWS
 
 USAGE = {
     "open": "/triage <message> for <MCP id|email>",

@@ -10,8 +10,8 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 
 from bot.errors import UserError
-from bot.queue import counts_by_issue, queue
-from bot.schemas import InboundMessage
+from bot.tickets.queue import counts_by_issue, queue
+from bot.types import InboundMessage
 from handlers.slack import blocks, core
 from handlers.slack.access import REFUSAL, Act, Actor, may, refusal
 from handlers.slack.app import Database, Deps

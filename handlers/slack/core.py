@@ -9,18 +9,20 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import agent_actions, intake, tickets
+from bot.config.settings import Settings
+from bot.delivery.notifications import candidate_label, masked_facts
 from bot.errors import UserError
-from bot.kb_search import search_issues
-from bot.models.base import utcnow
-from bot.models.tickets import Ticket
-from bot.notifications import candidate_label, masked_facts
+from bot.intake import flow as intake
+from bot.matching.search import search_issues
+from bot.ops.runtime import Runtime
 from bot.records.catalogue import load_catalogue
 from bot.records.checks import run_all_checks
 from bot.records.source import records_source
-from bot.runtime import Runtime
-from bot.schemas import InboundMessage, IntakeOutcome
-from bot.settings import Settings
+from bot.store.models.base import utcnow
+from bot.store.models.tickets import Ticket
+from bot.tickets import actions as agent_actions
+from bot.tickets import lifecycle as tickets
+from bot.types import InboundMessage, IntakeOutcome
 
 
 def take_in(

@@ -7,8 +7,8 @@ from slack_bolt import Ack, App, BoltContext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.models.outbox import OutboxItem
-from bot.queue import counts_by_issue, queue
+from bot.store.models.outbox import OutboxItem
+from bot.tickets.queue import counts_by_issue, queue
 from handlers.slack import blocks, core
 from handlers.slack.app import Deps
 

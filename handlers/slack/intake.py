@@ -19,9 +19,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bot.errors import DatabaseUnavailable
-from bot.inbound_events import claim_event
-from bot.models.outbox import OutboxItem
-from bot.schemas import InboundMessage, IntakeOutcome
+from bot.intake.events import claim_event
+from bot.store.models.outbox import OutboxItem
+from bot.types import InboundMessage, IntakeOutcome
 from handlers.slack import core
 from handlers.slack.app import Database, Deps
 from handlers.slack.commands import outcome_data

@@ -13,9 +13,9 @@ from urllib.error import URLError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.models.outbox import OutboxItem
-from bot.outbox import PermanentDeliveryError, Sender, TransientDeliveryError
-from bot.settings import Settings
+from bot.config.settings import Settings
+from bot.delivery.outbox import PermanentDeliveryError, Sender, TransientDeliveryError
+from bot.store.models.outbox import OutboxItem
 from handlers.slack.blocks import render
 
 log = logging.getLogger("triage.slack")

@@ -26,11 +26,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.db import open_database, ping, session_factory
-from bot.logs import configure_logging
-from bot.outbox import deliver_due
-from bot.settings import Settings, load_settings
-from handlers.ops import ops_routes
+from bot.config.settings import Settings, load_settings
+from bot.delivery.outbox import deliver_due
+from bot.ops.http_routes import ops_routes
+from bot.ops.logs import configure_logging
+from bot.store.db import open_database, ping, session_factory
 from handlers.slack.app import build_app
 
 log = logging.getLogger("triage.slack")

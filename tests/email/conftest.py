@@ -14,7 +14,7 @@ import pytest
 from imap_tools import MailBoxUnencrypted
 
 from bot.cli import main
-from bot.settings import Settings
+from bot.config.settings import Settings
 from handlers.email.imap import ImapAccount
 from handlers.email.intake import Intake, core_intake
 from handlers.email.sink import Sink, local_smtp_sink

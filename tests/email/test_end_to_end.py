@@ -4,11 +4,11 @@ ticket, and no automatic reply to machines."""
 import pytest
 from sqlalchemy import func, select
 
-from bot.adapters import discover_senders
-from bot.models import Message, TicketEvent, TicketMessage
-from bot.models.mail import BouncingAddress
-from bot.models.outbox import OutboxItem
-from bot.outbox import deliver_due
+from bot.delivery.outbox import deliver_due
+from bot.ops.adapters import discover_senders
+from bot.store.models import Message, TicketEvent, TicketMessage
+from bot.store.models.mail import BouncingAddress
+from bot.store.models.outbox import OutboxItem
 from handlers.email.intake import ingest_message
 from tests.email.conftest import corpus
 

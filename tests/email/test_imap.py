@@ -13,10 +13,10 @@ from imap_tools import MailBoxUnencrypted
 from pydantic import SecretStr
 from sqlalchemy import func, select, update
 
-from bot.models import Message, utcnow
-from bot.models.mail import ImapClaim, ImapMailbox, QuarantinedMessage
-from bot.schemas import InboundMessage, IntakeOutcome
-from bot.settings import Settings
+from bot.config.settings import Settings
+from bot.store.models import Message, utcnow
+from bot.store.models.mail import ImapClaim, ImapMailbox, QuarantinedMessage
+from bot.types import InboundMessage, IntakeOutcome
 from handlers.email import imap
 from handlers.email.intake import Intake
 from handlers.email.jobs import jobs

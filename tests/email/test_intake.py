@@ -7,11 +7,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.autoreply_limits import record_reply
-from bot.models import Message, Ticket, TicketEvent, utcnow
-from bot.models.mail import BouncingAddress, QuarantinedMessage
-from bot.schemas import InboundMessage, IntakeOutcome, TicketOutcome
-from bot.settings import Settings
+from bot.config.settings import Settings
+from bot.delivery.autoreply_limits import record_reply
+from bot.store.models import Message, Ticket, TicketEvent, utcnow
+from bot.store.models.mail import BouncingAddress, QuarantinedMessage
+from bot.types import InboundMessage, IntakeOutcome, TicketOutcome
 from handlers.email.intake import Intake, ingest_message
 from handlers.email.parse import raw_bytes
 from tests.email.conftest import CORPUS, corpus
@@ -156,7 +156,7 @@ def test_auto_reply_limit_per_address_suppresses_further_replies(sessions, setti
 
 
 def test_auto_reply_limit_window_is_one_hour(sessions, settings, db) -> None:  # type: ignore[no-untyped-def]
-    from bot.autoreply_limits import reply_allowed
+    from bot.delivery.autoreply_limits import reply_allowed
 
     with sessions() as session, session.begin():
         for _ in range(3):

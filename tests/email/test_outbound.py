@@ -5,11 +5,11 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.adapters import discover_senders
-from bot.models import Message, Ticket, TicketMessage, utcnow
-from bot.models.outbox import OutboxItem
-from bot.outbox import deliver_due, enqueue
-from bot.settings import Settings
+from bot.config.settings import Settings
+from bot.delivery.outbox import deliver_due, enqueue
+from bot.ops.adapters import discover_senders
+from bot.store.models import Message, Ticket, TicketMessage, utcnow
+from bot.store.models.outbox import OutboxItem
 from handlers.email.noise import detect_noise
 from handlers.email.outbound import build_mime, sender
 from handlers.email.parse import parse_email, read_message

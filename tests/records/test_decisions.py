@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from bot.decisions import decide
+from bot.intake.decisions import decide
 from bot.records.checks import run_check
 from bot.records.identify import Identification
 from tests.records.conftest import TODAY, records

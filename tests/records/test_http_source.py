@@ -7,8 +7,8 @@ import pytest
 import requests
 import responses
 
-from bot.config import RecordsHttp
-from bot.decisions import decide
+from bot.config.app import RecordsHttp
+from bot.intake.decisions import decide
 from bot.records.identify import identify
 from bot.records.source import AmbiguousCandidate, HttpRecords, RecordsUnavailable, records_source
 

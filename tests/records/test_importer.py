@@ -8,9 +8,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import UserError
-from bot.models.records import Candidate, CandidateEmail, ExamAttempt, Voucher
 from bot.records.importer import import_records, records_files
 from bot.records.source import DatabaseRecords
+from bot.store.models.records import Candidate, CandidateEmail, ExamAttempt, Voucher
 
 CANDIDATES = """mcp_id,name,emails,country,region,slack_user_id
 1234567,Priya Raman,priya@example.com; P.Raman@Work.Example,India,India,U0PRIYA

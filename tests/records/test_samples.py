@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.decisions import decide
+from bot.intake.decisions import decide
 from bot.records.catalogue import load_catalogue
 from bot.records.checks import run_check
 from bot.records.identify import identify

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.config.settings import Settings
+from bot.ops.runtime import Runtime
 from bot.records.importer import import_records
-from bot.runtime import Runtime
-from bot.schemas import InboundMessage
-from bot.settings import Settings
+from bot.types import InboundMessage
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)

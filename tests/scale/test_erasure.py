@@ -10,15 +10,15 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.erasure import find_subject
 from bot.errors import UserError
-from bot.intake import take_in
-from bot.models import Message, Ticket, TicketEvent
-from bot.models.erasure import Erasure
-from bot.models.outbox import OutboxItem
-from bot.models.records import Candidate, CandidateEmail, Voucher
-from bot.runtime import Runtime
-from bot.schemas import InboundMessage
+from bot.intake.flow import take_in
+from bot.ops.runtime import Runtime
+from bot.privacy.erasure import find_subject
+from bot.store.models import Message, Ticket, TicketEvent
+from bot.store.models.erasure import Erasure
+from bot.store.models.outbox import OutboxItem
+from bot.store.models.records import Candidate, CandidateEmail, Voucher
+from bot.types import InboundMessage
 from tests.scale.conftest import NOW, ROOT, email
 
 PRIYA = (

@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.cli import main
-from bot.models import Message, Ticket
-from bot.runtime import Runtime
+from bot.ops.runtime import Runtime
+from bot.store.models import Message, Ticket
 from tests.scale.conftest import ROOT
 
 INJECTIONS = [

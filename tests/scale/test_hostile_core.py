@@ -9,12 +9,12 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.bounds import no_nul
-from bot.intake import take_in
-from bot.models import Message, Ticket
-from bot.parsing import parse_message
-from bot.runtime import Runtime
-from bot.schemas import InboundMessage
+from bot.intake.flow import take_in
+from bot.ops.runtime import Runtime
+from bot.store.bounds import no_nul
+from bot.store.models import Message, Ticket
+from bot.text.parse import parse_message
+from bot.types import InboundMessage
 from tests.scale.conftest import NOW
 
 SQL = [

@@ -9,11 +9,11 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.intake import take_in
-from bot.models import Message
-from bot.models.mail import QuarantinedMessage
-from bot.runtime import Runtime
-from bot.settings import Settings
+from bot.config.settings import Settings
+from bot.intake.flow import take_in
+from bot.ops.runtime import Runtime
+from bot.store.models import Message
+from bot.store.models.mail import QuarantinedMessage
 from handlers.email.intake import ingest_message
 from handlers.email.parse import ParsedEmail, UnparseableEmail, parse_email
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.models import Message, Ticket, TicketEvent
+from bot.store.models import Message, Ticket, TicketEvent
 from handlers.slack.ids import Action
 from tests.slack.conftest import DEV, LEAD, STRANGER, make_ticket, message_event
 from tests.slack.fake_slack import FakeSlack

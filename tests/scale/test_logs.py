@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.intake import take_in
-from bot.logs import configure_logging, mask_codes
-from bot.runtime import Runtime
-from bot.settings import Settings
+from bot.config.settings import Settings
+from bot.intake.flow import take_in
+from bot.ops.logs import configure_logging, mask_codes
+from bot.ops.runtime import Runtime
 from tests.scale.conftest import NOW, SECRET_BODY, email
 
 CODES = ("X9K2-7Q2K-ABCD", "PROMO7Z9Q8")

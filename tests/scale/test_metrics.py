@@ -10,12 +10,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import metrics
-from bot.db import make_engine
-from bot.health import liveness, readiness
-from bot.intake import take_in
-from bot.outbox import PermanentDeliveryError, TransientDeliveryError, deliver_due
-from bot.runtime import Runtime
+from bot.delivery.outbox import PermanentDeliveryError, TransientDeliveryError, deliver_due
+from bot.intake.flow import take_in
+from bot.ops import metrics
+from bot.ops.health import liveness, readiness
+from bot.ops.runtime import Runtime
+from bot.store.db import make_engine
 from tests.scale.conftest import NOW, ROOT, email
 
 OWED = "I took 71-621 and 71-622 in the beta but only one voucher came. MCP ID 4012345"
@@ -98,7 +98,7 @@ def test_readiness_needs_a_current_schema(engine: Engine, tmp_path: Path) -> Non
 
 
 BUMP = """
-from bot import metrics
+from bot.ops import metrics
 metrics.message_taken_in("slack", duplicate=False)
 metrics.escalation_fired(1, breached=True)
 """
@@ -108,7 +108,7 @@ def test_counters_add_up_across_processes(tmp_path: Path) -> None:
     env = {**os.environ, metrics.MULTIPROC_ENV: str(tmp_path)}
     for _ in range(2):
         subprocess.run([sys.executable, "-c", BUMP], env=env, cwd=ROOT, check=True)
-    render = "import sys; from bot import metrics; sys.stdout.buffer.write(metrics.render())"
+    render = "import sys; from bot.ops import metrics; sys.stdout.buffer.write(metrics.render())"
     out = subprocess.run(
         [sys.executable, "-c", render], env=env, cwd=ROOT, check=True, capture_output=True
     ).stdout

@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, object_session, sessionmaker
 
-from bot.models.outbox import OutboxItem
-from bot.outbox import CLAIM_FOR, claim, deliver_due, enqueue
+from bot.delivery.outbox import CLAIM_FOR, claim, deliver_due, enqueue
+from bot.store.models.outbox import OutboxItem
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 

@@ -9,9 +9,9 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from bot.models import Message, Ticket
-from bot.runtime import Runtime
-from bot.settings import Settings
+from bot.config.settings import Settings
+from bot.ops.runtime import Runtime
+from bot.store.models import Message, Ticket
 from handlers.slack.server import create_web_app
 from tests.slack.conftest import message_event
 from tests.slack.fake_slack import FakeSlack

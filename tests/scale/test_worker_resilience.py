@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.settings import Settings
-from bot.worker import run_worker
+from bot.config.settings import Settings
+from bot.ops.worker import run_worker
 
 
 def test_a_failed_round_is_followed_by_the_next(

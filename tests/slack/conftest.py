@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.models.base import utcnow
-from bot.models.tickets import Ticket
-from bot.settings import Settings, load_settings
+from bot.config.settings import Settings, load_settings
+from bot.store.models.base import utcnow
+from bot.store.models.tickets import Ticket
 from handlers.slack.server import create_web_app
 from tests.slack.fake_slack import FakeSlack
 from tests.slack.harness import AGENT as AGENT

@@ -13,10 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.cli import main
-from bot.db import make_engine
-from bot.models import Ticket
-from bot.models.slack import InboundEvent
-from bot.settings import Settings
+from bot.config.settings import Settings
+from bot.store.db import make_engine
+from bot.store.models import Ticket
+from bot.store.models.slack import InboundEvent
 from handlers.slack.server import create_web_app
 from tests.slack.conftest import ROOT, SECRET, message_event
 from tests.slack.fake_slack import FakeSlack

@@ -5,8 +5,8 @@ import json
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.models import Ticket, TicketEvent
-from bot.models.outbox import OutboxItem
+from bot.store.models import Ticket, TicketEvent
+from bot.store.models.outbox import OutboxItem
 from handlers.slack.ids import Action
 from tests.slack.conftest import (
     AGENT,

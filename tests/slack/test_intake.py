@@ -8,12 +8,12 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.models import Message, Ticket, TicketMessage
-from bot.models.base import utcnow
-from bot.models.outbox import OutboxItem
-from bot.models.slack import InboundEvent
-from bot.outbox import deliver_due
-from bot.settings import Settings
+from bot.config.settings import Settings
+from bot.delivery.outbox import deliver_due
+from bot.store.models import Message, Ticket, TicketMessage
+from bot.store.models.base import utcnow
+from bot.store.models.outbox import OutboxItem
+from bot.store.models.slack import InboundEvent
 from handlers.slack.outbound import make_sender
 from handlers.slack.server import create_web_app
 from tests.slack.conftest import AGENT, INTAKE, SlackClient, message_event

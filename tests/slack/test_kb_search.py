@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.kb_search import search_issues
-from bot.knowledge import KnowledgeBase, load_knowledge
+from bot.matching.knowledge import KnowledgeBase, load_knowledge
+from bot.matching.search import search_issues
 
 ROOT = Path(__file__).resolve().parents[2]
 

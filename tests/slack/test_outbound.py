@@ -6,13 +6,13 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.adapters import discover_senders
-from bot.digests import send_digest
-from bot.models.base import utcnow
-from bot.models.outbox import OutboxItem
-from bot.notifications import notify_escalation
-from bot.outbox import deliver_due, enqueue
-from bot.settings import Settings
+from bot.config.settings import Settings
+from bot.delivery.notifications import notify_escalation
+from bot.delivery.outbox import deliver_due, enqueue
+from bot.ops.adapters import discover_senders
+from bot.store.models.base import utcnow
+from bot.store.models.outbox import OutboxItem
+from bot.tickets.digests import send_digest
 from handlers.slack.outbound import make_sender
 from tests.slack.conftest import DEV, INTAKE, make_ticket
 from tests.slack.fake_slack import FakeSlack, render_text

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.cli import main
-from bot.models.base import utcnow
-from bot.models.slack import IssueCorrection
+from bot.store.models.base import utcnow
+from bot.store.models.slack import IssueCorrection
 from handlers.slack.ids import Action
 from tests.slack.conftest import AGENT, DEV, LEAD, ROOT, SlackClient, make_ticket
 from tests.slack.fake_slack import FakeSlack, render_text

@@ -9,10 +9,16 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from bot.config import AppConfig
-from bot.models import Message
-from bot.settings import Settings
-from bot.ticketing import FiledTicket, IssueVerdict, Signals, TriagedMessage, file_triaged_message
+from bot.config.app import AppConfig
+from bot.config.settings import Settings
+from bot.store.models import Message
+from bot.tickets.filing import (
+    FiledTicket,
+    IssueVerdict,
+    Signals,
+    TriagedMessage,
+    file_triaged_message,
+)
 
 # Wednesday 25 November 2026, 10:00 UTC: a working morning in London.
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.cli import main
-from bot.models import Ticket
-from bot.models.outbox import OutboxItem
+from bot.store.models import Ticket
+from bot.store.models.outbox import OutboxItem
 from tests.conftest import ROOT
 from tests.tickets.conftest import FileFn, verdict
 
@@ -157,7 +157,7 @@ def test_open_logs_a_call_through_the_same_triage(
 def test_show_lists_deliveries_with_a_failed_send_and_its_error(
     triage: Run, two: tuple[int, int], sessions
 ) -> None:  # type: ignore[no-untyped-def]
-    from bot.outbox import TransientDeliveryError, deliver_due
+    from bot.delivery.outbox import TransientDeliveryError, deliver_due
 
     def smtp_down(item: OutboxItem) -> None:
         raise TransientDeliveryError("connection refused by 127.0.0.1:2525")

@@ -10,12 +10,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import sla, tickets
-from bot.config import AppConfig
-from bot.digests import build_digest, chart_png, render_html, render_text, send_digest
-from bot.models import Ticket
-from bot.models.outbox import OutboxItem
-from bot.models.sla import DigestRun
+from bot.config.app import AppConfig
+from bot.store.models import Ticket
+from bot.store.models.outbox import OutboxItem
+from bot.store.models.sla import DigestRun
+from bot.tickets import lifecycle as tickets
+from bot.tickets import sla
+from bot.tickets.digests import build_digest, chart_png, render_html, render_text, send_digest
 from tests.tickets.conftest import FileFn, verdict
 
 GOLDEN = Path(__file__).parent / "golden"

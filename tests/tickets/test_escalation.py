@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.config import AppConfig
-from bot.escalation import chain_recipients, steps_due, sweep
-from bot.models import Ticket, TicketEvent
-from bot.models.outbox import OutboxItem
+from bot.config.app import AppConfig
+from bot.store.models import Ticket, TicketEvent
+from bot.store.models.outbox import OutboxItem
+from bot.tickets.escalation import chain_recipients, steps_due, sweep
 from tests.tickets.conftest import NOW, FileFn, verdict
 
 DUE = datetime(2026, 11, 25, 22, 0, tzinfo=UTC)  # dev's first response target for NOW

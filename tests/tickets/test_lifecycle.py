@@ -6,10 +6,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import tickets
-from bot.config import AppConfig
+from bot.config.app import AppConfig
 from bot.errors import UserError
-from bot.models import Ticket, TicketEvent, TicketMessage
+from bot.store.models import Ticket, TicketEvent, TicketMessage
+from bot.tickets import lifecycle as tickets
 from tests.tickets.conftest import NOW, store_message
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bot.priority import highest, priority_for
+from bot.tickets.priority import highest, priority_for
 
 
 @pytest.mark.parametrize(

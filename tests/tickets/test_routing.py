@@ -2,8 +2,8 @@
 
 import pytest
 
-from bot.config import AppConfig, RoutingRule
-from bot.routing import Route, route
+from bot.config.app import AppConfig, RoutingRule
+from bot.tickets.routing import Route, route
 
 
 def _route(config: AppConfig, issue: str | None, region: str | None = "EMEA",

@@ -4,9 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.config import AppConfig
-from bot.models import Ticket
-from bot.sla import (
+from bot.config.app import AppConfig
+from bot.store.models import Ticket
+from bot.tickets.sla import (
     add_business_time,
     business_time_between,
     calendar_for,

@@ -5,10 +5,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.config import AppConfig
-from bot.models import Ticket, TicketMessage
-from bot.models.outbox import OutboxItem
-from bot.ticketing import file_triaged_message
+from bot.config.app import AppConfig
+from bot.store.models import Ticket, TicketMessage
+from bot.store.models.outbox import OutboxItem
+from bot.tickets.filing import file_triaged_message
 from tests.tickets.conftest import NOW, FileFn, store_message, triaged, verdict
 
 

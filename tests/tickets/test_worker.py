@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.config import AppConfig
-from bot.models.outbox import OutboxItem
-from bot.models.sla import JobRun
-from bot.worker import next_digest_at, run_due_jobs
+from bot.config.app import AppConfig
+from bot.ops.worker import next_digest_at, run_due_jobs
+from bot.store.models.outbox import OutboxItem
+from bot.store.models.sla import JobRun
 from tests.conftest import ROOT
 
 MONDAY_EARLY = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
@@ -111,8 +111,8 @@ def test_sigterm_stops_the_worker_cleanly(database_url: str) -> None:
 def test_adapter_jobs_run_on_the_same_schedule(
     sessions: sessionmaker[Session], config: AppConfig, settings: object
 ) -> None:
-    from bot.adapters import discover_jobs
-    from bot.worker import Job
+    from bot.ops.adapters import discover_jobs
+    from bot.ops.worker import Job
 
     assert discover_jobs(settings) == []  # type: ignore[arg-type]  # no IMAP_HOST: no poll
     calls: list[datetime] = []

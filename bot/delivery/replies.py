@@ -1,0 +1,152 @@
+"""The reply a message gets back on its own channel, queued in the outbox in the same
+transaction as its tickets: an acknowledgement with the ticket reference, the answers the records
+settle, and who has what was escalated.
+
+Email replies go to the candidate. Slack replies land in a thread others can read, so they say
+what was understood and decided, never record facts or drafted answers (agents get those
+ephemerally, and send an answer with a button)."""
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from bot.config.app import AppConfig
+from bot.delivery.outbox import enqueue
+from bot.store.models import Message
+from bot.tickets.filing import FiledTicket
+from bot.tickets.lifecycle import display_id
+from bot.types import InboundMessage
+
+
+def queue_reply(
+    session: Session,
+    config: AppConfig,
+    *,
+    message: InboundMessage,
+    stored: Message,
+    filed: list[FiledTicket],
+    titles: Mapping[str, str],
+    candidate_name: str | None,
+    now: datetime,
+) -> str | None:
+    """Queue the reply to `message` and return its text, or None when it gets none."""
+    if message.suppress_reply or not filed or all(f.action == "none" for f in filed):
+        return None
+    if message.source == "email" and message.sender_email:
+        text = email_reply_text(config, filed=filed, titles=titles, candidate_name=candidate_name)
+        refs = [*message.in_reply_to, message.external_id]
+        enqueue(
+            session,
+            channel="email",
+            kind="reply",
+            recipient=message.sender_email,
+            dedupe_key=f"reply:{stored.id}",
+            ticket_id=filed[0].ticket_id,
+            now=now,
+            payload={
+                "to": message.sender_email,
+                "subject": reply_subject(message.subject, display_id(config, filed[0].ticket_id)),
+                "text": text,
+                "html": None,
+                "in_reply_to": message.external_id,
+                "references": refs,
+                "ticket_id": filed[0].ticket_id,
+                "auto": True,
+            },
+        )
+        return text
+    if message.source == "slack" and message.slack_channel:
+        text = slack_reply_text(config, filed=filed, titles=titles)
+        enqueue(
+            session,
+            channel="slack",
+            kind="reply",
+            recipient=message.slack_channel,
+            dedupe_key=f"reply:{stored.id}",
+            ticket_id=filed[0].ticket_id,
+            now=now,
+            payload={
+                "channel": message.slack_channel,
+                "thread_ts": message.thread_key or message.external_id.split(":")[-1],
+                "text": text,
+                "view": "reply",
+                "data": {"tickets": [_public(config, f, titles) for f in filed]},
+                "file": None,
+            },
+        )
+        return text
+    return None
+
+
+def reply_subject(subject: str | None, ref: str) -> str:
+    subject = (subject or "Your message").strip()
+    if f"[{ref}]" not in subject:
+        subject = f"{subject} [{ref}]"
+    return subject if subject.lower().startswith("re:") else f"Re: {subject}"
+
+
+def email_reply_text(
+    config: AppConfig,
+    *,
+    filed: list[FiledTicket],
+    titles: Mapping[str, str],
+    candidate_name: str | None,
+) -> str:
+    first_name = (candidate_name or "").split(" ")[0]
+    parts = [f"Hello {first_name}," if first_name else "Hello,", ""]
+    parts.append(f"Thank you for contacting the {config.desk.name}.")
+    for ticket in filed:
+        ref = display_id(config, ticket.ticket_id)
+        title = titles.get(ticket.issue or "", "your message")
+        parts += ["", f"{title} ({ref}):" if len(filed) > 1 else f"Your reference: {ref}.", ""]
+        parts.append(_body(config, ticket))
+    refs = ", ".join(f"[{display_id(config, f.ticket_id)}]" for f in filed)
+    parts += ["", f"Please keep {refs} in the subject when you reply.", "", "Kind regards,",
+              config.desk.name]  # fmt: skip
+    return "\n".join(parts)
+
+
+def _body(config: AppConfig, ticket: FiledTicket) -> str:
+    if ticket.action in ("answer", "ask-id") and ticket.answer:
+        return ticket.answer
+    owner = config.find_owner(ticket.owner)
+    if ticket.action == "ask-id":
+        return (
+            "We could not match your message to a candidate record. Please reply with your "
+            "MCP ID so we can check your records."
+        )
+    who = f"{owner.name.split(' ')[0]} on our team" if owner else "a member of our team"
+    return f"We have passed this to {who}, who will look into it and reply to you."
+
+
+def slack_reply_text(
+    config: AppConfig, *, filed: list[FiledTicket], titles: Mapping[str, str]
+) -> str:
+    lines = []
+    for ticket in filed:
+        ref = display_id(config, ticket.ticket_id)
+        title = titles.get(ticket.issue or "", "Unrecognised request")
+        owner = config.find_owner(ticket.owner)
+        decision = {
+            "answer": "answer drafted",
+            "escalate": f"escalated to {owner.name}" if owner else "escalated",
+            "ask-id": "asked for the MCP ID",
+            "none": "no action",
+        }[ticket.action]
+        lines.append(f"{ref} · {title} · {decision}")
+    return "\n".join(lines)
+
+
+def _public(config: AppConfig, ticket: FiledTicket, titles: Mapping[str, str]) -> dict[str, object]:
+    return {
+        "ticket_id": ticket.ticket_id,
+        "ref": display_id(config, ticket.ticket_id),
+        "issue": ticket.issue,
+        "title": titles.get(ticket.issue or "", "Unrecognised request"),
+        "status": ticket.status,
+        "priority": ticket.priority,
+        "action": ticket.action,
+        "owner": ticket.owner,
+        "created": ticket.created,
+    }

@@ -1,0 +1,112 @@
+"""Measure the matcher against a labelled corpus: accuracy, per-issue and entity figures.
+
+Definitions (multi-label: a message may carry several issues):
+- top-1 accuracy: the best issue is one of the expected ones; for a message labelled unknown
+  (`[]`), the best issue must be None.
+- per-issue precision/recall/F1: over the reported `issues` lists against the expected lists.
+- entity precision/recall/F1: micro-averaged per kind over the messages labelled with that kind.
+- confusion: expected first issue against the predicted best issue ("(none)" for unknown).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from bot.errors import UserError
+from bot.matching.matcher import Matcher
+
+NONE_LABEL = "(none)"
+ENTITY_KINDS = ("exams", "providers", "regions", "mcp_ids")
+
+
+class LabelledMessage(BaseModel):
+    text: str
+    channel: Literal["email", "slack"] = "email"
+    issues: list[str] | None = None
+    entities: dict[str, list[str]] = Field(default_factory=dict)
+    split: Literal["tune", "holdout"] = "tune"
+
+
+class Figures(BaseModel):
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+class EvalReport(BaseModel):
+    messages: int
+    top1_accuracy: float
+    issues: dict[str, Figures]
+    entities: dict[str, Figures]
+    confusion: dict[str, dict[str, int]]
+
+    @property
+    def min_recall(self) -> float:
+        return min((f.recall for f in self.issues.values() if f.support), default=1.0)
+
+
+def load_corpus(paths: Iterable[Path]) -> list[LabelledMessage]:
+    """Read JSONL corpora; a bad line is reported with its file and line number."""
+    rows: list[LabelledMessage] = []
+    for path in paths:
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise UserError(f"{path}: cannot read: {exc}") from exc
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(LabelledMessage.model_validate(json.loads(line)))
+            except (json.JSONDecodeError, ValidationError) as exc:
+                raise UserError(f"{path}:{number}: invalid labelled message: {exc}") from exc
+    return rows
+
+
+def _figures(tp: int, fp: int, fn: int) -> Figures:
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    recall = tp / (tp + fn) if tp + fn else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return Figures(
+        precision=round(precision, 4), recall=round(recall, 4), f1=round(f1, 4), support=tp + fn
+    )
+
+
+def evaluate(matcher: Matcher, rows: list[LabelledMessage]) -> EvalReport:
+    """Classify every row and compare with its labels."""
+    correct = 0
+    counts: dict[str, Counter[str]] = defaultdict(Counter)  # issue -> tp/fp/fn
+    entity_counts: dict[str, Counter[str]] = defaultdict(Counter)
+    confusion: dict[str, Counter[str]] = defaultdict(Counter)
+    for row in rows:
+        result = matcher.classify(row.text)
+        expected = row.issues or []
+        correct += (result.issue in expected) if expected else result.issue is None
+        confusion[expected[0] if expected else NONE_LABEL][result.issue or NONE_LABEL] += 1
+        got = {i.id for i in result.issues}
+        for iid in got | set(expected):
+            counts[iid][
+                "tp" if iid in got and iid in expected else "fp" if iid in got else "fn"
+            ] += 1
+        found = result.entities.model_dump()
+        for kind, values in row.entities.items():
+            if kind not in found:
+                continue
+            want, have = set(values), set(found[kind])
+            entity_counts[kind]["tp"] += len(want & have)
+            entity_counts[kind]["fp"] += len(have - want)
+            entity_counts[kind]["fn"] += len(want - have)
+    return EvalReport(
+        messages=len(rows),
+        top1_accuracy=round(correct / len(rows), 4) if rows else 0.0,
+        issues={i: _figures(c["tp"], c["fp"], c["fn"]) for i, c in sorted(counts.items())},
+        entities={k: _figures(c["tp"], c["fp"], c["fn"]) for k, c in sorted(entity_counts.items())},
+        confusion={e: dict(sorted(p.items())) for e, p in sorted(confusion.items())},
+    )
