@@ -14,9 +14,8 @@ from sqlalchemy.orm import Session
 from bot.config.app import AppConfig
 from bot.delivery.outbox import enqueue
 from bot.store.models import Message
-from bot.tickets.filing import FiledTicket
 from bot.tickets.lifecycle import display_id
-from bot.types import InboundMessage
+from bot.types import FiledTicket, InboundMessage
 
 
 def queue_reply(

@@ -14,15 +14,9 @@ from bot.records.identify import Identification, identify
 from bot.records.result import CheckResult, unavailable_result
 from bot.text.parse import parse_message
 from bot.text.regions import DESK_REGIONS
-from bot.tickets.filing import NOT_A_REQUEST, IssueVerdict, Signals, TriagedMessage
-from bot.types import InboundMessage
+from bot.types import NOT_A_REQUEST, InboundMessage, IssueVerdict, TriagedMessage
 
 # A "solved, thanks" that may resolve the candidate's open ticket (only when nothing else is asked).
-_THANKS = re.compile(
-    r"\b(?:thanks?|thank\s+you|thx|cheers|solved|resolved|sorted|fixed|it\s+worked|works\s+now|"
-    r"got\s+it|received\s+it|all\s+good)\b",
-    re.IGNORECASE,
-)
 _MCP_ID = re.compile(r"^\d{4,10}$")
 
 
@@ -57,12 +51,7 @@ def triage_message(
         region=candidate.candidate.region if candidate else desk_region,
         country=candidate.candidate.country if candidate else country,
         exams=entities["exams"],
-        signals=Signals(
-            anger=classification.signals.angry,
-            chase_count=classification.signals.chasing,
-            waiting_days=classification.signals.waiting_days,
-            thanks=bool(_THANKS.search(parsed.new_text)),
-        ),
+        signals=classification.signals,
         verdicts=verdicts,
         ticket_id=thread_ticket_id,
         entities=entities,

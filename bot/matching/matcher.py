@@ -27,11 +27,9 @@ from bot.text.normalize import (
     split_units,
     stem,
 )
-from bot.text.parse import Entities, ParsedMessage, parse_message
+from bot.text.parse import parse_message
 from bot.text.sentences import ANY_MOOD, BACK_REFERENCES, NEG, TOPICS, sentence_mood
-from bot.text.tone import Signals
-
-NOT_A_REQUEST = "not-a-request"
+from bot.types import NOT_A_REQUEST, Entities, ParsedMessage, Signals
 
 # Scores are in 0..1. An issue is reported at REPORT and above; the best issue must also
 # reach UNKNOWN_BELOW or the message is unknown (a person looks at it).

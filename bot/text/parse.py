@@ -9,35 +9,11 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
-from pydantic import BaseModel, Field
-
 from bot.privacy.masking import mask_all, mask_secret
 from bot.text.quoting import split_signature, strip_history
 from bot.text.regions import alias_table
-from bot.text.tone import Signals, read_signals
-
-
-class Entities(BaseModel):
-    """What a message names; the field set is the public `classify --json` contract."""
-
-    exams: list[str] = Field(default_factory=list)
-    providers: list[str] = Field(default_factory=list)
-    regions: list[str] = Field(default_factory=list)
-    mcp_ids: list[str] = Field(default_factory=list)
-    emails: list[str] = Field(default_factory=list)
-    voucher_codes: list[str] = Field(default_factory=list)  # masked: `****-7Q2K`
-    error_messages: list[str] = Field(default_factory=list)
-
-
-class ParsedMessage(BaseModel):
-    """A message taken apart. `secret_codes` holds raw codes and is never serialised."""
-
-    new_text: str
-    entities: Entities
-    signals: Signals
-    dates: list[date] = Field(default_factory=list)
-    secret_codes: list[str] = Field(default_factory=list, exclude=True, repr=False)
-
+from bot.text.tone import read_signals
+from bot.types import Entities, ParsedMessage
 
 # --- entity patterns (compiled once, at import: they are constants, not configuration) -------
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, Field
+from bot.types import Signals
 
 _NUMBER_WORDS = {
     "a": 1, "an": 1, "one": 1, "two": 2, "couple": 2, "three": 3, "few": 3, "several": 3,
@@ -63,14 +63,11 @@ _FOLLOW_UP = re.compile(
 )
 
 
-class Signals(BaseModel):
-    """How the sender writes: anger markers, chasing count, days waited, follow-up."""
-
-    angry: bool = False
-    anger_markers: list[str] = Field(default_factory=list)
-    chasing: int = 0
-    waiting_days: int | None = None
-    follow_up: bool = False
+_THANKS = re.compile(
+    r"\b(?:thanks?|thank\s+you|thx|cheers|solved|resolved|sorted|fixed|it\s+worked|works\s+now|"
+    r"got\s+it|received\s+it|all\s+good)\b",
+    re.IGNORECASE,
+)
 
 
 def _number(token: str) -> int:
@@ -151,4 +148,5 @@ def read_signals(text: str, words: set[str] | frozenset[str] | None = None) -> S
         chasing=chasing,
         waiting_days=waiting,
         follow_up=follow_up,
+        thanks=bool(_THANKS.search(text)),
     )

@@ -6,96 +6,18 @@ their audit trail and the owners' notifications commit together.
 """
 
 from datetime import datetime
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from bot.config.app import AppConfig, Priority
+from bot.config.app import AppConfig
 from bot.delivery.notifications import notify_escalation
 from bot.store.models import OPEN_STATUSES, Message, Ticket, TicketMessage
 from bot.tickets import lifecycle as tickets
 from bot.tickets import sla
 from bot.tickets.priority import priority_for, rank
 from bot.tickets.routing import DEFAULT_RULE, Route, pick_member, route
-from bot.types import Action, Source, TicketOutcome
-
-NOT_A_REQUEST = "not-a-request"
-
-
-class Signals(BaseModel):
-    """What the message says about the candidate's state, beyond its issues."""
-
-    anger: bool = False
-    chase_count: int = 0  # "this is my 5th email" -> 5
-    waiting_days: int | None = None
-    thanks: bool = False
-
-
-class IssueVerdict(BaseModel):
-    """One issue the message carries and what the checks decided about it."""
-
-    issue: str | None  # None: unknown, a person looks at it
-    score: float = 0.0
-    action: Action = "escalate"
-    answer: str | None = None
-    facts: dict[str, Any] = {}
-    facts_summary: list[str] = []
-    team: str | None = None  # the knowledge file's team, a fallback when no rule matches
-    default_priority: Priority = "normal"
-
-
-class TriagedMessage(BaseModel):
-    """A stored message after parsing, matching and the records checks."""
-
-    source: Source
-    # The MCP id when known, else the sender's address or Slack user.
-    candidate_key: str | None = None
-    candidate_mcp_id: str | None = None
-    candidate_name: str | None = None
-    region: str | None = None
-    country: str | None = None
-    exams: list[str] = []
-    signals: Signals = Signals()
-    verdicts: list[IssueVerdict] = []
-    # A ticket the adapter knows this message belongs to (e.g. `[TRI-12]` in a subject).
-    ticket_id: int | None = None
-    entities: dict[str, Any] = {}
-    actor: str | None = None  # an agent logging the message on the candidate's behalf
-
-
-class FiledTicket(BaseModel):
-    """What happened to one ticket, for the adapters' replies."""
-
-    model_config = ConfigDict(frozen=True)
-
-    ticket_id: int
-    ref: str  # TRI-12
-    created: bool
-    issue: str | None
-    status: str
-    priority: str
-    action: Action
-    owner: str | None = None
-    rule: str | None = None
-    answer: str | None = None
-    facts_summary: list[str] = []
-    group_id: int | None = None
-
-    def to_outcome(self) -> TicketOutcome:
-        return TicketOutcome(
-            ticket_id=self.ticket_id,
-            issue=self.issue,
-            status=self.status,
-            priority=self.priority,
-            action=self.action,
-            owner=self.owner,
-            routing_rule=self.rule,
-            answer=self.answer,
-            facts_summary=self.facts_summary,
-            created=self.created,
-        )
+from bot.types import NOT_A_REQUEST, FiledTicket, IssueVerdict, TriagedMessage
 
 
 def file_triaged_message(
@@ -182,7 +104,7 @@ def _priority(verdict: IssueVerdict, triage: TriagedMessage, chase_count: int) -
     return priority_for(
         default=verdict.default_priority,
         issue=verdict.issue,
-        anger=triage.signals.anger,
+        anger=triage.signals.angry,
         chase_count=chase_count,
         waiting_days=triage.signals.waiting_days,
     )
@@ -205,14 +127,14 @@ def _create(
         candidate_key=triage.candidate_key,
         candidate_mcp_id=triage.candidate_mcp_id,
         subject=message.subject,
-        priority=_priority(verdict, triage, triage.signals.chase_count),
+        priority=_priority(verdict, triage, triage.signals.chasing),
         confidence=verdict.score,
         actor=triage.actor or tickets.SYSTEM,
         decision=verdict.action,
         entities=triage.entities,
         facts=verdict.facts,
         facts_summary=list(verdict.facts_summary),
-        chase_count=triage.signals.chase_count,
+        chase_count=triage.signals.chasing,
     )
     tickets.link_message(session, ticket=ticket, message=message)
     sla.start_clock(ticket, config=config, now=now)
@@ -231,7 +153,7 @@ def _thread(
     now: datetime,
 ) -> None:
     tickets.link_message(session, ticket=ticket, message=message)
-    ticket.chase_count = max(ticket.chase_count + 1, triage.signals.chase_count)
+    ticket.chase_count = max(ticket.chase_count + 1, triage.signals.chasing)
     tickets.record_event(
         session, ticket=ticket, actor=triage.actor or triage.candidate_key or "candidate",
         action="follow-up", from_status=ticket.status, to_status=ticket.status, now=now,

@@ -12,13 +12,8 @@ from sqlalchemy.orm import Session
 from bot.config.app import AppConfig
 from bot.config.settings import Settings
 from bot.store.models import Message
-from bot.tickets.filing import (
-    FiledTicket,
-    IssueVerdict,
-    Signals,
-    TriagedMessage,
-    file_triaged_message,
-)
+from bot.tickets.filing import file_triaged_message
+from bot.types import FiledTicket, IssueVerdict, Signals, TriagedMessage
 
 # Wednesday 25 November 2026, 10:00 UTC: a working morning in London.
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)

@@ -35,7 +35,7 @@ def lenas_desk(db: Session, config: AppConfig, file: FileFn) -> list[int]:
     lost = verdict("invitation-not-received", facts_summary=invited, facts={"promo_code": CODE})
     [first] = file(lost, candidate="1234567", at=_day(3))
     file(verdict("promo-code-rejected", facts_summary=["invitation sent 2026-11-10"]),
-         candidate="2345678", at=_day(2, 15), anger=True)  # fmt: skip
+         candidate="2345678", at=_day(2, 15), angry=True)  # fmt: skip
     file(verdict("invitation-not-received", facts_summary=["not on any invitation list"]),
          candidate="ada@example.com", at=_day(0, hour=7))  # fmt: skip
     [done] = file(verdict("promo-code-rejected"), candidate="3456789", at=_day(1))

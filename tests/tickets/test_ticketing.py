@@ -57,7 +57,7 @@ def test_one_ticket_per_issue_linked_by_group(db: Session, file: FileFn) -> None
 
 def test_follow_up_threads_and_chasing_raises_priority(db: Session, file: FileFn) -> None:
     [first] = file(verdict("voucher-missing"))
-    [second] = file(verdict("voucher-missing"), at=NOW + timedelta(hours=1), chase_count=2)
+    [second] = file(verdict("voucher-missing"), at=NOW + timedelta(hours=1), chasing=2)
     assert not second.created and second.ticket_id == first.ticket_id
     assert (first.priority, second.priority) == ("normal", "high")
     ticket = db.get(Ticket, first.ticket_id)
