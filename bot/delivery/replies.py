@@ -2,9 +2,11 @@
 transaction as its tickets: an acknowledgement with the ticket reference, the answers the records
 settle, and who has what was escalated.
 
-Email replies go to the candidate. Slack replies land in a thread others can read, so they say
+A message from a private conversation (mail from the sender) gets a letter (`Answer`). A message
+posted where others can read (a channel; the adapter stored which) gets a `TriageReply` saying
 what was understood and decided, never record facts or drafted answers (agents get those
-ephemerally, and send an answer with a button)."""
+ephemerally, and send an answer with a button). The reply is delivered by the adapter the
+message came through; it threads it with its own `reply_to` data."""
 
 from collections.abc import Mapping
 from datetime import datetime
@@ -12,6 +14,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from bot.config.app import AppConfig
+from bot.delivery.messages import THREAD, Answer, Outgoing, PublicTicket, TriageReply, dump
 from bot.delivery.outbox import enqueue
 from bot.store.models import Message
 from bot.tickets.lifecycle import display_id
@@ -32,50 +35,40 @@ def queue_reply(
     """Queue the reply to `message` and return its text, or None when it gets none."""
     if message.suppress_reply or not filed or all(f.action == "none" for f in filed):
         return None
-    if message.source == "email" and message.sender_email:
-        text = email_reply_text(config, filed=filed, titles=titles, candidate_name=candidate_name)
-        refs = [*message.in_reply_to, message.external_id]
-        enqueue(
-            session,
-            channel="email",
-            kind="reply",
-            recipient=message.sender_email,
-            dedupe_key=f"reply:{stored.id}",
+    reply_to = dict(message.meta.get(THREAD) or {})
+    reply: Outgoing
+    if stored.channel:  # a conversation others can read
+        recipient = stored.channel
+        reply = TriageReply(
+            text=shared_reply_text(config, filed=filed, titles=titles),
             ticket_id=filed[0].ticket_id,
-            now=now,
-            payload={
-                "to": message.sender_email,
-                "subject": reply_subject(message.subject, display_id(config, filed[0].ticket_id)),
-                "text": text,
-                "html": None,
-                "in_reply_to": message.external_id,
-                "references": refs,
-                "ticket_id": filed[0].ticket_id,
-                "auto": True,
-            },
+            reply_to=reply_to,
+            auto=True,
+            tickets=[_public(config, f, titles) for f in filed],
         )
-        return text
-    if message.source == "slack" and message.slack_channel:
-        text = slack_reply_text(config, filed=filed, titles=titles)
-        enqueue(
-            session,
-            channel="slack",
-            kind="reply",
-            recipient=message.slack_channel,
-            dedupe_key=f"reply:{stored.id}",
+    elif message.sender_email:
+        recipient = message.sender_email
+        reply = Answer(
+            text=letter_text(config, filed=filed, titles=titles, candidate_name=candidate_name),
+            subject=reply_subject(message.subject, display_id(config, filed[0].ticket_id)),
             ticket_id=filed[0].ticket_id,
-            now=now,
-            payload={
-                "channel": message.slack_channel,
-                "thread_ts": message.thread_key or message.external_id.split(":")[-1],
-                "text": text,
-                "view": "reply",
-                "data": {"tickets": [_public(config, f, titles) for f in filed]},
-                "file": None,
-            },
+            ref=display_id(config, filed[0].ticket_id),
+            reply_to=reply_to,
+            auto=True,
         )
-        return text
-    return None
+    else:
+        return None
+    enqueue(
+        session,
+        channel=message.source,
+        kind="reply",
+        recipient=recipient,
+        dedupe_key=f"reply:{stored.id}",
+        ticket_id=filed[0].ticket_id,
+        now=now,
+        payload=dump(reply),
+    )
+    return reply.text
 
 
 def reply_subject(subject: str | None, ref: str) -> str:
@@ -85,7 +78,7 @@ def reply_subject(subject: str | None, ref: str) -> str:
     return subject if subject.lower().startswith("re:") else f"Re: {subject}"
 
 
-def email_reply_text(
+def letter_text(
     config: AppConfig,
     *,
     filed: list[FiledTicket],
@@ -119,7 +112,7 @@ def _body(config: AppConfig, ticket: FiledTicket) -> str:
     return f"We have passed this to {who}, who will look into it and reply to you."
 
 
-def slack_reply_text(
+def shared_reply_text(
     config: AppConfig, *, filed: list[FiledTicket], titles: Mapping[str, str]
 ) -> str:
     lines = []
@@ -137,15 +130,15 @@ def slack_reply_text(
     return "\n".join(lines)
 
 
-def _public(config: AppConfig, ticket: FiledTicket, titles: Mapping[str, str]) -> dict[str, object]:
-    return {
-        "ticket_id": ticket.ticket_id,
-        "ref": display_id(config, ticket.ticket_id),
-        "issue": ticket.issue,
-        "title": titles.get(ticket.issue or "", "Unrecognised request"),
-        "status": ticket.status,
-        "priority": ticket.priority,
-        "action": ticket.action,
-        "owner": ticket.owner,
-        "created": ticket.created,
-    }
+def _public(config: AppConfig, ticket: FiledTicket, titles: Mapping[str, str]) -> PublicTicket:
+    return PublicTicket(
+        ticket_id=ticket.ticket_id,
+        ref=display_id(config, ticket.ticket_id),
+        issue=ticket.issue,
+        title=titles.get(ticket.issue or "", "Unrecognised request"),
+        status=ticket.status,
+        priority=ticket.priority,
+        action=ticket.action,
+        owner=ticket.owner,
+        created=ticket.created,
+    )

@@ -97,7 +97,7 @@ def test_assign_and_escalate_notify_the_new_owner(
     triage: Run, two: tuple[int, int], db: Session
 ) -> None:
     ref = f"TRI-{two[0]}"
-    assert triage("tickets", "assign", ref, "Sam")[1] == f"{ref} assigned to sam\n"
+    assert triage("tickets", "assign", ref, "Sam")[1] == f"{ref} reassigned to sam\n"
     code, out, _ = triage("tickets", "escalate", ref, "--to", "maria", "--reason", "fraud?")
     assert code == 0 and out.startswith(f"{ref} escalated to maria (rule manual:")
     recipients = db.scalars(select(OutboxItem.recipient).where(OutboxItem.ticket_id == two[0]))
