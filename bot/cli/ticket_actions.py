@@ -179,7 +179,10 @@ def add_commands(group: typer.Typer) -> None:
                 session, config, ticket=ticket, actor=actor, now=utcnow(),
                 records=records_source(settings, session),
             )  # fmt: skip
-        say(f"{done.ref}: the answer is on its way to the candidate ({done.delivered_to})")
+        say(
+            f"{done.ref}: the answer is on its way to the candidate privately "
+            f"({done.delivered_by} to {done.delivered_to})"
+        )
 
     @group.command("relabel")
     def relabel(

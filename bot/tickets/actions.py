@@ -47,7 +47,9 @@ class Done:
     status: str
     owner: str | None
     rule: str | None = None
-    delivered_to: str | None = None  # send answer: where the answer went, in words
+    # send answer: the channel and address the answer went to
+    delivered_by: str | None = None
+    delivered_to: str | None = None
     changed: bool = True
 
 
@@ -379,8 +381,7 @@ def send_answer(
     ticket.decision = "answer"
     seconds = sla.elapsed_business_seconds(ticket, now=now, calendar=calendar)
     lifecycle.record_first_response(session, ticket=ticket, now=now, business_seconds=seconds)
-    where = f"email to {address}" if channel == "email" else f"a private {channel} message"
-    return _done(config, ticket, "answer", delivered_to=where)
+    return _done(config, ticket, "answer", delivered_by=channel, delivered_to=address)
 
 
 def private_address(

@@ -82,8 +82,11 @@ def _ticket_line(ticket: dict[str, Any], prefix: str) -> str:
     )
 
 
-def ticket_actions(ticket_id: int, catalogue: list[str], current: str | None) -> dict[str, Any]:
-    """Assign to me, Escalate, Resolve, Send answer and the Not-this-issue menu for one ticket."""
+def ticket_actions(
+    ticket_id: int, catalogue: list[str], current: str | None, status: str | None = None
+) -> dict[str, Any]:
+    """Assign to me, Escalate, Resolve, Send answer and the Not-this-issue menu for one ticket
+    (Reopen instead of them once it is resolved or closed)."""
     value = str(ticket_id)
     choices = [i for i in [*catalogue, UNKNOWN] if i != (current or UNKNOWN)][:100]
     menu = {
@@ -95,6 +98,12 @@ def ticket_actions(ticket_id: int, catalogue: list[str], current: str | None) ->
             for issue in choices
         ],
     }
+    if status in ("resolved", "closed"):
+        return {
+            "type": "actions",
+            "block_id": f"{Block.TICKET_ACTIONS.value}:{value}",
+            "elements": [button("Reopen", Action.REOPEN, value), menu],
+        }
     return {
         "type": "actions",
         "block_id": f"{Block.TICKET_ACTIONS.value}:{value}",
@@ -163,7 +172,9 @@ def ticket_detail(data: dict[str, Any], *, private: bool) -> tuple[str, Blocks]:
     if data.get("events"):
         trail = "\n".join(f"{e['at']} {e['actor']}: {e['action']}" for e in data["events"][-8:])
         blocks.append(context(trail))
-    blocks.append(ticket_actions(data["id"], data.get("catalogue", []), data.get("issue")))
+    blocks.append(
+        ticket_actions(data["id"], data.get("catalogue", []), data.get("issue"), data.get("status"))
+    )
     return fallback, blocks
 
 
@@ -336,20 +347,3 @@ def home(data: dict[str, Any]) -> dict[str, Any]:
             {**section("*Latest digest*\n" + data["digest"]), "block_id": Block.HOME_DIGEST.value}
         )
     return {"type": "home", "blocks": blocks[:100]}
-
-
-VIEWS = {
-    "reply": lambda data: triage_result(data, private=bool(data.get("private"))),
-    "escalation": escalation,
-    "digest": digest,
-    "answer": answer,
-}
-
-
-def render(view: str, data: dict[str, Any], fallback: str) -> tuple[str, Blocks]:
-    """Blocks for an outbox payload's `view`; an unknown view is sent as its plain text."""
-    builder = VIEWS.get(view)
-    if builder is None or (view == "reply" and "tickets" not in data):
-        return message(fallback or data.get("text", ""))
-    text, blocks = builder(data)
-    return fallback or text, blocks
