@@ -200,7 +200,8 @@ def who_may(act: Act, *, owner: str | None, overrides: Overrides | None = None) 
     elif grid[Role.OWNER][act] is Grant.UNOWNED:
         people.append("an owner")
     if grid[Role.TEAM_LEAD][act] is Grant.YES:
-        people.append("their team's lead" if people else "its team's lead")
+        named = grid[Role.OWNER][act] is Grant.YES
+        people.append("their team's lead" if named else "a team lead")
     if grid[Role.TRIAGE_LEAD][act] is Grant.YES:
         people.append("the triage lead")
     if not people:
