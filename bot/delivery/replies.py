@@ -6,7 +6,8 @@ A message from a private conversation (mail from the sender) gets a letter (`Ans
 posted where others can read (a channel; the adapter stored which) gets a `TriageReply` saying
 what was understood and decided, never record facts or drafted answers (agents get those
 ephemerally, and send an answer with a button). The reply is delivered by the adapter the
-message came through; it threads it with its own `reply_to` data."""
+message came through; it threads it with its own `reply_to` data. An answer an agent sends later
+goes privately to a channel proven the candidate's (`private_address`)."""
 
 from collections.abc import Mapping
 from datetime import datetime
@@ -16,7 +17,9 @@ from sqlalchemy.orm import Session
 from bot.config.app import AppConfig
 from bot.delivery.messages import THREAD, Answer, Outgoing, PublicTicket, TriageReply, dump
 from bot.delivery.outbox import enqueue
-from bot.store.models import Message
+from bot.errors import UserError
+from bot.records.source import RecordsSource
+from bot.store.models import Message, Ticket
 from bot.tickets.lifecycle import display_id
 from bot.types import FiledTicket, InboundMessage
 
@@ -142,3 +145,31 @@ def _public(config: AppConfig, ticket: FiledTicket, titles: Mapping[str, str]) -
         owner=ticket.owner,
         created=ticket.created,
     )
+
+
+def private_address(
+    ticket: Ticket, first: Message | None, records: RecordsSource | None
+) -> tuple[str, str, dict[str, object]]:
+    """(channel, address, reply_to) reaching the candidate privately, on a channel proven theirs.
+
+    With a record: the mail address they wrote from when the record lists it (as a reply in that
+    conversation), else their Slack user on record (a DM), else the first address on record. With
+    no record: the address the ticket is keyed on, which is the writer's own (their mail's sender,
+    or their Slack profile's address)."""
+    person = records.get(ticket.candidate_mcp_id) if records and ticket.candidate_mcp_id else None
+    # A reply goes into the conversation the question came from only when that was private mail.
+    private = first is not None and not first.channel and bool(first.sender)
+    thread = dict(first.meta.get(THREAD) or {}) if first is not None and private else {}
+    sender = (first.sender or "") if first is not None and private else ""
+    if person is not None:
+        on_record = {address.lower() for address in person.candidate.emails}
+        if sender and sender.lower() in on_record:
+            return "email", sender, thread
+        if person.candidate.slack_user_id:
+            return "slack", person.candidate.slack_user_id, {}
+        if person.candidate.emails:
+            return "email", person.candidate.emails[0], {}
+    elif ticket.candidate_key and "@" in ticket.candidate_key:
+        same = sender == ticket.candidate_key
+        return "email", ticket.candidate_key, thread if same else {}
+    raise UserError("No private address for the candidate on record: answer them by hand.")

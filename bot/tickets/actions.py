@@ -18,7 +18,7 @@ from bot.config.app import AppConfig
 from bot.delivery.messages import THREAD, Answer, Note, dump
 from bot.delivery.notifications import notify_escalation
 from bot.delivery.outbox import enqueue
-from bot.delivery.replies import reply_subject
+from bot.delivery.replies import private_address, reply_subject
 from bot.errors import UserError
 from bot.matching.corrections import UNKNOWN, record_correction
 from bot.records.source import RecordsSource
@@ -83,12 +83,12 @@ def authorize(
     what = f"{act.value.replace('_', ' ')} {ref}"
     if named_target and may(config, actor, act, ticket=ticket):
         raise NotAllowed(
-            f"Front-line agents escalate along the escalation chain: leave out the name and {ref}"
-            " goes to the next person (a lead can name someone)."
+            f"Sorry, front-line agents escalate along the escalation chain: leave out the name and"
+            f" {ref} goes to the next person (a lead can name someone)."
         )
     owner = ticket.owner if ticket is not None else None
     who = who_may(act, owner=owner, overrides=config.permissions)
-    raise NotAllowed(f"Only {who} can {what}.")
+    raise NotAllowed(f"Sorry, only {who} can {what}.")
 
 
 def _place(config: AppConfig, actor: Actor, ticket: Ticket | None) -> Place:
@@ -382,31 +382,3 @@ def send_answer(
     seconds = sla.elapsed_business_seconds(ticket, now=now, calendar=calendar)
     lifecycle.record_first_response(session, ticket=ticket, now=now, business_seconds=seconds)
     return _done(config, ticket, "answer", delivered_by=channel, delivered_to=address)
-
-
-def private_address(
-    ticket: Ticket, first: Message | None, records: RecordsSource | None
-) -> tuple[str, str, dict[str, object]]:
-    """(channel, address, reply_to) reaching the candidate privately, on a channel proven theirs.
-
-    With a record: the mail address they wrote from when the record lists it (as a reply in that
-    conversation), else their Slack user on record (a DM), else the first address on record. With
-    no record: the address the ticket is keyed on, which is the writer's own (their mail's sender,
-    or their Slack profile's address)."""
-    person = records.get(ticket.candidate_mcp_id) if records and ticket.candidate_mcp_id else None
-    # A reply goes into the conversation the question came from only when that was private mail.
-    private = first is not None and not first.channel and bool(first.sender)
-    thread = dict(first.meta.get(THREAD) or {}) if first is not None and private else {}
-    sender = (first.sender or "") if first is not None and private else ""
-    if person is not None:
-        on_record = {address.lower() for address in person.candidate.emails}
-        if sender and sender.lower() in on_record:
-            return "email", sender, thread
-        if person.candidate.slack_user_id:
-            return "slack", person.candidate.slack_user_id, {}
-        if person.candidate.emails:
-            return "email", person.candidate.emails[0], {}
-    elif ticket.candidate_key and "@" in ticket.candidate_key:
-        same = sender == ticket.candidate_key
-        return "email", ticket.candidate_key, thread if same else {}
-    raise UserError("No private address for the candidate on record: answer them by hand.")

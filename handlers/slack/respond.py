@@ -24,7 +24,7 @@ def run_reporting_errors(respond: Respond, work: Callable[[], Reply | None]) -> 
         result = work()
     except NotAllowed as exc:
         log.info("refused: %s", exc)
-        result = blocks.message(f"Sorry: {exc}")
+        result = blocks.message(str(exc))
     except UserError as exc:
         result = blocks.message(str(exc))
     except Exception as exc:

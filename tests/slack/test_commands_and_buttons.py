@@ -125,7 +125,7 @@ def test_owner_cannot_resolve_someone_elses_ticket(
 ) -> None:
     new = open_voucher_ticket(slack, fake_slack, db)  # ananya's, team india
     slack.command(f"resolve {new.id}", user=OLIVER)
-    assert f"Only ananya, their team's lead or the triage lead can resolve TRI-{new.id}." in answer(
+    assert f"only ananya, their team's lead or the triage lead can resolve TRI-{new.id}." in answer(
         fake_slack, 2
     )
     assert ticket(db, new.id).status == "escalated"
@@ -154,7 +154,7 @@ def test_forged_press_on_someone_elses_ticket_is_refused(
         slack.press(button(action, theirs.id), user=DEV)
     for n, verb in ((1, "resolve"), (2, "reassign"), (3, "acknowledge")):
         assert (
-            f"Only lena, their team's lead or the triage lead can {verb} TRI-{theirs.id}."
+            f"only lena, their team's lead or the triage lead can {verb} TRI-{theirs.id}."
             in answer(fake_slack, n)
         )
     after = ticket(db, theirs.id)

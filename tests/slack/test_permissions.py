@@ -48,7 +48,7 @@ def test_front_line_agent_escalates_along_the_chain_but_cannot_name_the_person(
     new = make_ticket(db, owner="dev", team="vouchers", status="new")
     slack.command(f"escalate {new.id} <@U03LENA|lena> please look", user=AGENT)
     text = said(fake_slack, 1)
-    assert text.startswith("Sorry: Front-line agents escalate along the escalation chain")
+    assert text.startswith("Sorry, front-line agents escalate along the escalation chain")
     assert f"leave out the name and TRI-{new.id} goes to the next person" in text
     untouched(db, new.id, "dev", "new")
     assert fake_slack.called("response_url")[0].args["response_type"] == "ephemeral"
@@ -63,10 +63,10 @@ def test_front_line_agent_cannot_resolve_reassign_reopen_or_assign(
     done = make_ticket(db, owner="dev", team="vouchers", status="resolved")
     nobodys = make_ticket(db, owner=None, team=None, status="new")
     asks: list[tuple[str, str]] = [
-        (f"resolve {mine.id}", "Only dev, their team's lead or the triage lead can resolve"),
+        (f"resolve {mine.id}", "only dev, their team's lead or the triage lead can resolve"),
         (f"assign {mine.id} <@U06SAM|sam>", f"can reassign TRI-{mine.id}."),
         (f"reopen {done.id}", f"can reopen TRI-{done.id}."),
-        (f"assign {nobodys.id} <@U06SAM|sam>", "Only an owner, a team lead or the triage lead can"),
+        (f"assign {nobodys.id} <@U06SAM|sam>", "only an owner, a team lead or the triage lead can"),
     ]  # fmt: skip
     for n, (command, refusal) in enumerate(asks, start=1):
         slack.command(command, user=AGENT)

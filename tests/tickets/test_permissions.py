@@ -101,3 +101,20 @@ def test_a_bad_override_is_one_line(tmp_path: Path, permissions: object, problem
         load_app_config(write(tmp_path, permissions))
     message = str(error.value)
     assert "permissions" in message and problem in message and "\n" not in message
+
+
+def test_the_readme_states_the_table_the_code_enforces() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("### Who may do what", 1)[1].split("\n\n")
+    table = next(block for block in section if block.startswith("| action |"))
+    header, _, *rows = table.splitlines()
+    columns = header.strip("|").split("|")[1:]  # "front-line agent" is role front_line_agent
+    roles = [Role(c.strip().replace("-", "_").replace(" ", "_")) for c in columns]
+    stated = {}
+    for row in rows:
+        name, *cells = [c.strip() for c in row.strip("|").split("|")]
+        act = Act(name.split(" (")[0].replace(" ", "_"))
+        for role, cell in zip(roles, cells, strict=True):
+            word = cell.split()[0]
+            stated[role, act] = Grant("yes" if word == "their" else word)
+    assert stated == {(role, act): DEFAULT[role][act] for role in Role for act in Act}
