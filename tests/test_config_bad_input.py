@@ -231,3 +231,23 @@ def test_anchors_and_an_overridden_merge_key_are_no_duplicates(check, tmp_path: 
     path.write_text(text, encoding="utf-8")
     code, _, everything = check(path)
     assert code == 0, everything
+
+
+def test_a_dot_env_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_bytes("SLACK_BOT_TOKEN=xoxb-café\n".encode("latin-1"))
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "TRIAGE_CONFIG": str(ROOT / "app.yaml"),
+        "TRIAGE_KNOWLEDGE": str(ROOT / "knowledge"),
+    }
+    done = subprocess.run(
+        [str(TRIAGE), "config", "check"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == "error: .env: not UTF-8 text; save it as UTF-8"
+    assert "xoxb" not in done.stdout + done.stderr
