@@ -15,8 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from bot.config.settings import Settings
-from bot.privacy.masking import mask_secret
-from bot.text.parse import _CODE_AFTER_WORD, _CODE_SHAPE
+from bot.privacy.masking import mask_codes
 
 MAX_MESSAGE_CHARS = 400
 # `extra=` fields that would carry what someone wrote: dropped, whatever the caller meant.
@@ -27,16 +26,6 @@ _STANDARD_FIELDS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "
 # SQLAlchemy appends the statement's parameters (message bodies, addresses) to its errors.
 _SQL_PARAMETERS = re.compile(r"\[parameters: .*?\](?=\s*(?:\n|\(Background|$))", re.DOTALL)
 _HANDLER_NAME = "triage"
-
-
-def mask_codes(text: str) -> str:
-    """Mask every voucher or promotion code the parser would recognise in `text`."""
-    if not text:
-        return text
-    text = _CODE_AFTER_WORD.sub(
-        lambda m: m.group(0).replace(m.group(1), mask_secret(m.group(1))), text
-    )
-    return _CODE_SHAPE.sub(lambda m: mask_secret(m.group(0)), text)
 
 
 def scrub(text: str, *, limit: int | None = MAX_MESSAGE_CHARS) -> str:
