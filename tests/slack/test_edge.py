@@ -84,6 +84,19 @@ def test_a_body_declared_over_the_cap_is_refused_before_it_is_sent(edge: Edge) -
     assert "refused a Slack request" in edge.clean_log()
 
 
+@pytest.mark.parametrize(
+    "head",
+    [
+        "POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+        "POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+        "GARBAGE\r\n\r\n",
+    ],
+)
+def test_a_malformed_request_is_400(edge: Edge, head: str) -> None:
+    assert edge.raw(head)[0] == 400
+    edge.clean_log()
+
+
 def test_a_streamed_body_is_refused_once_it_passes_the_cap(edge: Edge) -> None:
     """No length given: the server counts while reading and answers long before 100 MB."""
     head = (
