@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config.settings import Settings
 from bot.delivery.outbox import deliver_due
 from bot.intake.flow import take_in
-from bot.ops.logs import configure_logging
+from bot.ops.logs import QUIET_LIBRARIES, configure_logging
 from bot.ops.runtime import Runtime
 from bot.store.models import Ticket
 from bot.types import InboundMessage
@@ -45,7 +45,7 @@ def debug_log(slack_settings: Settings, served: Served) -> Iterator[io.StringIO]
         root.removeHandler(handler)
         root.setLevel(level)
         access.setLevel(access_level)
-        for name in ("slack_sdk", "slack_bolt", "sqlalchemy"):
+        for name in QUIET_LIBRARIES:
             logging.getLogger(name).setLevel(logging.NOTSET)
 
 
