@@ -42,6 +42,9 @@ def masked_facts(ticket: Ticket) -> list[str]:
 
 
 def candidate_label(ticket: Ticket) -> str:
+    if ticket.identity_status == "unverified":
+        writer = ticket.candidate_key or "unknown writer"
+        return f"{writer} (identity unverified; names MCP {ticket.named_mcp_id})"
     if ticket.candidate_mcp_id:
         return f"MCP {ticket.candidate_mcp_id}"
     return ticket.candidate_key or "unknown candidate"

@@ -113,7 +113,10 @@ def take(
             if not claim_event(session, source="slack", event_id=event_id, kind=event["type"]):
                 log.info("slack event %s already taken; ignoring the repeat", event_id)
                 return
-            outcome = core.take_in(session, deps.runtime, inbound(event, name=name, email=email))
+            message = inbound(event, name=name, email=email)
+            if private:  # an agent's own DM: they may read the facts of whoever it names
+                message = message.model_copy(update={"actor": deps.directory.actor(user).name})
+            outcome = core.take_in(session, deps.runtime, message)
             if outcome.duplicate:
                 return
             enrich_reply(session, outcome, deps=deps, private=private)
