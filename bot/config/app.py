@@ -211,6 +211,8 @@ class EmailConfig(Strict):
     processed_folder: str = "Processed"
     quarantine_folder: str = "Quarantine"
     max_attachment_bytes: int = 5_000_000
+    # The authserv-id the desk's own mail server writes in Authentication-Results (README).
+    trusted_authserv_id: str | None = None
 
 
 class AppConfig(Strict):

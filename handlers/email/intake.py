@@ -104,6 +104,7 @@ def ingest_bytes(
             raw,
             ticket_prefix=desk.ticket_prefix,
             max_attachment_bytes=config.max_attachment_bytes,
+            trusted_authserv_id=config.trusted_authserv_id,
         )
     except UnparseableEmail as exc:
         return quarantined(session, raw=raw, origin=origin, error=str(exc), now=now)
