@@ -50,6 +50,8 @@ def _register_commands() -> None:
     core = [
         importlib.import_module(f"bot.cli.{m.name}") for m in pkgutil.iter_modules(package.__path__)
     ]
+    # A module that adds commands to another's group says so with `REGISTER_AFTER`.
+    core.sort(key=lambda module: len(getattr(module, "REGISTER_AFTER", ())))
     for module in (*core, *adapter_modules("cli")):
         if hasattr(module, "register"):
             module.register(app)

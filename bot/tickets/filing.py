@@ -154,7 +154,7 @@ def _create(
     if triage.identity_unverified:
         _mark_unverified(session, ticket=ticket, triage=triage, now=now)
     sla.start_clock(ticket, config=config, now=now)
-    _act(session, config, ticket=ticket, triage=triage, verdict=verdict, now=now)
+    carry_out(session, config, ticket=ticket, triage=triage, verdict=verdict, now=now)
     return ticket
 
 
@@ -208,19 +208,19 @@ def _thread(
         # The candidate wrote: the clock resumes, measured in the calendar of the owner who has
         # the ticket from now on (routing first when this message escalates it).
         if verdict.action == "escalate":
-            _act(session, config, ticket=ticket, triage=triage, verdict=verdict, now=now)
+            carry_out(session, config, ticket=ticket, triage=triage, verdict=verdict, now=now)
             sla.resume(ticket, now=now, calendar=sla.calendar_for(config, ticket.owner))
         else:
             sla.resume(ticket, now=now, calendar=sla.calendar_for(config, ticket.owner))
-            _act(session, config, ticket=ticket, triage=triage, verdict=verdict, now=now)
+            carry_out(session, config, ticket=ticket, triage=triage, verdict=verdict, now=now)
     elif ticket.status == tickets.NEW or (
         ticket.status == tickets.ANSWERED and verdict.action == "escalate"
     ):
-        _act(session, config, ticket=ticket, triage=triage, verdict=verdict, now=now)
+        carry_out(session, config, ticket=ticket, triage=triage, verdict=verdict, now=now)
     ticket.updated_at = now
 
 
-def _act(
+def carry_out(
     session: Session,
     config: AppConfig,
     *,

@@ -179,8 +179,8 @@ def build_app(
         context["db"] = database
         next()
 
-    from handlers.slack import actions, commands, home, intake
+    from handlers.slack import actions, commands, home, identity, intake
 
-    for feature in (commands, intake, actions, home):
+    for feature in (commands, intake, actions, home, identity):
         feature.register(app, deps)
     return app

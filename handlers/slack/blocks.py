@@ -92,8 +92,11 @@ def _ticket_line(ticket: dict[str, Any], prefix: str) -> str:
     )
 
 
-def ticket_actions(ticket_id: int, catalogue: list[str], current: str | None) -> dict[str, Any]:
-    """Assign to me, Escalate, Resolve, Send answer and the Not-this-issue menu for one ticket."""
+def ticket_actions(
+    ticket_id: int, catalogue: list[str], current: str | None, *, unverified: bool = False
+) -> dict[str, Any]:
+    """Assign to me, Escalate, Resolve, Send answer and the Not-this-issue menu for one ticket
+    (and Verify identity when its writer is not proven to be the candidate they name)."""
     value = str(ticket_id)
     choices = [i for i in [*catalogue, UNKNOWN] if i != (current or UNKNOWN)][:100]
     menu = {
@@ -113,6 +116,7 @@ def ticket_actions(ticket_id: int, catalogue: list[str], current: str | None) ->
             button("Escalate", Action.ESCALATE, value),
             button("Resolve", Action.RESOLVE, value),
             button("Send answer", Action.SEND_ANSWER, value),
+            *([button("Verify identity", Action.VERIFY_IDENTITY, value)] if unverified else []),
             menu,
         ],
     }
@@ -147,7 +151,11 @@ def triage_result(data: dict[str, Any], *, private: bool) -> tuple[str, Blocks]:
                 if private
                 else context("An answer is drafted: an agent can send it with *Send answer*.")
             )
-        blocks.append(ticket_actions(_id(ticket), data.get("catalogue", []), ticket.get("issue")))
+        unverified = ticket.get("identity") == "unverified"
+        actions = ticket_actions(
+            _id(ticket), data.get("catalogue", []), ticket.get("issue"), unverified=unverified
+        )
+        blocks.append(actions)
     if not tickets:
         blocks.append(context("No ticket opened."))
     return fallback, blocks
@@ -176,7 +184,11 @@ def ticket_detail(data: dict[str, Any], *, private: bool) -> tuple[str, Blocks]:
             f"{esc(e['at'])} {esc(e['actor'])}: {esc(e['action'])}" for e in data["events"][-8:]
         )
         blocks.append(context(trail))
-    blocks.append(ticket_actions(data["id"], data.get("catalogue", []), data.get("issue")))
+    unverified = data.get("identity") == "unverified"
+    actions = ticket_actions(
+        data["id"], data.get("catalogue", []), data.get("issue"), unverified=unverified
+    )
+    blocks.append(actions)
     return fallback, blocks
 
 
