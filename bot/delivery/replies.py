@@ -11,6 +11,7 @@ A writer not proven to be the candidate their message names (`bot.privacy.disclo
 acknowledgement of their own ticket that says nothing of that candidate: no fact, no name, no
 ticket of theirs, not even who on the desk has it."""
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -21,6 +22,19 @@ from bot.delivery.outbox import enqueue
 from bot.store.models import Message
 from bot.tickets.lifecycle import display_id
 from bot.types import FiledTicket, InboundMessage
+
+UNVERIFIED_NOTE = (
+    "Your message asks about a candidate's records. We answer questions about a candidate's "
+    "records only to the email address on that candidate's record, or after one of our agents "
+    "has verified who you are. If you are the candidate, please write to us from the email "
+    "address on your candidate record; otherwise an agent will be in touch to verify your "
+    "identity."
+)
+UNVERIFIED_SLACK = "identity to be verified by an agent before any record is discussed"
+UNVERIFIED_NOTE_SLACK = (
+    "Record details go only to the candidate's own email address or Slack account on their "
+    "record, or after an agent has verified who wrote: an agent will be in touch."
+)
 
 
 def queue_reply(
@@ -75,7 +89,12 @@ def queue_reply(
                 "thread_ts": message.thread_key or message.external_id.split(":")[-1],
                 "text": text,
                 "view": "reply",
-                "data": {"tickets": [_public(config, f, titles) for f in filed]},
+                "data": {
+                    "tickets": [_public(config, f, titles) for f in filed],
+                    "note": UNVERIFIED_NOTE_SLACK
+                    if any(f.identity_unverified for f in filed)
+                    else None,
+                },
                 "file": None,
             },
         )
@@ -84,20 +103,16 @@ def queue_reply(
 
 
 def reply_subject(subject: str | None, ref: str) -> str:
-    subject = (subject or "Your message").strip()
+    """`Re: <subject> [TRI-12]`, without any other ticket's tag (the writer may have copied
+    someone else's into their subject: the reply names only their own ticket)."""
+    prefix = re.escape(ref.rpartition("-")[0])
+    tags = re.compile(rf"\[\s*{prefix}\s*-\s*(\d+)\s*\]", re.IGNORECASE)
+    own = ref.rpartition("-")[2]
+    subject = tags.sub(lambda tag: f"[{ref}]" if tag.group(1) == own else "", subject or "")
+    subject = " ".join(subject.split()) or "Your message"
     if f"[{ref}]" not in subject:
         subject = f"{subject} [{ref}]"
     return subject if subject.lower().startswith("re:") else f"Re: {subject}"
-
-
-UNVERIFIED_NOTE = (
-    "Your message asks about a candidate's records. We answer questions about a candidate's "
-    "records only to the email address on that candidate's record, or after one of our agents "
-    "has verified who you are. If you are the candidate, please write to us from the email "
-    "address on your candidate record; otherwise an agent will be in touch to verify your "
-    "identity."
-)
-UNVERIFIED_SLACK = "identity to be verified by an agent before any record is discussed"
 
 
 def email_reply_text(

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from bot.intake.decisions import decide
 from bot.matching.matcher import Classification
 from bot.ops.runtime import Runtime
-from bot.privacy.disclosure import Disclosure, judge, writer_key
+from bot.privacy.disclosure import judge, writer_key
 from bot.records.checks import run_check
 from bot.records.identify import Identification, identify
 from bot.records.result import CheckResult, unavailable_result
@@ -38,7 +38,16 @@ def triage_message(
     identification = _identify(session, runtime, message, entities["mcp_ids"])
     disclosure = judge(message, identification)
     if disclosure.unverified:
-        return _unverified(runtime, message, classification, disclosure, thread_ticket_id)
+        assert disclosure.about is not None
+        named, why = disclosure.about.mcp_id, disclosure.reason
+        return _unverified(runtime, message, classification, named, why, thread_ticket_id)
+    quoted = entities["mcp_ids"]
+    unmatched = identification.candidate is None and not identification.unavailable
+    if quoted and unmatched and not message.actor:
+        # An MCP id that matches nobody (or several) gets the same answer as one that matches
+        # someone the writer is not proven to be: the reply never tells which ids exist.
+        why = "the MCP id matches no single candidate"
+        return _unverified(runtime, message, classification, quoted[0], why, thread_ticket_id)
     candidate = identification.candidate
     verdicts = [
         verdict_for(runtime, issue_id, score, identification, entities, now)
@@ -76,17 +85,16 @@ def _unverified(
     runtime: Runtime,
     message: InboundMessage,
     classification: Classification,
-    disclosure: Disclosure,
+    named: str,
+    why: str,
     thread_ticket_id: int | None,
 ) -> TriagedMessage:
     """The writer's own ticket about a candidate they are not proven to be: keyed on the writer,
     routed by what the text says (the candidate's region would hint at who they are), no records
     check, no drafted answer, no name: a person verifies the writer first."""
-    assert disclosure.about is not None
-    named = disclosure.about.mcp_id
     entities = classification.entities.model_dump()
     desk_region, country = _places(entities)
-    reason = f"identity unverified: the message names MCP {named}; {disclosure.reason}"
+    reason = f"identity unverified: the message names MCP {named}; {why}"
     verdicts = []
     for issue_id, score in _issues(classification):
         known = runtime.knowledge.issues.get(issue_id) if issue_id else None

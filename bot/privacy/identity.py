@@ -63,13 +63,13 @@ def verify_identity(
         raise UserError(f"not an MCP ID: {mcp_id!r} (4 to 10 digits)")
     ticket = tickets.get_ticket(session, ticket_id=ticket_id, config=config)
     ref = tickets.display_id(config, ticket.id)
+    records = runtime.records(session).get(mcp_id)
+    if records is None:
+        raise UserError(f"no candidate with MCP ID {mcp_id}")
     if ticket.status not in OPEN_STATUSES:
         raise UserError(f"{ref} is {ticket.status}: reopen it before verifying who wrote it")
     if ticket.identity_status != UNVERIFIED and ticket.candidate_mcp_id:
         raise UserError(f"{ref} is MCP {ticket.candidate_mcp_id}'s already: nothing to verify")
-    records = runtime.records(session).get(mcp_id)
-    if records is None:
-        raise UserError(f"no candidate with MCP ID {mcp_id}")
 
     named = ticket.named_mcp_id
     ticket.identity_status, ticket.named_mcp_id, ticket.candidate_mcp_id = VERIFIED, mcp_id, mcp_id
