@@ -72,6 +72,7 @@ def escalation_deliveries(
         "level": level,
         "reason": reason,
         "candidate": candidate_label(ticket),
+        "identity": ticket.identity_status,
         "subject": ticket.subject,
         "facts": facts,
         "first_response_due_at": _iso(ticket.first_response_due_at),

@@ -93,7 +93,7 @@ def _ticket_line(ticket: dict[str, Any], prefix: str) -> str:
 
 
 def ticket_actions(
-    ticket_id: int, catalogue: list[str], current: str | None, *, unverified: bool = False
+    ticket_id: int, catalogue: list[str], current: str | None, *, identity: str | None = None
 ) -> dict[str, Any]:
     """Assign to me, Escalate, Resolve, Send answer and the Not-this-issue menu for one ticket
     (and Verify identity when its writer is not proven to be the candidate they name)."""
@@ -116,10 +116,17 @@ def ticket_actions(
             button("Escalate", Action.ESCALATE, value),
             button("Resolve", Action.RESOLVE, value),
             button("Send answer", Action.SEND_ANSWER, value),
-            *([button("Verify identity", Action.VERIFY_IDENTITY, value)] if unverified else []),
+            *verify_button(identity, value),
             menu,
         ],
     }
+
+
+def verify_button(identity: str | None, value: str) -> list[dict[str, Any]]:
+    """The Verify identity button, for a ticket whose writer is not proven to be whom they name."""
+    if identity != "unverified":
+        return []
+    return [button("Verify identity", Action.VERIFY_IDENTITY, value)]
 
 
 def triage_result(data: dict[str, Any], *, private: bool) -> tuple[str, Blocks]:
@@ -151,9 +158,11 @@ def triage_result(data: dict[str, Any], *, private: bool) -> tuple[str, Blocks]:
                 if private
                 else context("An answer is drafted: an agent can send it with *Send answer*.")
             )
-        unverified = ticket.get("identity") == "unverified"
         actions = ticket_actions(
-            _id(ticket), data.get("catalogue", []), ticket.get("issue"), unverified=unverified
+            _id(ticket),
+            data.get("catalogue", []),
+            ticket.get("issue"),
+            identity=ticket.get("identity"),
         )
         blocks.append(actions)
     if not tickets:
@@ -184,9 +193,8 @@ def ticket_detail(data: dict[str, Any], *, private: bool) -> tuple[str, Blocks]:
             f"{esc(e['at'])} {esc(e['actor'])}: {esc(e['action'])}" for e in data["events"][-8:]
         )
         blocks.append(context(trail))
-    unverified = data.get("identity") == "unverified"
     actions = ticket_actions(
-        data["id"], data.get("catalogue", []), data.get("issue"), unverified=unverified
+        data["id"], data.get("catalogue", []), data.get("issue"), identity=data.get("identity")
     )
     blocks.append(actions)
     return fallback, blocks
@@ -257,6 +265,7 @@ def escalation(data: dict[str, Any]) -> tuple[str, Blocks]:
             "elements": [
                 button("Acknowledge", Action.ACKNOWLEDGE, value, "primary"),
                 button("Resolve", Action.RESOLVE, value),
+                *verify_button(data.get("identity"), value),
                 {
                     "type": "users_select",
                     "action_id": Action.REASSIGN.value,

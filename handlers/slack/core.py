@@ -46,6 +46,7 @@ def ticket_data(session: Session, ticket: Ticket, *, prefix: str) -> dict[str, A
         "facts_summary": masked_facts(ticket),
         "subject": ticket.subject,
         "candidate": candidate_label(ticket),
+        "identity": ticket.identity_status,
         "sla_due_at": _when(ticket.sla_due_at),
         "created_at": _when(ticket.created_at),
         "events": [

@@ -87,3 +87,18 @@ def test_verify_identity_button_sends_the_answer_privately_to_the_writer(
     assert any(
         e.action == "verify-identity" and e.actor == "slack:U10AGENT" for e in verified.events
     )
+
+
+def test_agents_find_the_verify_button_on_the_owners_notice_and_the_ticket_view(
+    slack: SlackClient, fake_slack: FakeSlack, db: Session, records: None
+) -> None:
+    event = message_event(STRANGER_VOUCHER, user=STRANGER, ts="1764100400.000100")
+    slack.event(event, event_id="E5")
+    fake_slack.posts(INTAKE)
+    [own] = tickets(db)
+    [notice] = fake_slack.posts("D02DEV")  # dev owns vouchers: the stranger's ticket went there
+    text = render_text(notice.args)
+    assert "[Verify identity]" in text and "identity unverified; names MCP 4012345" in text
+    assert "owed" not in text  # no records were read for it
+    slack.command(f"ticket TRI-{own.id}", user=AGENT)
+    assert "[Verify identity]" in answer(fake_slack)
