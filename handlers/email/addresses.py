@@ -13,6 +13,7 @@ in, but its sender proves nothing and gets no automatic reply.
 
 import re
 from dataclasses import dataclass
+from email.errors import ObsoleteHeaderDefect
 from email.headerregistry import HeaderRegistry
 from email.message import Message
 
@@ -72,7 +73,9 @@ def read_addresses(message: Message, name: str) -> AddressList:
         try:
             header = _REGISTRY(name, value)
             parsed = list(header.addresses)  # type: ignore[attr-defined]
-            defects = header.defects
+            # Obsolete syntax (`Zofia W. <z@example.pl>`: a period in the name) is everyday mail;
+            # an invalid one (`Bcc: x@y <a@b>`, `<a@b`) is not read as an address at all.
+            defects = [d for d in header.defects if not isinstance(d, ObsoleteHeaderDefect)]
         except Exception:  # the parser gives up on some constructs; so do we, politely
             problem = problem or f"unreadable {name} header"
             continue

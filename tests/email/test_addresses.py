@@ -21,6 +21,8 @@ def parsed(headers: str, *, trusted: str | None = None):  # type: ignore[no-unty
         ("Emily\r\n Carter <Emily@Example.COM>", "emily@example.com", "Emily Carter"),
         ("=?utf-8?b?55Sw5Lit5aSq6YOO?= <taro@example.jp>", "taro@example.jp", "田中太郎"),
         ("plain@example.org", "plain@example.org", None),
+        ("Zofia W. <z.w@uni.example.edu>", "z.w@uni.example.edu", "Zofia W."),
+        ("Dr. J. R. Tolkien <jrr@example.org>", "jrr@example.org", "Dr. J. R. Tolkien"),
     ],
 )  # fmt: skip
 def test_the_address_is_the_addr_spec_never_the_display_name(

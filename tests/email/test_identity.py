@@ -339,3 +339,17 @@ def test_the_reply_never_tells_whether_a_quoted_mcp_id_exists(desk: Desk) -> Non
         [told] = [m for m in desk.sink.messages if m["In-Reply-To"] == f"<probe-{n}@evil.example>"]
         bodies.append(told.get_content().replace(f"TRI-{own}", "TRI-N"))
     assert bodies[0] == bodies[1]
+
+
+def test_forgetting_a_candidate_clears_them_from_the_tickets_of_those_who_named_them(
+    desk: Desk, db: Session, triage: Cli
+) -> None:
+    desk.take(PRIYA_MAIL)
+    [own] = desk.take(
+        mail("mallory@evil.example", "Where is my voucher? MCP ID 4012345", msgid="f@evil.example")
+    ).ticket_ids
+    assert triage(["records", "forget", "4012345", "--yes"]).returncode == 0
+    theirs = ticket(db, own)
+    assert theirs.candidate_key == "mallory@evil.example"  # the writer's own ticket stays his
+    assert theirs.named_mcp_id is None and "4012345" not in str(theirs.facts)
+    assert all("4012345" not in str(e.data) + (e.reason or "") for e in theirs.events)
