@@ -3,6 +3,7 @@
 
     python3 dev.py demo    # the bot on sample mail and Slack messages, embedded SQLite
     python3 dev.py test    # ruff, then the whole test suite (extra args go to pytest)
+    python3 dev.py bench   # every benchmark at short sizes (--full: the targets' sizes)
 
 Both create `.venv` and install the project on first use (again when pyproject.toml changes).
 """

@@ -43,6 +43,7 @@ class Notice(Outgoing):
     level: str
     reason: str
     candidate: str
+    identity: str | None = None  # the ticket's identity status ("unverified", "verified")
     about: str | None = None  # the ticket's subject
     facts: list[str] = []  # codes masked
     first_response_due_at: str | None = None
@@ -68,6 +69,7 @@ class PublicTicket(BaseModel):
     action: str
     owner: str | None
     created: bool
+    identity: str | None = None  # "unverified": the writer is not proven to be the candidate
 
 
 class TriageReply(Outgoing):
@@ -75,6 +77,7 @@ class TriageReply(Outgoing):
 
     view: Literal["reply"] = "reply"
     tickets: list[PublicTicket] = []
+    note: str | None = None  # a line for everyone in the conversation (no facts)
 
 
 class Note(Outgoing):

@@ -30,7 +30,11 @@ class LabelledMessage(BaseModel):
     channel: Literal["email", "slack"] = "email"
     issues: list[str] | None = None
     entities: dict[str, list[str]] = Field(default_factory=dict)
-    split: Literal["tune", "holdout"] = "tune"
+    # tune / holdout: the first corpus; blind / blind-train: written by people who never saw
+    # knowledge/ (tests/data/README.md); blind is frozen and never tuned on.
+    split: Literal["tune", "holdout", "blind", "blind-train"] = "tune"
+    voice: str | None = None  # agent-oneliner, long-mail, non-native, multi-issue, ...
+    writer: str | None = None
 
 
 class Figures(BaseModel):

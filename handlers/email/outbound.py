@@ -4,6 +4,9 @@ message is stored on its ticket. The outbox retries what fails for a reason wort
 The payload is one of the core's channel-neutral messages (`bot.delivery.messages`) and the
 recipient the outbox row's; threading comes from the `reply_to` data this adapter left on the
 message being answered (`thread` in its meta: the Message-ID and the references before it).
+
+The recipient is one plain address (as `handlers.email.addresses` parsed it); anything else is
+refused, so no display name or header text ever becomes a recipient.
 """
 
 import base64
@@ -27,6 +30,7 @@ from bot.store.models.base import utcnow
 from bot.store.models.messages import Message, TicketMessage
 from bot.store.models.outbox import OutboxItem
 from bot.store.models.tickets import Ticket
+from handlers.email.addresses import PLAIN_ADDRESS
 from handlers.email.parse import message_ids
 
 TIMEOUT = 30
@@ -191,8 +195,8 @@ def make_sender(
 
     def sender(item: OutboxItem) -> None:
         payload = item.payload
-        if not item.recipient or "@" not in item.recipient:
-            raise PermanentDeliveryError("email delivery without an address")
+        if not item.recipient or not PLAIN_ADDRESS.fullmatch(item.recipient):
+            raise PermanentDeliveryError("email recipient is not one plain address")
         message_id = message_id_for(item, desk.message_id_domain)
         message = build_mime(payload, to=item.recipient, desk=desk, message_id=message_id)
         deliver(message)

@@ -126,7 +126,7 @@ def carry_out(
             records=core.records(session, deps.settings),
         )  # fmt: skip
         where = (
-            f"a DM to <@{done.delivered_to}>"
+            "a Slack DM to their user on record"
             if done.delivered_by == "slack"
             else f"{done.delivered_by} to {done.delivered_to}"
         )

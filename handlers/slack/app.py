@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config.settings import Settings
 from bot.ops.runtime import Runtime
-from handlers.slack import actions, commands, home, intake
+from handlers.slack import actions, commands, home, identity, intake
 from handlers.slack.deps import Database, Deps, require_credentials, web_client
 from handlers.slack.outbound import make_sender
 
@@ -43,7 +43,8 @@ def build_app(
         # start even when Slack is unreachable; bolt checks the token on the first request
         token_verification_enabled=False,
         listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS),
-        logger=log,
+        # bolt logs under `slack_bolt.*`, which `configure_logging` holds at WARNING: its DEBUG
+        # lines carry the responses it sends (record facts in an agent's view)
     )
     deps = Deps(
         settings=settings,
@@ -60,6 +61,6 @@ def build_app(
         context["db"] = database
         next()
 
-    for feature in (commands, intake, actions, home):
+    for feature in (commands, intake, actions, home, identity):
         feature.register(app, deps)
     return app

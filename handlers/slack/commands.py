@@ -18,6 +18,7 @@ from handlers.slack import blocks, core
 from handlers.slack.access import REFUSAL, Actor
 from handlers.slack.command_text import Command, UsageError, help_text, parse
 from handlers.slack.deps import Database, Deps
+from handlers.slack.mrkdwn import escape as esc
 from handlers.slack.respond import Reply, owner_of, run_reporting_errors
 
 log = logging.getLogger("triage.slack")
@@ -32,10 +33,10 @@ def register(app: App, deps: Deps) -> None:
         try:
             parsed = parse(command.get("text", ""))
         except UsageError as exc:
-            ack(response_type="ephemeral", text=str(exc))
+            ack(response_type="ephemeral", text=esc(str(exc)))
             return
         if parsed.name == "help":
-            ack(response_type="ephemeral", text=help_text(slash))
+            ack(response_type="ephemeral", text=esc(help_text(slash)))
             return
         ack()
 
@@ -80,7 +81,8 @@ def run(
             text, body = blocks.queue_list(f"Queue: {parsed.text}", rows, prefix)
             counts = counts_by_issue(session, owner=None if parsed.text == "open" else owner)
             if counts:
-                body.append(blocks.context(" · ".join(f"{k}: {v}" for k, v in counts.items())))
+                line = " · ".join(f"{esc(k)}: {esc(v)}" for k, v in counts.items())
+                body.append(blocks.context(line))
             return text, body
         if parsed.name == "records":
             actions.authorize(deps.settings.app, actor.principal(), Act.SEE_RECORDS)

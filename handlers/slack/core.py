@@ -45,6 +45,7 @@ def ticket_data(session: Session, ticket: Ticket, *, prefix: str) -> dict[str, A
         "facts_summary": masked_facts(ticket),
         "subject": ticket.subject,
         "candidate": candidate_label(ticket),
+        "identity": ticket.identity_status,
         "sla_due_at": _when(ticket.sla_due_at),
         "created_at": _when(ticket.created_at),
         "events": [
@@ -81,7 +82,7 @@ def records(session: Session, settings: Settings) -> RecordsSource:
 
 
 def records_summary(session: Session, *, settings: Settings, candidate: str) -> dict[str, Any]:
-    """The candidate and every check's outcome, as a title and lines (codes masked)."""
+    """The candidate and every check's outcome (codes masked), as `blocks.records` reads it."""
     found = records(session, settings).get(candidate)
     if found is None:
         raise UserError(f"No candidate with MCP id or email {candidate!r}.")
@@ -93,12 +94,18 @@ def records_summary(session: Session, *, settings: Settings, candidate: str) -> 
         vouchers_per_beta_exam=settings.app.records.vouchers_per_beta_exam,
     )
     person = found.candidate
-    lines = [f"{', '.join(person.emails) or 'no email'} · {person.country} ({person.region})"]
-    for name, result in checks.items():
-        outcome = "escalate" if result.escalate else ("settled" if result.settles else "-")
-        summary = "; ".join(result.summary) or "no records"
-        lines.append(f"*{name}* ({outcome}): {summary}")
-    return {"title": f"{person.name} · MCP {person.mcp_id}", "lines": lines}
+    return {
+        "title": f"{person.name} · MCP {person.mcp_id}",
+        "contact": f"{', '.join(person.emails) or 'no email'} · {person.country} ({person.region})",
+        "checks": [
+            {
+                "name": name,
+                "outcome": "escalate" if r.escalate else ("settled" if r.settles else "-"),
+                "summary": "; ".join(r.summary) or "no records",
+            }
+            for name, r in checks.items()
+        ],
+    }
 
 
 def search_knowledge(runtime: Runtime, query: str) -> list[dict[str, Any]]:

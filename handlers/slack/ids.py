@@ -14,6 +14,7 @@ class Action(StrEnum):
     REASSIGN = "ticket_reassign"
     REOPEN = "ticket_reopen"
     OPEN_TICKET = "ticket_open"
+    VERIFY_IDENTITY = "ticket_verify_identity"
 
 
 class Block(StrEnum):

@@ -25,6 +25,7 @@ from bot.store.models.outbox import OutboxItem
 from bot.types import InboundMessage, IntakeOutcome
 from handlers.slack import core
 from handlers.slack.deps import Database, Deps
+from handlers.slack.mrkdwn import to_plain
 
 log = logging.getLogger("triage.slack")
 
@@ -75,15 +76,16 @@ def register(app: App, deps: Deps) -> None:
 def inbound(
     event: dict[str, Any], *, name: str | None = None, email: str | None = None
 ) -> InboundMessage:
-    """The core's view of a Slack message: external id channel:ts, thread key the thread's ts,
-    the event verbatim as its raw form, the poster's profile email to identify them by, and
-    where a reply goes (the thread) as this adapter's own data."""
+    """The core's view of a Slack message: its plain text, external id channel:ts, thread key
+    the thread's ts, the event verbatim as its raw form, the poster's profile email to identify
+    them by, and where a reply goes (the thread) as this adapter's own data."""
     channel, ts = event["channel"], event["ts"]
     thread_ts = event.get("thread_ts") or ts
     return InboundMessage(
         source="slack",
         external_id=f"{channel}:{ts}",
-        text=_MENTION.sub("", event.get("text") or "").strip(),
+        # the core reads plain text: Slack's markup (`&lt;`, `<@U1>`, `<url|label>`) decoded
+        text=to_plain(_MENTION.sub("", event.get("text") or "")).strip(),
         sender_email=email,
         sender_name=name,
         slack_user_id=event.get("user"),
@@ -117,7 +119,10 @@ def take(
             if not claim_event(session, source="slack", event_id=event_id, kind=event["type"]):
                 log.info("slack event %s already taken; ignoring the repeat", event_id)
                 return
-            outcome = core.take_in(session, deps.runtime, inbound(event, name=name, email=email))
+            message = inbound(event, name=name, email=email)
+            if private:  # an agent's own DM: they may read the facts of whoever it names
+                message = message.model_copy(update={"actor": deps.directory.actor(user).name})
+            outcome = core.take_in(session, deps.runtime, message)
             if outcome.duplicate:
                 return
             enrich_reply(session, outcome, deps=deps, private=private)

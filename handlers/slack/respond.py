@@ -41,5 +41,5 @@ def owner_of(deps: Deps, slack_user_id: str) -> str:
     """The owner id of a Slack user named with @, or a one-line error."""
     owner = deps.settings.app.owner_by_slack(slack_user_id)
     if owner is None:
-        raise UserError(f"<@{slack_user_id}> is not an owner in app.yaml.")
+        raise UserError(f"That person ({slack_user_id}) is not an owner in app.yaml.")
     return owner.id
