@@ -19,6 +19,7 @@ from bot.delivery.outbox import PermanentDeliveryError, Sender, TransientDeliver
 from bot.store.models.outbox import OutboxItem
 from handlers.slack import blocks
 from handlers.slack.deps import web_client
+from handlers.slack.mrkdwn import escape as esc
 
 log = logging.getLogger("triage.slack")
 
@@ -84,14 +85,14 @@ def render(payload: dict[str, Any]) -> tuple[str, blocks.Blocks]:
     adapter does not know, or cannot read, is sent as its plain text."""
     view, text = payload.get("view"), str(payload.get("text") or "")
     try:
-        if view == "reply":
-            return text or "Triage reply", _reply_blocks(payload)[1]
+        if view == "reply":  # the notification line is the core's plain text: escaped too
+            return esc(text) or "Triage reply", _reply_blocks(payload)[1]
         if view == "notice":
             ref = str(payload["ref"])
             data = {**payload, "subject": payload.get("about"), "prefix": ref.rpartition("-")[0]}
             return blocks.escalation(data)
         if view == "digest":
-            return text, blocks.digest(payload.get("digest") or {})[1]
+            return esc(text), blocks.digest(payload.get("digest") or {})[1]
         if view == "answer":
             return blocks.answer({"text": text})
     except (KeyError, TypeError, ValueError):
@@ -111,7 +112,8 @@ def _reply_blocks(payload: dict[str, Any]) -> tuple[str, blocks.Blocks]:
         else {**added.get(t["ticket_id"], {}), **t}
         for t in payload.get("tickets", [])
     ]
-    return blocks.triage_result({**extra, "tickets": tickets}, private=private)
+    data = {**extra, "tickets": tickets, "note": payload.get("note")}
+    return blocks.triage_result(data, private=private)
 
 
 def deliver(client: WebClient, item: OutboxItem) -> None:
