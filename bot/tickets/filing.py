@@ -5,8 +5,8 @@ and calls `file_triaged_message` in the same transaction that stored the message
 their audit trail and the owners' notifications commit together.
 
 A message joins, answers or resolves only its writer's own tickets: a ticket number in a subject,
-an In-Reply-To or a Slack thread names a ticket, but the ticket's candidate key must be the
-writer's (an agent logging a message may name any).
+the earlier message it replies to or the thread it is in names a ticket, but the ticket's
+candidate key must be the writer's (an agent logging a message may name any).
 """
 
 from datetime import datetime
