@@ -3,7 +3,8 @@ transaction as its tickets: an acknowledgement with the ticket reference, the an
 settle, and who has what was escalated.
 
 A message from a private conversation (mail, answered at the address it came from: its parsed
-From, never a `Reply-To`) gets a letter (`Answer`). A message posted where others can read (a
+From, never a `Reply-To`, and only when the channel vouches for that address) gets a letter
+(`Answer`). A message posted where others can read (a
 channel; the adapter stored which) gets a `TriageReply` saying what was understood and decided,
 never record facts or drafted answers (agents get those ephemerally, and send an answer with a
 button). The adapter the message came through delivers the reply and threads it with its own
@@ -69,7 +70,9 @@ def queue_reply(
             tickets=[_public(config, f, titles) for f in filed],
             note=UNVERIFIED_NOTE_SLACK if any(f.identity_unverified for f in filed) else None,
         )
-    elif message.sender_email:
+    elif message.sender_email and message.sender_verified:
+        # Only to an address the channel vouches for: a From the desk's mail server says was
+        # forged is somebody else's address, who must not get mail they never asked for.
         recipient = message.sender_email
         reply = Answer(
             text=letter_text(config, filed=filed, titles=titles, candidate_name=candidate_name),

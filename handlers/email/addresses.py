@@ -7,11 +7,15 @@ and parsing the result, as a naive reader does, lets a display name pose as the 
 
 Only a plain addr-spec is ever used as an address (no quotes, spaces, commas or brackets), so a
 display name, a quoted local part or a folded header holding `Bcc: someone@…` never becomes a
-recipient. A From that is not exactly one such address is kept as a problem: the message is taken
-in, but its sender proves nothing and gets no automatic reply.
+recipient. Nor is an address that reads as another one: an invisible or direction-changing
+character (a zero-width space, a right-to-left override) or a compatibility look-alike that
+lower-cases to a plain letter (the Kelvin sign is a `k` once lower-cased). A From that is not
+exactly one such address is kept as a problem: the message is taken in, but its sender proves
+nothing and gets no automatic reply.
 """
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from email.errors import ObsoleteHeaderDefect
 from email.headerregistry import HeaderRegistry
@@ -22,6 +26,8 @@ from handlers.email.text import decode_text
 MAX_ADDRESS = 320  # longer is no address (and no column holds it)
 PLAIN_ADDRESS = re.compile(r"[^\s\"(),:;<>@\[\]\\]+@[^\s\"(),:;<>@\[\]\\.][^\s\"(),:;<>@\[\]\\]*")
 _FOLD = re.compile(r"\r?\n|\r")
+# Control, format (zero-width, bidi), surrogate, private-use, unassigned, separator characters.
+_UNSEEN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"})
 _REGISTRY = HeaderRegistry()
 
 
@@ -83,11 +89,23 @@ def read_addresses(message: Message, name: str) -> AddressList:
             problem = problem or f"malformed {name} header"
         for found in parsed:
             address = found.addr_spec
-            if len(address) > MAX_ADDRESS or not PLAIN_ADDRESS.fullmatch(address):
+            if (
+                len(address) > MAX_ADDRESS
+                or not PLAIN_ADDRESS.fullmatch(address)
+                or not reads_as_written(address)
+            ):
                 problem = problem or f"not a plain address in {name}"
                 continue
             mailboxes.append(Mailbox(address.lower(), found.display_name or None))
     return AddressList(mailboxes, problem)
+
+
+def reads_as_written(address: str) -> bool:
+    """Whether `address` shows as the characters it is: nothing invisible, nothing that turns
+    into another letter once normalised or lower-cased."""
+    if any(unicodedata.category(ch) in _UNSEEN for ch in address):
+        return False
+    return address.isascii() or unicodedata.normalize("NFKC", address) == address
 
 
 def sender_of(message: Message) -> Sender:

@@ -9,8 +9,10 @@ remove any arriving with its name). With that setting, the From is unproven when
 
 - the trusted server left no header at all (the message did not come through it);
 - DMARC failed for the From domain;
-- or, without a DMARC verdict, neither SPF nor DKIM passed for the From domain (relaxed
-  alignment: the same domain or a parent or child of it) and one of them failed.
+- or, without a DMARC pass or fail (the domain publishes no policy, or its lookup failed),
+  neither SPF nor DKIM passed for the From domain (relaxed alignment: the same domain or a parent
+  or child of it). Nothing checked is nothing proven: a forger's server that publishes no SPF,
+  or passes SPF for its own domain, says nothing about the From.
 
 Without the setting nothing is checked: the desk takes its mail server's delivery on trust.
 """
@@ -53,9 +55,7 @@ def _verdict(results: list[object], domain: str) -> str | None:
         return None
     failed = [f"spf={_result(r)}" for r in spf if _result(r) in SPF_FAILED]
     failed += [f"dkim={_result(r)}" for r in dkim if _result(r) in DKIM_FAILED]
-    if failed:
-        return f"{', '.join(failed)} and nothing passed for {domain}"
-    return None
+    return f"{', '.join(failed) or 'no SPF or DKIM pass'}: nothing passed for {domain}"
 
 
 def _method(result: object) -> str:

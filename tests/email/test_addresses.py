@@ -82,7 +82,8 @@ PASS = f"Authentication-Results: {TRUSTED}; dmarc=pass header.from=example.com\r
         (f"Authentication-Results: {TRUSTED}; spf=pass smtp.mailfrom=evil.example;"
          " dkim=fail header.d=example.com\r\n", False),
         (f"Authentication-Results: {TRUSTED}; spf=softfail smtp.mailfrom=example.com\r\n", False),
-        (f"Authentication-Results: {TRUSTED}; spf=none; dkim=none\r\n", True),
+        # nothing checked is nothing proven (a forger need only use a domain without SPF)
+        (f"Authentication-Results: {TRUSTED}; spf=none; dkim=none\r\n", False),
         (f"Authentication-Results: {TRUSTED.upper()}; dmarc=fail\r\n", False),
         (f"Authentication-Results: {TRUSTED}; ;;;garbage===\r\n", False),  # unreadable: no word
         ("Authentication-Results: other.example; dmarc=pass header.from=example.com\r\n", False),
