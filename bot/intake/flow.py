@@ -148,8 +148,12 @@ def _previous_outcome(stored: Message) -> IntakeOutcome:
 
 def _thread_ticket_id(session: Session, message: InboundMessage) -> int | None:
     """The ticket this message continues: an id the adapter read (a `[TRI-12]` tag), else the
-    newest ticket of a message it replies to (the ids it names as answered, its thread)."""
-    if message.ticket_id is not None:
+    newest ticket of a message it replies to (the ids it names as answered, its thread).
+
+    Machine mail (auto-replies, bounces) is filed onto a ticket without the check a person's
+    message gets (that the ticket is the writer's own), so it goes only where it names a message
+    of that ticket: a ticket number anyone can guess, anyone can write in a subject."""
+    if message.ticket_id is not None and not message.automated:
         return message.ticket_id
     conditions = []
     if message.in_reply_to:

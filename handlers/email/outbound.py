@@ -38,8 +38,12 @@ TIMEOUT = 30
 
 def message_id_for(item: OutboxItem, domain: str) -> str:
     """The same item always gets the same Message-ID, so a retried send is recognisably one
-    message, and mail that comes back is recognised as the desk's own."""
-    digest = hashlib.sha256(item.dedupe_key.encode()).hexdigest()[:12]
+    message, and mail that comes back is recognised as the desk's own. Its digest covers the
+    moment the item was queued, to the microsecond: the other parts are small sequential
+    numbers, and an outsider who could guess the id of a reply sent to someone could thread
+    their own machine mail onto that person's ticket."""
+    queued = item.created_at.replace(tzinfo=None).isoformat() if item.created_at else ""
+    digest = hashlib.sha256(f"{item.dedupe_key}\0{queued}".encode()).hexdigest()[:16]
     kind = re.sub(r"[^a-z0-9-]", "", item.kind.lower()) or "mail"
     ticket = f".t{item.ticket_id}" if item.ticket_id else ""
     return f"<{kind}{ticket}.{item.id}.{digest}@{domain}>"
