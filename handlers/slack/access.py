@@ -1,6 +1,7 @@
 """Who is asking, from Slack: agents are the users listed in `slack.agent_users`, members of
-`slack.agent_user_groups` or of `slack.agent_channels`; everyone else is refused politely before
-anything is read. What an agent may then do to a ticket is the core's table
+`slack.agent_user_groups` or of `slack.agent_channels` that are private (anyone in the workspace
+may join a public channel, so its members prove nothing); everyone else is refused politely
+before anything is read. What an agent may then do to a ticket is the core's table
 (`bot/tickets/permissions.py`), checked in the action layer for every command and button press.
 """
 
@@ -107,11 +108,24 @@ class Directory:
         for group in self.config.slack.agent_user_groups:
             members |= self._ask("usergroups_users_list", "users", usergroup=group)
         for channel in self.config.slack.agent_channels:
-            members |= self._ask("conversations_members", "members", channel=channel)
+            if self._private(channel):
+                members |= self._ask("conversations_members", "members", channel=channel)
         found = frozenset(members)
         with self._lock:
             self._members = (time.monotonic(), found)
         return found
+
+    def _private(self, channel: str) -> bool:
+        """Whether `channel` is private; a public one (or one we cannot read) makes no agents."""
+        try:
+            info = self.client.conversations_info(channel=channel).get("channel") or {}
+        except SlackApiError as exc:
+            log.warning("cannot read agent channel %s: %s", channel, exc.response.get("error"))
+            return False
+        if not info.get("is_private"):
+            log.warning("agent channel %s is public: its members are not taken as agents", channel)
+            return False
+        return True
 
     def _ask(self, method: str, key: str, **kwargs: str) -> set[str]:
         try:

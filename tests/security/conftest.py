@@ -164,3 +164,7 @@ def guarded_desk(
     """A desk whose mail server's verdicts count (`email.trusted_authserv_id` set)."""
     config = app_yaml(tmp_path, trusted_authserv_id=TRUSTED)
     return _mailroom(monkeypatch, capsys, tmp_path, database_url, smtp_sink, config)
+
+
+# The Slack app served on loopback with the stand-in Web API (tests/slack), for the Slack attacks.
+from tests.slack.conftest import fake_slack, served, slack, slack_settings  # noqa: E402, F401

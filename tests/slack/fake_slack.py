@@ -32,6 +32,7 @@ class FakeSlack:
         self.calls: list[Call] = []
         self.usergroups: dict[str, list[str]] = {}
         self.channel_members: dict[str, list[str]] = {}
+        self.public_channels: set[str] = set()  # conversations.info says is_private for others
         self.user_emails: dict[str, str] = {}
         self.socket_url: str | None = None  # what apps.connections.open hands out (Socket Mode)
         self.failures: list[Failure] = []
@@ -151,6 +152,10 @@ class FakeSlack:
             return {"ok": True, "channel": {"id": "D" + str(args.get("users", "X"))[1:]}}
         if method == "conversations.members":
             return {"ok": True, "members": self.channel_members.get(args.get("channel", ""), [])}
+        if method == "conversations.info":
+            channel = args.get("channel", "")
+            private = channel not in self.public_channels
+            return {"ok": True, "channel": {"id": channel, "is_private": private}}
         if method == "usergroups.users.list":
             return {"ok": True, "users": self.usergroups.get(args.get("usergroup", ""), [])}
         if method == "users.info":
