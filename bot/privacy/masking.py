@@ -3,7 +3,9 @@ logs, digests or channels.
 
 One rule for the parser, the log filter and every output: a code is recognised whatever case
 it is written in and however its groups are joined (`IN26-9F3D-7Q2K`, `in26-9f3d-7q2k`,
-`IN26 9F3D 7Q2K`), and an exam code (`71-621`), a date or an MCP ID never is.
+`IN26 9F3D 7Q2K`, with the en dashes, no-break or zero-width spaces a mail program puts in, or
+in fullwidth letters), and an exam code (`71-621`), a date or an MCP ID never is. Dots, slashes
+and underscores do not join groups: addresses and links stay readable.
 """
 
 import re
@@ -31,6 +33,21 @@ CODE_AFTER_WORD = re.compile(
 _MAX_GROUPS = 6
 _SPACED_MIN_GROUPS = 3
 _SPACED_MIN_CHARS = 4
+# What people and their mail programs put into a code that is not the ASCII it was issued in:
+# typographic dashes, no-break and other spaces, invisible characters, fullwidth letters and
+# digits. Folded one character for one, so a span of the folded text is a span of the original.
+_FOLD = {
+    **dict.fromkeys((0x2010, 0x2011, 0x2012, 0x2013, 0x2014, 0x2015, 0x2212, 0xFE58, 0xFE63,
+                     0xFF0D), "-"),
+    **dict.fromkeys((0x00A0, 0x1680, *range(0x2000, 0x200B), 0x202F, 0x205F, 0x3000), " "),
+    **dict.fromkeys((0x00AD, 0x180E, 0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF), " "),
+    **{cp: chr(cp - 0xFEE0) for cp in (*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B),
+                                        *range(0xFF41, 0xFF5B))},
+}  # fmt: skip
+
+
+def _folded(text: str) -> str:
+    return text if text.isascii() else text.translate(_FOLD)
 
 
 def _mixed(group: str) -> bool:
@@ -79,7 +96,9 @@ def _codes_in_run(text: str, start: int, end: int) -> Iterator[Span]:
 
 
 def find_codes(text: str) -> list[tuple[Span, str]]:
-    """Every voucher or promotion code in `text`, as (span, code as written), in text order."""
+    """Every voucher or promotion code in `text`, as (span, code as written, in plain ASCII),
+    in text order."""
+    text = _folded(text)
     found: list[tuple[Span, str]] = []
     if "code" in text.lower():
         found += [(m.span(1), m.group(1)) for m in CODE_AFTER_WORD.finditer(text)]
@@ -113,9 +132,14 @@ def mask_codes(text: str) -> str:
     """`text` with every code `find_codes` recognises masked."""
     if not text:
         return text
+    return _splice(text, [(span, mask_secret(code)) for span, code in find_codes(text)])
+
+
+def _splice(text: str, replacements: list[tuple[Span, str]]) -> str:
+    """`text` with each (non-overlapping) span replaced."""
     pieces, cursor = [], 0
-    for (start, end), code in find_codes(text):
-        pieces += [text[cursor:start], mask_secret(code)]
+    for (start, end), replacement in sorted(replacements):
+        pieces += [text[cursor:start], replacement]
         cursor = end
     pieces.append(text[cursor:])
     return "".join(pieces)
@@ -131,7 +155,11 @@ def _loose(code: str) -> re.Pattern[str]:
 def mask_all(text: str, codes: list[str]) -> str:
     """Replace every occurrence of the given codes in `text`, however written, with their masked
     form."""
+    folded = _folded(text)
+    found: list[tuple[Span, str]] = []
     for code in sorted({c for c in codes if c}, key=len, reverse=True):
         if len(re.sub(r"[^A-Za-z0-9]", "", code)) > _VISIBLE:
-            text = _loose(code).sub(mask_secret(code), text)
-    return text
+            for match in _loose(code).finditer(folded):
+                if not any(a < match.end() and match.start() < b for (a, b), _ in found):
+                    found.append((match.span(), mask_secret(code)))
+    return _splice(text, found)

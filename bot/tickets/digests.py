@@ -21,7 +21,7 @@ from bot.config.app import AppConfig
 from bot.delivery.messages import Chart, DigestMessage, dump
 from bot.delivery.notifications import candidate_label, contacts, masked_facts
 from bot.delivery.outbox import enqueue
-from bot.privacy.masking import mask_codes
+from bot.privacy.display import shown
 from bot.store.models import OPEN_STATUSES, Ticket
 from bot.store.models.sla import DigestRun
 from bot.tickets.charts import new_tickets_chart
@@ -177,10 +177,11 @@ def _digest_ticket(config: AppConfig, ticket: Ticket, *, now: datetime, state: s
 
 
 def _one_line(text: str | None) -> str | None:
-    """A subject as one short line, codes masked (a digest is read on a phone)."""
+    """A subject as one short line, as a reader may be shown it (`bot.privacy.display`: codes
+    masked, direction controls visible; a digest is read on a phone)."""
     if not text or not text.strip():
         return None
-    line = mask_codes(" ".join(text.split()))
+    line = shown(" ".join(text.split()))
     return line if len(line) <= SUBJECT_CHARS else line[: SUBJECT_CHARS - 1] + "…"
 
 

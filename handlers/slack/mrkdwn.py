@@ -9,7 +9,7 @@ Slack delivers it (its own markup, `&lt;` for `<`) into the plain text the core 
 
 import re
 
-from bot.privacy.masking import mask_codes
+from bot.privacy.display import shown
 
 # Slack treats only these three as control characters and wants them as HTML entities.
 _CONTROL = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
@@ -20,8 +20,9 @@ _WORD_JOINER = "\u2060"
 
 
 def escape(value: object) -> str:
-    """`value` as mrkdwn that shows exactly its characters (codes masked)."""
-    text = mask_codes(str(value))
+    """`value` as mrkdwn that shows exactly its characters (codes masked, direction controls
+    made visible: `bot.privacy.display`)."""
+    text = shown(str(value))
     return _BROADCAST.sub("@" + _WORD_JOINER, text.translate(_CONTROL))
 
 
