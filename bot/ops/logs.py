@@ -8,7 +8,8 @@ and a line cannot grow long enough to hold a whole message.
 
 Libraries that log what they send or store below WARNING (slack_sdk's request and response
 bodies, bolt's responses, SQLAlchemy's statement parameters) are held at WARNING whatever
-`LOG_LEVEL` says: a DEBUG log carries no name, address or fact either.
+`LOG_LEVEL` says, and urllib3, whose retry warnings quote the records API's URL (an MCP ID or an
+address in its path), at ERROR: a DEBUG log carries no name, address or fact either.
 """
 
 import json
@@ -32,7 +33,8 @@ _SQL_PARAMETERS = re.compile(r"\[parameters: .*?\](?=\s*(?:\n|\(Background|$))",
 # A request line's query string may hold an address or an id (`/healthz?email=...`).
 _QUERY = re.compile(r"(\b(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /[^\s?\"]*)\?[^\s\"]*")
 _HANDLER_NAME = "triage"
-# Loggers that write message bodies, API payloads or SQL parameters below WARNING.
+# Loggers that write message bodies, API payloads or SQL parameters below WARNING (aiosmtpd's
+# `mail.log` every SMTP line it receives: the demo runs its sink in the bot's own process).
 QUIET_LIBRARIES = (
     "slack_sdk",
     "slack_bolt",
@@ -44,7 +46,12 @@ QUIET_LIBRARIES = (
     "httpcore",
     "python_multipart",
     "multipart",
+    "mail.log",
 )
+# Loggers whose WARNING lines quote a request's URL: the records API's paths hold the MCP ID or
+# the address looked up (`GET {base_url}/candidates/{key}`), so urllib3's "Retrying ... :
+# /candidates/4012345" must not reach the log either.
+URL_LOGGERS = ("urllib3",)
 
 
 def scrub(text: str, *, limit: int | None = MAX_MESSAGE_CHARS) -> str:
@@ -163,5 +170,6 @@ def configure_logging(
         logger.handlers.clear()  # uvicorn installs its own, which would skip the redaction
         logger.propagate = True
     for name in QUIET_LIBRARIES:  # their DEBUG and INFO lines carry bodies and parameters
-        logging.getLogger(name).setLevel(max(logging.WARNING, root.getEffectiveLevel()))
+        floor = logging.ERROR if name in URL_LOGGERS else logging.WARNING
+        logging.getLogger(name).setLevel(max(floor, root.getEffectiveLevel()))
     return handler

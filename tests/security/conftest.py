@@ -109,10 +109,10 @@ class Mailroom:
         return "\n".join(texts)
 
 
-def app_yaml(folder: Path, **email: Any) -> Path:
-    """The shipped app.yaml with the `email` section's settings changed."""
+def app_yaml(folder: Path, section: str = "email", **settings: Any) -> Path:
+    """The shipped app.yaml with settings of one section (`email` by default) changed."""
     config = yaml.safe_load((ROOT / "app.yaml").read_text(encoding="utf-8"))
-    config["email"] = {**config.get("email", {}), **email}
+    config[section] = {**config.get(section, {}), **settings}
     path = folder / "app.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return path
