@@ -13,6 +13,11 @@ from bot.types import InboundMessage
 KEY_CHARS = 998  # Message.external_id, thread_key, in_reply_to (RFC 5322 line length)
 ADDRESS_CHARS = 320  # Message.sender, Ticket.candidate_key, OutboxItem.recipient
 CHANNEL_CHARS = 64  # Message.channel
+# Message-IDs a message may name as those it answers: each is a query parameter when threading,
+# and a hostile mail naming 100,000 passes the database's limit (PostgreSQL's is 65,535) and
+# fails its intake every time the mailbox is polled. Real threads name a few dozen at most;
+# the ones kept are those it answers directly and the newest it references.
+MAX_REFERENCES = 100
 NUL_STANDIN = "\ufffd"
 
 
@@ -41,7 +46,7 @@ def bounded_message(message: InboundMessage) -> InboundMessage:
     update: dict[str, Any] = {
         "external_id": bounded_key(message.external_id),
         "thread_key": bounded_key(message.thread_key) if message.thread_key else None,
-        "in_reply_to": [bounded_key(ref) for ref in message.in_reply_to],
+        "in_reply_to": [bounded_key(ref) for ref in message.in_reply_to[:MAX_REFERENCES]],
         "sender_email": _cut(message.sender_email, ADDRESS_CHARS),
         "slack_user_id": _cut(message.slack_user_id, ADDRESS_CHARS),
         "slack_channel": _cut(message.slack_channel, CHANNEL_CHARS),

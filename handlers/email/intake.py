@@ -27,6 +27,7 @@ from bot.delivery.bounces import mark_bouncing, tickets_of_messages
 from bot.delivery.messages import THREAD
 from bot.intake.quarantine import quarantine
 from bot.privacy.erasure import was_erased
+from bot.store.bounds import MAX_REFERENCES
 from bot.store.models.base import utcnow
 from bot.store.models.messages import Message
 from bot.types import InboundMessage, IntakeOutcome
@@ -176,7 +177,8 @@ def inbound(
             ticket_id = ticket_id or noise.bounce.original_ticket_id
     external_id = identity(session, parsed)
     # Where a reply belongs, in this adapter's own terms: the core hands it back untouched.
-    meta[THREAD] = {"message_id": external_id, "references": list(parsed.in_reply_to)}
+    references = parsed.in_reply_to[:MAX_REFERENCES]  # the reply names no more than intake reads
+    meta[THREAD] = {"message_id": external_id, "references": references}
     return to_inbound(
         parsed,
         external_id=external_id,

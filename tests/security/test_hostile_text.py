@@ -196,3 +196,22 @@ def test_a_five_megabyte_message_with_nul_bytes_is_taken_in_once_and_answered(
     assert stored is not None and "\x00" not in (stored.subject or "") + stored.body
     ticket = db.get(Ticket, first["ticket_ids"][0])
     assert ticket is not None and "\x00" not in (ticket.subject or "")
+
+
+def test_a_message_naming_a_hundred_thousand_references_is_taken_in_not_stuck(
+    desk: Mailroom, db: Session
+) -> None:
+    """Threading looks up every Message-ID a mail names: 130,000 of them (2.6 MB of References)
+    passed the database's limit on query parameters (SQLite's 250,000, PostgreSQL's 65,535 at a
+    quarter of that), failing the intake with a traceback each time the mailbox was polled."""
+    references = " ".join(f"<r{n}@x.example>" for n in range(130_000))
+    raw = mail(
+        PRIYA, f"My {VOUCHER}", msgid="refs@example.in",
+        headers=f"References: {references}\r\nIn-Reply-To: <r129999@x.example>\r\n",
+    )  # fmt: skip
+    result = desk.take(raw)
+    desk.deliver()
+    assert result["status"] == "stored" and result["ticket_ids"]
+    [reply] = desk.to(PRIYA)
+    assert len(str(reply["References"])) < 10_000
+    assert reply["In-Reply-To"] == "<refs@example.in>"
