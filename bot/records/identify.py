@@ -1,6 +1,8 @@
 """Who wrote this message? An MCP id in the text, then the Slack user, then the sender's address.
 
-Two candidates matching the same key is reported as ambiguous, never guessed.
+Two candidates matching the same key is reported as ambiguous, never guessed. A message naming
+more than a handful of MCP ids is about none of them, and none is looked up: one mail naming
+20,000 would otherwise cost 20,000 lookups (requests to the program's records API).
 """
 
 from collections.abc import Sequence
@@ -11,6 +13,7 @@ from bot.records.schemas import CandidateRecords
 from bot.records.source import AmbiguousCandidate, RecordsSource, RecordsUnavailable
 
 Via = Literal["mcp_id", "slack_user_id", "email"]
+MAX_NAMED = 5  # distinct MCP ids a message may name and still be about one of them
 
 
 @dataclass(frozen=True)
@@ -36,8 +39,11 @@ def identify(
     mcp_ids: Sequence[str] = (),
 ) -> Identification:
     """Try each key in turn; the first that matches exactly one candidate wins."""
+    named = list(dict.fromkeys(mcp_ids))
+    if len(named) > MAX_NAMED:
+        return Identification()  # about too many people to be about one
     try:
-        known = sorted({m for mcp in dict.fromkeys(mcp_ids) for m in source.find(mcp_id=mcp)})
+        known = sorted({m for mcp in named for m in source.find(mcp_id=mcp)})
         if len(known) > 1:
             return Identification(via="mcp_id", ambiguous=known)
         if known:

@@ -5,14 +5,18 @@ or recipient added, and nothing reorders what an agent reads."""
 
 import json
 import re
+import threading
+from collections.abc import Iterator
 from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.store.models import Message, Ticket
-from tests.security.conftest import PRIYA, Mailroom, mail
+from tests.security.conftest import PRIYA, Mailroom, app_yaml, mail
 from tests.slack.conftest import SlackClient
 from tests.slack.fake_slack import FakeSlack, render_text
 
@@ -22,6 +26,7 @@ LIVE_SLACK = re.compile(r"<[!@#]|<https?:|<mailto:")
 BROADCAST = re.compile(r"(?<![\w\u2060])@(?:channel|here|everyone)\b")
 LIVE_HTML = re.compile(r"<script|<img src=x|onerror=\"|<a href=\"https://evil", re.IGNORECASE)
 BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+MALLORY = "mallory@evil.example"
 VOUCHER = "own voucher for 71-622 never came. MCP ID 4012345. I took 71-621 and 71-622."
 
 
@@ -215,3 +220,50 @@ def test_a_message_naming_a_hundred_thousand_references_is_taken_in_not_stuck(
     [reply] = desk.to(PRIYA)
     assert len(str(reply["References"])) < 10_000
     assert reply["In-Reply-To"] == "<refs@example.in>"
+
+
+class RecordsApi:
+    """The program's records API on loopback: knows nobody, counts what it is asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                api.asked.append(self.path)
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+@pytest.fixture
+def records_api() -> Iterator[RecordsApi]:
+    api = RecordsApi()
+    api.thread.start()
+    yield api
+    api.server.shutdown()
+    api.server.server_close()
+
+
+def test_a_message_naming_thousands_of_mcp_ids_costs_a_handful_of_lookups(
+    desk: Mailroom, records_api: RecordsApi, tmp_path: Path
+) -> None:
+    """Each MCP ID a message names was looked up: one mail naming 20,000 made 20,000 requests to
+    the program's records API (a 5 MB mail, hundreds of thousands)."""
+    http = {"base_url": records_api.url, "retries": 0, "cache_seconds": 0}
+    desk.env["TRIAGE_CONFIG"] = str(app_yaml(tmp_path, section="records", source="http", http=http))
+    ids = " ".join(f"MCP {4_000_000 + n}" for n in range(20_000))
+    result = desk.take(mail(MALLORY, f"Where are the vouchers of {ids}?", msgid="many@x"))
+    assert result["status"] == "stored" and result["ticket_ids"]
+    assert len(records_api.asked) <= 10
