@@ -6,7 +6,9 @@ the channel vouches for them:
 
 - the sender's address is one listed on the candidate's record, and the channel does not mark the
   sender unproven (an email whose From the desk's mail server failed, or that has no single
-  readable From address);
+  readable From address); from Slack, only when the record names no Slack user (a record that
+  does is proven by that user alone: a guest, or a shared channel's member from another
+  organisation whose workspace vouches for any address, may show the candidate's);
 - or the Slack user id is the one on the candidate's record;
 - or an agent wrote it (logging a call, pasting a candidate's message into a private chat with the
   bot): agents may read facts privately.
@@ -62,8 +64,10 @@ def writer_is(candidate: CandidateRecords, message: InboundMessage) -> tuple[boo
     if not message.sender_verified:
         return False, "the sender's address is unproven (the mail server did not vouch for it)"
     record = candidate.candidate
-    if message.slack_user_id and record.slack_user_id == message.slack_user_id:
-        return True, "the Slack user on the candidate's record"
+    if message.slack_user_id and record.slack_user_id:
+        if record.slack_user_id == message.slack_user_id:
+            return True, "the Slack user on the candidate's record"
+        return False, f"another Slack user than the one on MCP {record.mcp_id}'s record"
     address = (message.sender_email or "").strip().casefold()
     if address and address in {e.casefold() for e in record.emails}:
         return True, "a sender address on the candidate's record"

@@ -133,3 +133,28 @@ def test_joining_a_public_agent_channel_makes_nobody_an_agent(
     [said] = fake_slack.wait_for("response_url")
     assert "for help-desk agents only" in render_text(said.args)
     assert "7Q2K" not in render_text(said.args)
+
+
+def test_another_slack_user_showing_her_address_is_not_her(
+    slack: SlackClient, fake_slack: FakeSlack, db: Session, records: None
+) -> None:
+    """Her record names her Slack user: another user (a guest, a shared channel's member from
+    another organisation, whose workspace vouches for whatever address it likes) whose profile
+    shows her address is not proof of being her."""
+    fake_slack.user_emails["U77OTHER"] = "priya.raman@example.in"
+    slack.event(message_event(PRIYA_POST, user="U0PRIYA", ts="1764100000.000100"), event_id="E1")
+    fake_slack.posts(INTAKE)
+    [hers] = tickets(db)
+    thanks = message_event(
+        "Solved, thank you!", user="U77OTHER", ts="1764100200.000100",
+        thread_ts="1764100000.000100",
+    )  # fmt: skip
+    slack.event(thanks, event_id="E2")
+    asks = message_event(
+        "My second voucher for 71-622 never came.", user="U77OTHER", ts="1764100300.000100"
+    )
+    slack.event(asks, event_id="E3")
+    fake_slack.posts(INTAKE, 2)
+    after = tickets(db)
+    assert after[0].status == hers.status and after[0].chase_count == hers.chase_count
+    assert all(t.candidate_mcp_id is None and t.facts_summary == [] for t in after[1:])
