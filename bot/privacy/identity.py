@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session
 from bot.delivery.messages import THREAD, Answer, dump
 from bot.delivery.notifications import notify_escalation
 from bot.delivery.outbox import enqueue
-from bot.delivery.replies import letter_text, reply_subject
+from bot.delivery.replies import letter_text, private_address, reply_subject
 from bot.errors import UserError
 from bot.intake.triage import verdict_for
 from bot.ops.runtime import Runtime
+from bot.privacy.disclosure import UNPROVEN_PREFIX
 from bot.records.identify import Identification
 from bot.records.schemas import CandidateRecords
 from bot.store.models import OPEN_STATUSES, Message, Ticket, TicketMessage
@@ -152,7 +153,21 @@ def _send_answer(
     )
     if first is None:
         return None
-    if first.source == "email" and first.sender:
+    thread: dict[str, object] = {}
+    if ticket.candidate_key and ticket.candidate_key.startswith(UNPROVEN_PREFIX):
+        # The channel did not vouch for the address the writer showed (a From the mail server
+        # failed): it is not theirs, so the candidate's answer goes to their record's own.
+        try:
+            channel, address, _ = private_address(ticket, None, runtime.records(session))
+        except UserError:
+            return None
+    elif first.source == "email" and first.sender:
+        channel, address, thread = "email", first.sender, dict(first.meta.get(THREAD) or {})
+    elif first.source == "slack" and (user := _slack_user(first)):
+        channel, address = "slack", user
+    else:
+        return None
+    if channel == "email":
         filed = FiledTicket(
             ticket_id=ticket.id, ref=ref, created=False, issue=ticket.issue, status=ticket.status,
             priority=ticket.priority, action="answer", answer=verdict.answer,
@@ -161,22 +176,15 @@ def _send_answer(
         text = letter_text(config, filed=[filed], titles=titles, candidate_name=name)
         answer = Answer(
             text=text, subject=reply_subject(first.subject, ref), ticket_id=ticket.id, ref=ref,
-            reply_to=dict(first.meta.get(THREAD) or {}),
+            reply_to=thread,
         )  # fmt: skip
-        enqueue(
-            session, channel="email", kind="answer", recipient=first.sender, dedupe_key=key,
-            ticket_id=ticket.id, now=now, payload=dump(answer),
-        )  # fmt: skip
-        return f"email to {first.sender}"
-    user = _slack_user(first)
-    if first.source == "slack" and user:
+    else:
         answer = Answer(text=f"{ref}: {verdict.answer}", ticket_id=ticket.id, ref=ref)
-        enqueue(
-            session, channel="slack", kind="answer", recipient=user, dedupe_key=key,
-            ticket_id=ticket.id, now=now, payload=dump(answer),
-        )  # fmt: skip
-        return f"Slack DM to {user}"
-    return None
+    enqueue(
+        session, channel=channel, kind="answer", recipient=address, dedupe_key=key,
+        ticket_id=ticket.id, now=now, payload=dump(answer),
+    )  # fmt: skip
+    return f"email to {address}" if channel == "email" else f"Slack DM to {address}"
 
 
 def _slack_user(message: Message) -> str | None:

@@ -5,10 +5,12 @@ facts, never touch the candidate's ticket, and no reply goes anywhere but the Fr
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.records.importer import import_records
 from bot.store.models import Ticket
+from bot.store.models.outbox import OutboxItem
 from tests.security.conftest import (
     EMILY,
     EMILY_SECRETS,
@@ -281,3 +283,28 @@ def test_a_look_alike_letter_that_lower_cases_to_hers_is_not_her(
     assert_told_nothing(
         "\n".join(m.as_string() for m in guarded_desk.sink.messages), ["9Z9Z", "Kofi", "Mensah"]
     )
+
+
+def test_verifying_a_forged_senders_ticket_sends_nothing_to_the_forged_address(
+    guarded_desk: Mailroom, db: Session
+) -> None:
+    """A From the mail server did not vouch for is not the writer's address: once an agent has
+    verified who wrote (say, by calling Emily back), her answer goes to the address on her record,
+    not to the address the mail merely showed."""
+    shown = "sam.hill@example.org"
+    verdict = (
+        f"Authentication-Results: {TRUSTED}; spf=pass smtp.mailfrom=evil.example;"
+        " dkim=none; dmarc=fail header.from=example.org\r\n"
+    )
+    [own] = guarded_desk.take(
+        mail(shown, "MCP ID 1034567. Can I use my beta voucher for 70-640?", msgid="v1@evil",
+             headers=verdict)
+    )["ticket_ids"]  # fmt: skip
+    assert ticket(db, own).identity_status == "unverified"
+    ran = guarded_desk.cli("tickets", "verify", f"TRI-{own}", "1034567", "--as", "lena")
+    assert ran.code == 0, ran.err
+    guarded_desk.deliver()
+    assert_told_nothing(guarded_desk.read(shown), EMILY_SECRETS)
+    # her answer waits for Slack: a DM to the Slack user on her record
+    answers = db.scalars(select(OutboxItem).where(OutboxItem.kind == "answer")).all()
+    assert [(a.channel, a.recipient) for a in answers] == [("slack", "U0EMILY")]
