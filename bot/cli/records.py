@@ -129,22 +129,25 @@ def show_cmd(
         )
         return
     person = records.candidate
+    # Record values came from a program's forms: printed as text, never as Rich markup.
     console.print(
-        f"[bold]{person.name}[/] · MCP {person.mcp_id} · {person.country} ({person.region})"
+        f"[bold]{escape(person.name)}[/] · MCP {person.mcp_id} · "
+        f"{escape(person.country)} ({escape(person.region)})"
     )
     console.print(
-        f"  emails: {', '.join(person.emails) or '-'}; Slack: {person.slack_user_id or '-'}"
+        f"  emails: {escape(', '.join(person.emails)) or '-'}; "
+        f"Slack: {escape(person.slack_user_id or '-')}"
     )
     for name, rows in masked_records(records).items():
         if rows:
             table = Table(*rows[0].keys(), title=name.replace("_", " "), title_justify="left")
             for row in rows:
-                table.add_row(*("" if v is None else str(v) for v in row.values()))
+                table.add_row(*("" if v is None else escape(str(v)) for v in row.values()))
             console.print(table)
     table = Table("check", "outcome", "facts", title="Checks", title_justify="left")
     for name, result in checks.items():
         outcome = "[red]escalate[/]" if result.escalate else ("answer" if result.settles else "-")
-        table.add_row(name, outcome, "\n".join(result.summary))
+        table.add_row(name, outcome, escape("\n".join(result.summary)))
     console.print(table)
 
 

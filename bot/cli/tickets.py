@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -189,7 +190,7 @@ def register(app: typer.Typer) -> None:
             for t in found:
                 table.add_row(
                     tickets.display_id(config, t.id), t.status, t.issue or "unknown", t.priority,
-                    t.owner or "-", candidate_label(t), f"{t.created_at:%Y-%m-%d %H:%M}",
+                    t.owner or "-", escape(candidate_label(t)), f"{t.created_at:%Y-%m-%d %H:%M}",
                 )  # fmt: skip
             say(table if found else "no tickets")
 
@@ -212,21 +213,23 @@ def register(app: typer.Typer) -> None:
             f" · {detail['priority']} · owner {detail['owner'] or '-'}"
             f" (rule {detail['routing_rule'] or '-'})"
         )
-        say(f"candidate: {candidate_label(ticket)} · source {detail['source']}")
+        # Addresses, reasons, facts and mail servers' refusals are printed as text, never as
+        # Rich markup (`[/bold]` in a bounced address or a refusal is not a tag).
+        say(f"candidate: {escape(candidate_label(ticket))} · source {detail['source']}")
         say(
             f"SLA: {detail['sla_state'] or '-'} · first response due "
             f"{detail['first_response_due_at'] or '-'} (at {detail['first_response_at'] or '-'})"
             f" · resolution due {detail['sla_due_at'] or '-'}"
         )
         for line in detail["facts"]:
-            say(f"  fact: {line}")
+            say(f"  fact: {escape(line)}")
         for event in detail["events"]:
             move = f"{event['from'] or '-'} -> {event['to']}" if event["to"] else ""
-            why = f": {event['reason']}" if event["reason"] else ""
-            say(f"  {event['at'][:16]} {event['actor']} {event['action']} {move}{why}")
+            why = f": {escape(event['reason'])}" if event["reason"] else ""
+            say(f"  {event['at'][:16]} {escape(event['actor'])} {event['action']} {move}{why}")
         for item in detail["deliveries"]:
-            error = f" · last error: {item['last_error']}" if item["last_error"] else ""
+            error = f" · last error: {escape(item['last_error'])}" if item["last_error"] else ""
             say(
-                f"  delivery {item['channel']}/{item['kind']} to {item['recipient']}: "
+                f"  delivery {item['channel']}/{item['kind']} to {escape(item['recipient'])}: "
                 f"{item['status']} after {item['attempts']} attempt(s){error}"
             )

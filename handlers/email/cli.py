@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 from imap_tools.errors import ImapToolsError
+from rich.markup import escape
 from rich.table import Table
 
 from bot.cli.common import console, print_json, state
@@ -43,10 +44,12 @@ def _report(results: list[IngestResult], as_json: bool) -> None:
         return
     table = Table("origin", "status", "from", "subject", "noise", "tickets", box=None)
     for r in results:
-        status = r.status if r.status != "quarantined" else f"[red]quarantined[/] ({r.error})"
+        # What the mail says is printed as text: Rich would read `[/bold]` in a subject as a tag.
+        error = escape(r.error or "")
+        status = r.status if r.status != "quarantined" else f"[red]quarantined[/] ({error})"
         table.add_row(
-            r.origin, status, r.sender or "", (r.subject or "")[:50], r.noise or "",
-            ", ".join(f"#{t}" for t in r.ticket_ids),
+            escape(r.origin), status, escape(r.sender or ""), escape((r.subject or "")[:50]),
+            r.noise or "", ", ".join(f"#{t}" for t in r.ticket_ids),
         )  # fmt: skip
     console.print(table)
     counts = {
@@ -169,8 +172,9 @@ def ingest_quarantine(
         table = Table("id", "received", "origin", "size", "error", box=None)
         for r in rows:
             table.add_row(
-                str(r.id), f"{r.received_at:%Y-%m-%d %H:%M}", r.origin, str(r.size), r.error
-            )
+                str(r.id), f"{r.received_at:%Y-%m-%d %H:%M}", escape(r.origin), str(r.size),
+                escape(r.error),
+            )  # fmt: skip
         console.print(table if rows else "quarantine is empty")
 
 

@@ -267,3 +267,31 @@ def test_a_message_naming_thousands_of_mcp_ids_costs_a_handful_of_lookups(
     result = desk.take(mail(MALLORY, f"Where are the vouchers of {ids}?", msgid="many@x"))
     assert result["status"] == "stored" and result["ticket_ids"]
     assert len(records_api.asked) <= 10
+
+
+MARKUP = "[/bold] [link=https://evil.example/login]sign in[/link] [blink]x"
+
+
+def test_console_markup_in_what_outsiders_wrote_is_printed_as_text_by_the_cli(
+    desk: Mailroom, db: Session
+) -> None:
+    """The command line prints with Rich, which reads `[bold]`-like tags: a subject, a bounced
+    address or a mail server's refusal holding `[/bold]` stopped `triage ingest` (after the
+    message was stored: an MTA piping to `ingest stdin` took it as failed) and `tickets show`
+    with a traceback; `[link=…]` made a live link in the operator's terminal."""
+    desk.sink.refuse_with = f"550 5.1.1 {MARKUP}"
+    path = desk.folder / "markup.eml"
+    path.write_bytes(mail(MALLORY, "Where is my voucher?", msgid="mk@evil.example", subject=MARKUP))
+    ran = desk.cli("ingest", "eml", str(path))
+    assert ran.code == 0, ran.err
+    assert "[/bold]" in ran.out and "1 stored" in ran.out
+    desk.deliver()
+    ticket = db.scalar(select(Ticket))
+    assert ticket is not None
+    for args in (["tickets", "show", str(ticket.id)], ["tickets", "list"]):
+        shown = desk.cli(*args)
+        assert shown.code == 0, shown.err
+        assert "Traceback" not in shown.err
+    shown = desk.cli("tickets", "show", str(ticket.id))
+    assert "[/bold]" in shown.out  # the refusal, as the mail server wrote it
+    assert "\x1b]8;" not in shown.out  # no terminal hyperlink
