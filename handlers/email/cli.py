@@ -14,6 +14,7 @@ from rich.table import Table
 from bot.cli.common import console, print_json, state
 from bot.errors import UserError
 from bot.intake.quarantine import list_quarantined, release
+from bot.ops.logs import scrub
 from handlers.email import imap, sources
 from handlers.email.intake import IngestResult, core_intake, ingest_message
 
@@ -96,7 +97,11 @@ def ingest_stdin(ctx: typer.Context, as_json: bool = typer.Option(False, "--json
     try:
         results = _ingest_all(ctx, [(origin, raw)])
     except Exception as exc:  # database down, migration pending...: the MTA must retry
-        typer.echo(f"triage: message not stored, retry later: {exc}", err=True)
+        # The MTA writes this to its own log: the cause in one line, never the database error
+        # whole (it quotes the statement's parameters: the message's sender, subject and body).
+        cause = (str(getattr(exc, "orig", None) or exc).splitlines() or [""])[0]
+        cause = scrub(f"{type(exc).__name__}: {cause}", limit=200)
+        typer.echo(f"triage: message not stored, retry later: {cause}", err=True)
         # sys.exit, not typer.Exit: the root runs click with standalone_mode=False, which turns
         # Exit into a return value and the process would exit 0.
         sys.exit(EX_TEMPFAIL)

@@ -70,7 +70,7 @@ class Mailroom:
     def cli(self, *args: str, stdin: str = "") -> Ran:
         for key, value in self.env.items():
             self.monkeypatch.setenv(key, value)
-        self.monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        self.monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin.encode())))
         self.capsys.readouterr()
         try:
             main(list(args))

@@ -123,3 +123,18 @@ def test_classify_json_masks_codes_and_reads_no_records(desk: Mailroom) -> None:
     assert "9f3d" not in ran.out.lower()
     for fact in ("2026-04-02", "owed", "Ananya", "pass"):  # nothing from her record
         assert fact not in ran.out
+
+
+def test_an_mta_pipes_temporary_failure_names_nobody(desk: Mailroom, tmp_path: Path) -> None:
+    """`triage ingest stdin` exits 75 when it cannot store a message, and the MTA writes what it
+    said to its own log (Postfix: "status=deferred (... Command output: ...)"): it quoted the
+    database error whole, with the statement's parameters, so the message's sender, subject,
+    body and code landed in the mail log."""
+    database = tmp_path / "readonly.db"
+    desk.env["DATABASE_URL"] = f"sqlite:///{database}"
+    assert desk.cli("db", "upgrade").code == 0
+    desk.env["DATABASE_URL"] = f"sqlite:///file:{database}?mode=ro&uri=true"
+    ran = desk.cli("ingest", "stdin", stdin=HER_MAIL.decode())
+    assert ran.code == 75
+    assert "retry later" in ran.err and len(ran.err.strip().splitlines()) == 1
+    assert_private(ran.err + ran.out)
