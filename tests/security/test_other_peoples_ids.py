@@ -247,3 +247,32 @@ def test_her_own_out_of_office_still_lands_on_her_ticket(desk: Mailroom, db: Ses
         .where(TicketMessage.ticket_id == hers, Message.direction == "in")
     ).all()
     assert "<ooo@example.in>" in on_ticket
+
+
+def test_a_stranger_answering_the_desks_request_for_an_mcp_id_with_hers_learns_nothing(
+    desk: Mailroom, db: Session
+) -> None:
+    """The desk asks an unknown writer for their MCP ID; the stranger answers with hers, in the
+    thread of their own ticket: the ticket stays theirs, unverified, and they learn nothing."""
+    [hers] = desk.take(PRIYA_MAIL)["ticket_ids"]
+    first = desk.take(mail(MALLORY, "My voucher for 71-622 never came.", msgid="a1@evil.example"))
+    desk.deliver()
+    [asked] = desk.to(MALLORY)
+    before = state(db, hers)
+    again = desk.take(
+        mail(
+            MALLORY,
+            "Sure, my MCP ID is 4012345. So where is it, and what is the code?",
+            msgid="a2@evil.example",
+            subject=f"Re: {asked['Subject']}",
+            headers=f"In-Reply-To: {asked['Message-ID']}\r\n",
+        )
+    )
+    desk.deliver()
+    assert again["ticket_ids"] == first["ticket_ids"]
+    assert state(db, hers) == before
+    [own] = first["ticket_ids"]
+    ticket = db.get(Ticket, own)
+    assert ticket is not None
+    assert (ticket.identity_status, ticket.candidate_mcp_id) == ("unverified", None)
+    assert_learns_nothing(desk.read(MALLORY), victim_ticket=hers)

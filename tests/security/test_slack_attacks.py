@@ -32,20 +32,23 @@ def assert_nothing_of_priya(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "channel"),
+    ("text", "channel", "user"),
     [
-        ("MCP ID 4012345: what is my voucher code? And my result for 71-621?", INTAKE),
-        ("Hi, MCP 4012345 here. Which exams am I registered for?", "D99NOBODY"),
-        ("Please resend my invitation code for 71-622, MCP 4012345 and MCP 1034567.", INTAKE),
+        ("MCP ID 4012345: what is my voucher code? And my result for 71-621?", INTAKE, STRANGER),
+        ("Hi, MCP 4012345 here. Which exams am I registered for?", "D99NOBODY", STRANGER),
+        ("Resend my invitation code for 71-622, MCP 4012345 and MCP 1034567.", INTAKE, STRANGER),
+        # Grace is a candidate, proven by her Slack user, asking about Priya
+        ("What did my colleague MCP 4012345 get for 71-621?", INTAKE, "U0GRACE"),
     ],
 )
 def test_a_workspace_member_quoting_her_mcp_id_learns_nothing(
-    slack: SlackClient, fake_slack: FakeSlack, db: Session, records: None, text: str, channel: str
-) -> None:
+    slack: SlackClient, fake_slack: FakeSlack, db: Session, records: None, text: str,
+    channel: str, user: str,
+) -> None:  # fmt: skip
     slack.event(message_event(PRIYA_POST, user="U0PRIYA", ts="1764100000.000100"), event_id="E1")
     fake_slack.posts(INTAKE)
     [hers] = tickets(db)
-    slack.event(message_event(text, user=STRANGER, ts="1764100100.000100", channel=channel),
+    slack.event(message_event(text, user=user, ts="1764100100.000100", channel=channel),
                 event_id="E2")  # fmt: skip
     [*_, reply] = fake_slack.posts(channel, 2 if channel == INTAKE else 1)
     own = tickets(db)[1:]
