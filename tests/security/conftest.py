@@ -21,6 +21,9 @@ from bot.cli import main
 from bot.records.importer import import_records
 from handlers.email.sink import Sink, local_smtp_sink
 
+# The Slack app served on loopback with the stand-in Web API (tests/slack), for the Slack attacks.
+from tests.slack.conftest import fake_slack, served, slack, slack_settings  # noqa: F401
+
 ROOT = Path(__file__).resolve().parents[2]
 TRUSTED = "mx.desk.example.org"
 # What the sample records say of Priya Raman (4012345), and who on the desk has her tickets.
@@ -80,12 +83,16 @@ class Mailroom:
         out = self.capsys.readouterr()
         return Ran(code, out.out, out.err)
 
-    def take(self, raw: bytes) -> dict[str, Any]:
-        """Ingest one raw message; its intake result."""
+    def file(self, raw: bytes) -> str:
+        """The message as an .eml file, as an operator (or an MTA's spool) would have it."""
         self.count += 1
         path = self.folder / f"in-{self.count}.eml"
         path.write_bytes(raw)
-        ran = self.cli("ingest", "eml", str(path), "--json")
+        return str(path)
+
+    def take(self, raw: bytes) -> dict[str, Any]:
+        """Ingest one raw message; its intake result."""
+        ran = self.cli("ingest", "eml", self.file(raw), "--json")
         assert ran.code == 0, ran.err
         [result] = json.loads(ran.out)
         return result  # type: ignore[no-any-return]
@@ -164,7 +171,3 @@ def guarded_desk(
     """A desk whose mail server's verdicts count (`email.trusted_authserv_id` set)."""
     config = app_yaml(tmp_path, trusted_authserv_id=TRUSTED)
     return _mailroom(monkeypatch, capsys, tmp_path, database_url, smtp_sink, config)
-
-
-# The Slack app served on loopback with the stand-in Web API (tests/slack), for the Slack attacks.
-from tests.slack.conftest import fake_slack, served, slack, slack_settings  # noqa: E402, F401

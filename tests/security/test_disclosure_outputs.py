@@ -62,20 +62,13 @@ def test_a_whole_mail_flow_at_debug_logs_nothing_personal(
     desk.env["LOG_LEVEL"] = "DEBUG"
     err = ""
     for raw in (HER_MAIL, STRANGER_MAIL):
-        ran = desk.cli("ingest", "eml", _write(desk, raw))
+        ran = desk.cli("ingest", "eml", desk.file(raw))
         assert ran.code == 0, ran.err
         err += ran.err
     err += desk.deliver().err
     assert desk.read(PRIYA)  # the flow did run
     assert "DEBUG" in err or "INFO" in err  # and logged
     assert_private(err)
-
-
-def _write(desk: Mailroom, raw: bytes) -> str:
-    desk.count += 1
-    path = desk.folder / f"log-{desk.count}.eml"
-    path.write_bytes(raw)
-    return str(path)
 
 
 def _closed_port() -> int:
@@ -95,7 +88,7 @@ def test_a_flapping_records_api_logs_no_address_or_mcp_id(
                  "timeout_seconds": 0.5},
     }  # fmt: skip
     desk.env["TRIAGE_CONFIG"] = str(app_yaml(tmp_path, section="records", **records))
-    ran = desk.cli("ingest", "eml", _write(desk, HER_MAIL))
+    ran = desk.cli("ingest", "eml", desk.file(HER_MAIL))
     assert ran.code == 0, ran.err
     assert "1 stored" in ran.out  # taken in for a person, the records unreadable
     assert_private(ran.err)

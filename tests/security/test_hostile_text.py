@@ -280,9 +280,8 @@ def test_console_markup_in_what_outsiders_wrote_is_printed_as_text_by_the_cli(
     message was stored: an MTA piping to `ingest stdin` took it as failed) and `tickets show`
     with a traceback; `[link=…]` made a live link in the operator's terminal."""
     desk.sink.refuse_with = f"550 5.1.1 {MARKUP}"
-    path = desk.folder / "markup.eml"
-    path.write_bytes(mail(MALLORY, "Where is my voucher?", msgid="mk@evil.example", subject=MARKUP))
-    ran = desk.cli("ingest", "eml", str(path))
+    raw = mail(MALLORY, "Where is my voucher?", msgid="mk@evil.example", subject=MARKUP)
+    ran = desk.cli("ingest", "eml", desk.file(raw))
     assert ran.code == 0, ran.err
     assert "[/bold]" in ran.out and "1 stored" in ran.out
     desk.deliver()
