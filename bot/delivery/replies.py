@@ -14,6 +14,7 @@ ticket of theirs, not even who on the desk has it."""
 import re
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -49,20 +50,40 @@ def queue_reply(
     now: datetime,
 ) -> str | None:
     """Queue the reply to `message` and return its text, or None when it gets none."""
+    reply = reply_delivery(
+        config, message=message, message_id=stored.id, filed=filed, titles=titles,
+        candidate_name=candidate_name,
+    )  # fmt: skip
+    if reply is None:
+        return None
+    text, row = reply
+    enqueue(session, **row, now=now)
+    return text
+
+
+def reply_delivery(
+    config: AppConfig,
+    *,
+    message: InboundMessage,
+    message_id: int,
+    filed: list[FiledTicket],
+    titles: Mapping[str, str],
+    candidate_name: str | None,
+) -> tuple[str, dict[str, Any]] | None:
+    """The reply's text and its outbox row (deduplicated on the stored message's id), or None
+    when the message gets no reply. Writes nothing: a batch enqueues its replies together."""
     if message.suppress_reply or not filed or all(f.action == "none" for f in filed):
         return None
     if message.source == "email" and message.sender_email:
         text = email_reply_text(config, filed=filed, titles=titles, candidate_name=candidate_name)
         refs = [*message.in_reply_to, message.external_id]
-        enqueue(
-            session,
-            channel="email",
-            kind="reply",
-            recipient=message.sender_email,
-            dedupe_key=f"reply:{stored.id}",
-            ticket_id=filed[0].ticket_id,
-            now=now,
-            payload={
+        return text, {
+            "channel": "email",
+            "kind": "reply",
+            "recipient": message.sender_email,
+            "dedupe_key": f"reply:{message_id}",
+            "ticket_id": filed[0].ticket_id,
+            "payload": {
                 "to": message.sender_email,
                 "subject": reply_subject(message.subject, display_id(config, filed[0].ticket_id)),
                 "text": text,
@@ -72,19 +93,16 @@ def queue_reply(
                 "ticket_id": filed[0].ticket_id,
                 "auto": True,
             },
-        )
-        return text
+        }
     if message.source == "slack" and message.slack_channel:
         text = slack_reply_text(config, filed=filed, titles=titles)
-        enqueue(
-            session,
-            channel="slack",
-            kind="reply",
-            recipient=message.slack_channel,
-            dedupe_key=f"reply:{stored.id}",
-            ticket_id=filed[0].ticket_id,
-            now=now,
-            payload={
+        return text, {
+            "channel": "slack",
+            "kind": "reply",
+            "recipient": message.slack_channel,
+            "dedupe_key": f"reply:{message_id}",
+            "ticket_id": filed[0].ticket_id,
+            "payload": {
                 "channel": message.slack_channel,
                 "thread_ts": message.thread_key or message.external_id.split(":")[-1],
                 "text": text,
@@ -97,8 +115,7 @@ def queue_reply(
                 },
                 "file": None,
             },
-        )
-        return text
+        }
     return None
 
 

@@ -23,6 +23,7 @@ ticket; and one `erasures` row saying who erased how much and when, holding no p
 
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -216,3 +217,24 @@ def was_erased(session: Session, *, source: str, external_id: str) -> bool:
         )
         is not None
     )
+
+
+def erased_messages(
+    session: Session, keys: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    """`was_erased` for many (source, external_id) keys in one query: the erased ones, each with
+    the id of the row it left."""
+    hashed = {
+        (source, steps.tombstone(external_id)): (source, external_id)
+        for source, external_id in keys
+    }
+    if not hashed:
+        return {}
+    rows = session.execute(
+        select(Message.id, Message.source, Message.external_id).where(
+            Message.external_id.in_({tomb for _, tomb in hashed})
+        )
+    )
+    return {
+        hashed[(source, tomb)]: row_id for row_id, source, tomb in rows if (source, tomb) in hashed
+    }
