@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel
 from sqlalchemy import select
-from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config.settings import Settings
@@ -104,6 +104,8 @@ class _Mail:
     error: str | None = None  # set: it goes to quarantine with this reason
 
 
+# Deadlock detected, serialization failure: the transaction was cancelled, not refused.
+RETRYABLE = {"40P01", "40001"}
 # Claim the batch's messages in its transaction (True: ours to take); report them before commit.
 Claims = Callable[[Session, Sequence[Incoming]], Sequence[bool]]
 Report = Callable[[Session, list[tuple[Incoming, "IngestResult"]]], None]
@@ -203,12 +205,19 @@ def _commit(
     claim: Claims | None,
     report: Report | None,
 ) -> list[IngestResult | None]:
+    collisions = 0
     while True:
         try:
             with sessions() as session, session.begin():
                 return _ingest(session, mails, settings, intake, now, claim, report)
         except MessageFailed as failed:  # taken again, that message to quarantine
             mails[failed.index].error = _failure(failed.error)
+        except OperationalError as exc:
+            # Two batches touching the same tickets in opposite orders: PostgreSQL cancels one
+            # (deadlock detected), which is simply taken again.
+            collisions += 1
+            if getattr(exc.orig, "sqlstate", None) not in RETRYABLE or collisions > 3:
+                raise
         except (DataError, IntegrityError) as exc:  # some message's data, not the database
             live = [mail for mail in mails if mail.error is None]
             if len(live) > 1:  # which one? each on its own finds out
