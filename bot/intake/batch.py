@@ -35,7 +35,7 @@ from bot.ops import metrics
 from bot.ops.runtime import Runtime
 from bot.privacy.erasure import erased_messages
 from bot.records.prefetch import PrefetchedRecords
-from bot.records.source import RecordsSource, is_mcp_id
+from bot.records.source import DatabaseRecords, RecordsSource, is_mcp_id
 from bot.store.bounds import bounded_message
 from bot.store.models import Message
 from bot.store.models.base import utcnow
@@ -199,9 +199,13 @@ def _triage(session: Session, runtime: Runtime, items: list[_Item], now: datetim
 
 
 def _records(session: Session, runtime: Runtime, items: list[_Item]) -> RecordsSource | None:
-    """The database's records of every candidate the batch names (None: another source)."""
-    if runtime.settings.app.records.source != "database" or not items:
+    """The runtime's records source; from the database, the records of every candidate the
+    batch names, read at once."""
+    if not items:
         return None
+    source = runtime.records(session)
+    if not isinstance(source, DatabaseRecords):
+        return source  # a program's API: one candidate per request (and its own cache)
     mcp_ids, emails, slack_users = set(), set(), set()
     for item in items:
         message = item.message

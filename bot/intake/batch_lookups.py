@@ -10,9 +10,9 @@ stood when it was routed (a later message of the batch may change it before the 
 from collections import defaultdict
 from datetime import datetime
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any, cast, get_args
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
@@ -20,7 +20,7 @@ from bot.config.app import AppConfig
 from bot.delivery.notifications import escalation_deliveries
 from bot.store.models import OPEN_STATUSES, Message, Ticket, TicketEvent, TicketMessage
 from bot.tickets.lookups import open_load, route_level
-from bot.types import InboundMessage
+from bot.types import InboundMessage, Source
 
 _COLUMNS = [attr.key for attr in sa_inspect(Ticket).column_attrs]
 # The tickets earlier messages are on, with what threading matches those messages by.
@@ -65,8 +65,15 @@ class BatchLookups:
         messages `refs` names (Message-IDs, thread keys) and the open load per owner."""
         session = self.session
         if refs:
+            # Any source, named so that the indexes (which lead with the source) are used.
+            known = Message.source.in_(get_args(Source))
             found = session.execute(
-                _LINKS.where(or_(Message.external_id.in_(refs), Message.thread_key.in_(refs)))
+                _LINKS.where(
+                    or_(
+                        and_(known, Message.external_id.in_(refs)),
+                        and_(known, Message.thread_key.in_(refs)),
+                    )
+                )
             )
             self._thread_rows = [(t, m, source, ext, thread) for t, m, source, ext, thread in found]
         wanted = ticket_ids | {row[0] for row in self._thread_rows}
@@ -81,8 +88,10 @@ class BatchLookups:
         keys = {key for key in keys if key and key not in self._keys_read}
         if not keys:
             return
+        # `status || ''`: SQLite's planner, without statistics, would otherwise walk the status
+        # index (every open ticket) rather than look the candidates up.
         query = select(Ticket).where(
-            Ticket.candidate_key.in_(keys), Ticket.status.in_(OPEN_STATUSES)
+            Ticket.candidate_key.in_(keys), (Ticket.status + "").in_(OPEN_STATUSES)
         )
         for ticket in self.session.scalars(query.order_by(Ticket.id)):
             self._register(ticket)
