@@ -283,7 +283,7 @@ def _finish(runtime: Runtime, lookups: BatchLookups, item: _Item) -> list[dict[s
     )
     rows = lookups.notices(item.index)
     reply = reply_delivery(
-        runtime.settings.app, message=message, message_id=stored.id, filed=filed,
+        runtime.settings.app, message=message, stored=stored, filed=filed,
         titles=runtime.issue_titles, candidate_name=triaged.candidate_name,
     )  # fmt: skip
     if reply is not None:

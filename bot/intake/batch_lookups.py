@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 from bot.config.app import AppConfig
 from bot.delivery.notifications import escalation_deliveries
 from bot.store.models import OPEN_STATUSES, Message, Ticket, TicketEvent, TicketMessage
-from bot.tickets.lookups import open_load, route_level
+from bot.tickets.lookups import route_level
+from bot.tickets.queue import open_load
 from bot.types import InboundMessage, Source
 
 _COLUMNS = [attr.key for attr in sa_inspect(Ticket).column_attrs]
@@ -160,8 +161,9 @@ class BatchLookups:
         return sorted(filter(_open, found.values()), key=self._rank)
 
     def thread_ticket_id(self, message: InboundMessage) -> int | None:
-        """The ticket `message` continues (`bot.intake.flow`'s rule): the id the adapter read,
-        else the newest ticket of a message it replies to, or of its Slack thread."""
+        """The ticket `message` continues: the id the adapter read (a `[TRI-12]` tag), else the
+        newest ticket of a message it replies to (the ids it names as answered), or of its Slack
+        thread."""
         if message.ticket_id is not None:
             return message.ticket_id
         refs = set(message.in_reply_to)

@@ -7,8 +7,8 @@ questions and hands its writes through `Lookups`, so a batch of messages is file
 set-based statements; `Filing.finish` reports once the new tickets have ids (after a flush).
 
 A message joins, answers or resolves only its writer's own tickets: a ticket number in a subject,
-an In-Reply-To or a Slack thread names a ticket, but the ticket's candidate key must be the
-writer's (an agent logging a message may name any).
+the earlier message it replies to or the thread it is in names a ticket, but the ticket's
+candidate key must be the writer's (an agent logging a message may name any).
 """
 
 from dataclasses import dataclass, field
@@ -19,21 +19,15 @@ from sqlalchemy.orm import Session
 from bot.config.app import AppConfig
 from bot.store.models import OPEN_STATUSES, Message, Ticket
 from bot.store.models.tickets import UNVERIFIED
+from bot.tickets import actions, sla
 from bot.tickets import lifecycle as tickets
-from bot.tickets import sla
-from bot.tickets.lookups import Lookups, SessionLookups, open_load
+from bot.tickets.lookups import Lookups, SessionLookups
+from bot.tickets.permissions import Act, Actor
 from bot.tickets.priority import priority_for, rank
+from bot.tickets.queue import open_load
 from bot.tickets.routing import DEFAULT_RULE, Route, pick_member, route
 from bot.types import NOT_A_REQUEST, FiledTicket, IssueVerdict, TriagedMessage
 
-__all__ = [
-    "Filing",
-    "carry_out",
-    "choose_owner",
-    "file_message",
-    "file_triaged_message",
-    "open_load",
-]
 # What a filed ticket reports, as it stood when its message was filed.
 _REPORTED = ("issue", "status", "priority", "owner", "routing_rule", "identity_status")
 
@@ -378,15 +372,15 @@ def _resolve_thanked(
             targets = mine if len(mine) == 1 else []  # several open: a person decides
     thanks = IssueVerdict(issue=NOT_A_REQUEST, action="none")
     filing = Filing(grouped=False)
-    for ticket in targets:
+    writer = Actor(
+        name=triage.candidate_key or "candidate", kind="candidate",
+        candidate_key=triage.candidate_key,
+    )  # fmt: skip
+    for ticket in [t for t in targets if actions.may(config, writer, Act.RESOLVE, ticket=t)]:
         lookups.link(ticket, message)
-        calendar = sla.calendar_for(config, ticket.owner)
-        sla.resume(ticket, now=now, calendar=calendar)
-        tickets.resolve(
-            session, ticket=ticket, actor=triage.candidate_key or "candidate", now=now,
+        actions.resolve(
+            session, config, ticket=ticket, actor=writer, now=now,
             note="the candidate wrote that it is solved",
-            business_seconds=sla.elapsed_business_seconds(ticket, now=now, calendar=calendar),
-            config=config,
         )  # fmt: skip
         filing.add(ticket, False, thanks)
     return filing

@@ -10,13 +10,14 @@ few set-based queries and write links and notices in bulk after one flush.
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from bot.config.app import AppConfig
 from bot.delivery.notifications import notify_escalation
 from bot.store.models import OPEN_STATUSES, Message, Ticket, TicketEvent, TicketMessage
 from bot.tickets import lifecycle as tickets
+from bot.tickets.queue import open_load
 
 
 class Lookups(Protocol):
@@ -127,13 +128,3 @@ class SessionLookups:
 def route_level(event: TicketEvent) -> str:
     """The notice level of a routing: one notice per escalation event."""
     return f"route-{event.id}"
-
-
-def open_load(session: Session) -> dict[str, int]:
-    """Open tickets per owner, for choosing among a team's members."""
-    query = (
-        select(Ticket.owner, func.count())
-        .where(Ticket.status.in_(OPEN_STATUSES), Ticket.owner.is_not(None))
-        .group_by(Ticket.owner)
-    )
-    return {owner: count for owner, count in session.execute(query).all()}

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config.settings import Settings
 from bot.delivery.autoreply_limits import record_replies, replies_in_window_many
 from bot.delivery.bounces import mark_bouncing, tickets_of_messages
+from bot.delivery.messages import THREAD
 from bot.intake.quarantine import MessageFailed, quarantine
 from bot.privacy.erasure import erased_messages
 from bot.store.models.base import utcnow
@@ -422,6 +423,8 @@ def inbound(
             if noise.bounce.original_message_id:  # thread the bounce onto the bounced message
                 in_reply_to.insert(0, noise.bounce.original_message_id)
             ticket_id = ticket_id or noise.bounce.original_ticket_id
+    # Where a reply belongs, in this adapter's own terms: the core hands it back untouched.
+    meta[THREAD] = {"message_id": external_id, "references": list(parsed.in_reply_to)}
     return to_inbound(
         parsed,
         external_id=external_id,

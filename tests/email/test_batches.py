@@ -87,6 +87,7 @@ def a_morning_of_mail() -> list[bytes]:
         mail(KENTA, "Another question", "kenta-1@example.jp",  # a mailer reusing a Message-ID
              "Can I use my voucher for 70-620 instead?"),
         *loop,
+        mail(EMILY, "Solved", "emily-2@example.com", "Thanks, that worked!"),  # no thread: hers
     ]  # fmt: skip
 
 
@@ -154,7 +155,11 @@ def test_a_batch_stores_exactly_what_one_message_at_a_time_stores(
     assert [r.status for r in batched].count("duplicate") == 1
     assert [r.noise for r in batched].count("auto-reply-limit") == 2
     assert {r.noise for r in batched} == {None, "auto-submitted", "auto-reply-limit"}
-    assert len(got["outbox"]) > len(raws)  # acknowledgements and owners' notices
+    assert {row["kind"] for row in got["outbox"]} == {"reply", "escalation"}
+    emily, thanked = batched[2], batched[-1]  # her thanks resolved the ticket of the same batch
+    assert thanked.ticket_ids == emily.ticket_ids
+    status = {row["id"]: row["status"] for row in got["tickets"]}
+    assert status[emily.ticket_ids[0]] == "resolved"
 
 
 def test_a_message_twice_in_one_batch_or_again_later_is_one_message(
