@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config.settings import Settings
 from bot.intake.flow import take_in
 from bot.ops.runtime import Runtime
+from bot.privacy.erasure import forget
 from bot.records.importer import import_records
 from bot.store.models import Message, Ticket
 from bot.store.models.outbox import OutboxItem
@@ -193,3 +194,35 @@ def test_machine_mail_answering_a_ticket_joins_it_with_an_audit_event(
     assert ticket is not None
     assert [t.ticket_id for t in outcome.tickets] == [ticket.id] and count(db, Ticket) == 1
     assert ticket.events[-1].action == "machine-mail" and ticket.events[-1].reason == "bounce"
+
+
+ERASABLE = {
+    "slack": {"slack_user_id": "U0PRIYA", "slack_channel": "C0INTAKE", "thread_key": "1764.1"},
+    "email": {"sender_email": "priya.raman@example.in"},
+    "web": {"sender_email": "priya.raman@example.in"},
+    "phone": {"on_behalf_of": "4012345", "actor": "U10AGENT"},
+}
+
+
+@pytest.mark.parametrize("source", sorted(ERASABLE))
+def test_a_message_taken_in_again_after_its_writer_was_forgotten_is_not_taken_in(
+    runtime: Runtime, db: Session, source: str
+) -> None:
+    message = InboundMessage(
+        source=source,  # type: ignore[arg-type]
+        external_id=f"{source}-priya-1",
+        text=OWED,
+        received_at=NOW,
+        **ERASABLE[source],  # type: ignore[arg-type]
+    )
+    first = take_in(db, runtime, message, now=NOW)
+    db.commit()
+    assert first.tickets and not first.duplicate
+    forget(db, identifier="4012345", actor="dpo", now=NOW)
+    db.commit()
+    counts = (count(db, Message), count(db, Ticket), count(db, OutboxItem))
+
+    again = take_in(db, runtime, message, now=NOW)  # a re-fed file, a replayed event
+    db.commit()
+    assert again.duplicate and again.message_id == first.message_id and again.tickets == []
+    assert (count(db, Message), count(db, Ticket), count(db, OutboxItem)) == counts

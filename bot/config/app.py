@@ -209,6 +209,10 @@ class RecordsConfig(Strict):
 
 class EmailConfig(Strict):
     auto_reply_limit_per_hour: int = 5
+    # Mail is taken in by the batch, one transaction each: up to this many messages, or what
+    # came within this many seconds of the batch's first message.
+    batch_size: int = Field(default=200, ge=1, le=5000)
+    batch_seconds: float = Field(default=1.0, gt=0, le=60)
     processed_folder: str = "Processed"
     quarantine_folder: str = "Quarantine"
     max_attachment_bytes: int = 5_000_000

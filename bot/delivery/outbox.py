@@ -75,6 +75,31 @@ def enqueue(
     return session.execute(statement).scalar() is not None
 
 
+def enqueue_all(session: Session, rows: list[dict[str, Any]], *, now: datetime) -> None:
+    """`enqueue` for many deliveries in one statement (in order); rows whose dedupe key exists,
+    in the table or earlier in `rows`, are skipped."""
+    if not rows:
+        return
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    values = [
+        {
+            "channel": row["channel"],
+            "kind": row["kind"],
+            "recipient": row["recipient"],
+            "payload": row["payload"],
+            "dedupe_key": row["dedupe_key"],
+            "ticket_id": row.get("ticket_id"),
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for row in rows
+    ]
+    table = OutboxItem.__table__
+    session.execute(insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"]), values)
+
+
 def backoff(attempts: int) -> timedelta:
     """30 s, 1 min, 2 min ... capped at one hour."""
     return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))

@@ -18,6 +18,7 @@ ticket of theirs, not even who on the desk has it."""
 import re
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -56,6 +57,28 @@ def queue_reply(
     now: datetime,
 ) -> str | None:
     """Queue the reply to `message` and return its text, or None when it gets none."""
+    reply = reply_delivery(
+        config, message=message, stored=stored, filed=filed, titles=titles,
+        candidate_name=candidate_name,
+    )  # fmt: skip
+    if reply is None:
+        return None
+    text, row = reply
+    enqueue(session, **row, now=now)
+    return text
+
+
+def reply_delivery(
+    config: AppConfig,
+    *,
+    message: InboundMessage,
+    stored: Message,
+    filed: list[FiledTicket],
+    titles: Mapping[str, str],
+    candidate_name: str | None,
+) -> tuple[str, dict[str, Any]] | None:
+    """The reply's text and its outbox row (deduplicated on the stored message's id), or None
+    when the message gets none. Writes nothing: a batch enqueues its replies together."""
     if message.suppress_reply or not filed or all(f.action == "none" for f in filed):
         return None
     reply_to = dict(message.meta.get(THREAD) or {})
@@ -84,17 +107,14 @@ def queue_reply(
         )
     else:
         return None
-    enqueue(
-        session,
-        channel=message.source,
-        kind="reply",
-        recipient=recipient,
-        dedupe_key=f"reply:{stored.id}",
-        ticket_id=filed[0].ticket_id,
-        now=now,
-        payload=dump(reply),
-    )
-    return reply.text
+    return reply.text, {
+        "channel": message.source,
+        "kind": "reply",
+        "recipient": recipient,
+        "dedupe_key": f"reply:{stored.id}",
+        "ticket_id": filed[0].ticket_id,
+        "payload": dump(reply),
+    }
 
 
 def reply_subject(subject: str | None, ref: str) -> str:

@@ -4,10 +4,11 @@ Answers are rendered from the issue's Jinja2 template (sandboxed: templates are 
 operators) with `facts`, `entities`, `candidate` and `exam`.
 """
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from jinja2 import TemplateError
+from jinja2 import Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from bot.records.identify import Identification
@@ -112,9 +113,8 @@ def _render(
     records = identification.candidate if identification else None
     shown = {"mcp_id", "name", "country", "region"}
     candidate = records.candidate.model_dump(include=shown) if records else None
-    environment = SandboxedEnvironment(autoescape=False, trim_blocks=True, lstrip_blocks=True)
     try:
-        text = environment.from_string(template).render(
+        text = _compiled(template).render(
             facts=facts,
             entities=entities,
             candidate=candidate,
@@ -123,6 +123,15 @@ def _render(
     except TemplateError:
         return None  # a broken template must not send a half answer: a person answers
     return text.strip() or None
+
+
+_ENVIRONMENT = SandboxedEnvironment(autoescape=False, trim_blocks=True, lstrip_blocks=True)
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(template: str) -> Template:
+    """Compiled once per template text (compiling costs more than rendering)."""
+    return _ENVIRONMENT.from_string(template)
 
 
 def _without_codes(value: Any) -> Any:

@@ -10,6 +10,15 @@ from bot.store.models.base import utcnow
 from bot.store.models.mail import QuarantinedMessage
 
 
+class MessageFailed(Exception):
+    """The core failed on message `index` of a batch (a bug or hostile input, not a database
+    error): the adapter rolls the batch back, keeps that message here and takes the rest again."""
+
+    def __init__(self, index: int, error: Exception) -> None:
+        super().__init__(f"message {index} of the batch: {type(error).__name__}: {error}")
+        self.index, self.error = index, error
+
+
 def quarantine(
     session: Session, *, raw: bytes, origin: str, error: str, now: datetime | None = None
 ) -> QuarantinedMessage:

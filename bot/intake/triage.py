@@ -16,12 +16,18 @@ from bot.privacy.disclosure import judge, writer_key
 from bot.records.checks import run_check
 from bot.records.identify import Identification, identify
 from bot.records.result import CheckResult, unavailable_result
+from bot.records.source import RecordsSource
 from bot.text.parse import parse_message
 from bot.text.regions import DESK_REGIONS
 from bot.types import NOT_A_REQUEST, InboundMessage, IssueVerdict, TriagedMessage
 
 # A "solved, thanks" that may resolve the candidate's open ticket (only when nothing else is asked).
 _MCP_ID = re.compile(r"^\d{4,10}$")
+
+
+def classify(runtime: Runtime, message: InboundMessage, *, now: datetime) -> Classification:
+    """Parse and match the message's text (no records read)."""
+    return runtime.matcher.classify_parsed(parse_message(message.text, today=now.date()))
 
 
 def triage_message(
@@ -31,11 +37,15 @@ def triage_message(
     *,
     thread_ticket_id: int | None,
     now: datetime,
+    classification: Classification | None = None,
+    records: RecordsSource | None = None,
 ) -> TriagedMessage:
-    parsed = parse_message(message.text, today=now.date())
-    classification = runtime.matcher.classify_parsed(parsed)
+    """`classification` and `records` (a batch's: classified and read beforehand) default to
+    classifying here and the runtime's records source."""
+    if classification is None:
+        classification = classify(runtime, message, now=now)
     entities = classification.entities.model_dump()
-    identification = _identify(session, runtime, message, entities["mcp_ids"])
+    identification = _identify(session, runtime, message, entities["mcp_ids"], records)
     disclosure = judge(message, identification)
     if disclosure.unverified:
         assert disclosure.about is not None
@@ -134,7 +144,11 @@ def _issues(classification: Classification) -> list[tuple[str | None, float]]:
 
 
 def _identify(
-    session: Session, runtime: Runtime, message: InboundMessage, mcp_ids: list[str]
+    session: Session,
+    runtime: Runtime,
+    message: InboundMessage,
+    mcp_ids: list[str],
+    records: RecordsSource | None = None,
 ) -> Identification:
     """The candidate an agent named wins over what the text and the sender say."""
     sender_email, slack_user = message.sender_email, message.slack_user_id
@@ -145,7 +159,7 @@ def _identify(
         else:
             sender_email, slack_user, mcp_ids = named, None, []
     return identify(
-        runtime.records(session),
+        records or runtime.records(session),
         sender_email=sender_email,
         slack_user_id=slack_user,
         mcp_ids=mcp_ids,

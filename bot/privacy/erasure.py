@@ -23,10 +23,11 @@ ticket; and one `erasures` row saying who erased how much and when, holding no p
 
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.errors import UserError
@@ -216,3 +217,29 @@ def was_erased(session: Session, *, source: str, external_id: str) -> bool:
         )
         is not None
     )
+
+
+def erased_messages(
+    session: Session, keys: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    """`was_erased` for many (source, external_id) keys in one query: the erased ones, each with
+    the id of the row it left."""
+    hashed: dict[tuple[str, str], tuple[str, str]] = {}
+    by_source: dict[str, list[str]] = {}
+    for source, external_id in keys:
+        tomb = steps.tombstone(external_id)
+        hashed[(source, tomb)] = (source, external_id)
+        by_source.setdefault(source, []).append(tomb)
+    if not hashed:
+        return {}
+    rows = session.execute(
+        select(Message.id, Message.source, Message.external_id).where(
+            or_(
+                *(
+                    and_(Message.source == source, Message.external_id.in_(tombs))
+                    for source, tombs in by_source.items()
+                )
+            )
+        )
+    )
+    return {hashed[(source, tomb)]: row_id for row_id, source, tomb in rows}

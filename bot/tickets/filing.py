@@ -1,30 +1,70 @@
 """Filing a triaged message: open, thread or resolve tickets, route escalations, start SLA clocks.
 
-The intake (`bot/intake/flow.py`) parses, matches and checks the records, builds a `TriagedMessage`
-and calls `file_triaged_message` in the same transaction that stored the message, so the tickets,
-their audit trail and the owners' notifications commit together.
+The intake (`bot/intake/batch.py`) parses, matches and checks the records, builds a
+`TriagedMessage` and calls `file_message` in the same transaction that stored the message, so the
+tickets, their audit trail and the owners' notifications commit together. Filing asks its
+questions and hands its writes through `Lookups`, so a batch of messages is filed with a few
+set-based statements; `Filing.finish` reports once the new tickets have ids (after a flush).
 
 A message joins, answers or resolves only its writer's own tickets: a ticket number in a subject,
 the earlier message it replies to or the thread it is in names a ticket, but the ticket's
 candidate key must be the writer's (an agent logging a message may name any).
 """
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from bot.config.app import AppConfig
-from bot.delivery.notifications import notify_escalation
-from bot.store.models import OPEN_STATUSES, Message, Ticket, TicketMessage
+from bot.store.models import OPEN_STATUSES, Message, Ticket
 from bot.store.models.tickets import UNVERIFIED
 from bot.tickets import actions, sla
 from bot.tickets import lifecycle as tickets
+from bot.tickets.lookups import Lookups, SessionLookups
 from bot.tickets.permissions import Act, Actor
 from bot.tickets.priority import priority_for, rank
 from bot.tickets.queue import open_load
 from bot.tickets.routing import DEFAULT_RULE, Route, pick_member, route
 from bot.types import NOT_A_REQUEST, FiledTicket, IssueVerdict, TriagedMessage
+
+# What a filed ticket reports, as it stood when its message was filed.
+_REPORTED = ("issue", "status", "priority", "owner", "routing_rule", "identity_status")
+
+
+@dataclass
+class _Entry:
+    ticket: Ticket
+    created: bool
+    verdict: IssueVerdict
+    state: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass
+class Filing:
+    """What filing one message did; `finish` reports it once new tickets have ids."""
+
+    entries: list[_Entry] = field(default_factory=list)
+    grouped: bool = True  # tickets opened by one message share a group (a thanks has none)
+
+    def add(self, ticket: Ticket, created: bool, verdict: IssueVerdict) -> None:
+        self.entries.append(_Entry(ticket, created, verdict))
+
+    def settle(self) -> "Filing":
+        """Remember each ticket as it stands now: later messages of a batch may change it."""
+        for entry in self.entries:
+            entry.state = {name: getattr(entry.ticket, name) for name in _REPORTED}
+        return self
+
+    def finish(self, config: AppConfig) -> list[FiledTicket]:
+        """Group the new tickets and report them; call after a flush, in message order."""
+        if self.grouped and self.entries:
+            threaded = (e.ticket.group_id for e in self.entries if not e.created)
+            group = next((g for g in threaded if g), None) or self.entries[0].ticket.id
+            for entry in self.entries:
+                if entry.created or entry.ticket.group_id is None:
+                    entry.ticket.group_id = group
+        return [_filed(config, entry) for entry in self.entries]
 
 
 def file_triaged_message(
@@ -35,38 +75,51 @@ def file_triaged_message(
     triage: TriagedMessage,
     now: datetime,
 ) -> list[FiledTicket]:
+    """File one message on its own (see `file_message`) and report it. The caller commits."""
+    filing = file_message(
+        session, config, message=message, triage=triage, now=now, lookups=SessionLookups(session)
+    )
+    session.flush()
+    filed = filing.finish(config)
+    session.flush()
+    return filed
+
+
+def file_message(
+    session: Session,
+    config: AppConfig,
+    *,
+    message: Message,
+    triage: TriagedMessage,
+    now: datetime,
+    lookups: Lookups,
+) -> Filing:
     """Open or thread one ticket per issue of `message` (linked by `group_id`), or resolve the
-    tickets a "solved, thanks" refers to. The caller commits."""
+    tickets a "solved, thanks" refers to. Flushes nothing itself."""
     verdicts = _distinct([v for v in triage.verdicts if v.issue != NOT_A_REQUEST])
     if not verdicts:
         if triage.signals.thanks:
-            return _resolve_thanked(session, config, message=message, triage=triage, now=now)
-        return []
-    referenced = _referenced_ticket(session, triage=triage)
-    filed: list[tuple[Ticket, bool, IssueVerdict]] = []
+            return _resolve_thanked(
+                session, config, message=message, triage=triage, now=now, lookups=lookups
+            ).settle()
+        return Filing()
+    referenced = _referenced_ticket(lookups, triage=triage)
+    filing = Filing()
     for verdict in verdicts:
         ticket = None
         if referenced is not None and (len(verdicts) == 1 or referenced.issue == verdict.issue):
             ticket = referenced
         elif triage.candidate_key:
-            ticket = tickets.find_open_ticket(
-                session, candidate_key=triage.candidate_key, issue=verdict.issue
-            )
+            ticket = lookups.open_ticket(candidate_key=triage.candidate_key, issue=verdict.issue)
         if ticket is not None:
             _thread(session, config, ticket=ticket, message=message, triage=triage,
-                    verdict=verdict, now=now)  # fmt: skip
-            filed.append((ticket, False, verdict))
+                    verdict=verdict, now=now, lookups=lookups)  # fmt: skip
+            filing.add(ticket, False, verdict)
         else:
             ticket = _create(session, config, message=message, triage=triage, verdict=verdict,
-                             now=now)  # fmt: skip
-            filed.append((ticket, True, verdict))
-    group = next((t.group_id for t, created, _ in filed if not created and t.group_id), None)
-    group = group or filed[0][0].id
-    for ticket, created, _ in filed:
-        if created or ticket.group_id is None:
-            ticket.group_id = group
-    session.flush()
-    return [_filed(config, t, created, v) for t, created, v in filed]
+                             now=now, lookups=lookups)  # fmt: skip
+            filing.add(ticket, True, verdict)
+    return filing.settle()
 
 
 def _distinct(verdicts: list[IssueVerdict]) -> list[IssueVerdict]:
@@ -79,10 +132,10 @@ def _distinct(verdicts: list[IssueVerdict]) -> list[IssueVerdict]:
     return kept
 
 
-def _referenced_ticket(session: Session, *, triage: TriagedMessage) -> Ticket | None:
+def _referenced_ticket(lookups: Lookups, *, triage: TriagedMessage) -> Ticket | None:
     if triage.ticket_id is None:
         return None
-    ticket = session.get(Ticket, triage.ticket_id)
+    ticket = lookups.ticket(triage.ticket_id)
     if ticket is None or ticket.status not in OPEN_STATUSES:
         return None
     if not _writers_own(ticket, triage):
@@ -98,21 +151,22 @@ def _writers_own(ticket: Ticket, triage: TriagedMessage) -> bool:
     return triage.candidate_key is not None and ticket.candidate_key == triage.candidate_key
 
 
-def _filed(config: AppConfig, ticket: Ticket, created: bool, verdict: IssueVerdict) -> FiledTicket:
+def _filed(config: AppConfig, entry: _Entry) -> FiledTicket:
+    ticket, verdict, state = entry.ticket, entry.verdict, entry.state
     return FiledTicket(
         ticket_id=ticket.id,
         ref=tickets.display_id(config, ticket.id),
-        created=created,
-        issue=ticket.issue,
-        status=ticket.status,
-        priority=ticket.priority,
+        created=entry.created,
+        issue=state["issue"],
+        status=state["status"],
+        priority=state["priority"],
         action=verdict.action,
-        owner=ticket.owner,
-        rule=ticket.routing_rule,
+        owner=state["owner"],
+        rule=state["routing_rule"],
         answer=verdict.answer if verdict.action == "answer" else None,
         facts_summary=list(verdict.facts_summary),
         group_id=ticket.group_id,
-        identity_unverified=ticket.identity_status == UNVERIFIED,
+        identity_unverified=state["identity_status"] == UNVERIFIED,
     )
 
 
@@ -134,6 +188,7 @@ def _create(
     triage: TriagedMessage,
     verdict: IssueVerdict,
     now: datetime,
+    lookups: Lookups,
 ) -> Ticket:
     ticket = tickets.open_ticket(
         session,
@@ -151,12 +206,15 @@ def _create(
         facts=verdict.facts,
         facts_summary=list(verdict.facts_summary),
         chase_count=triage.signals.chasing,
+        flush=not lookups.defers_writes,
     )
-    tickets.link_message(session, ticket=ticket, message=message)
+    lookups.opened(ticket)
+    lookups.link(ticket, message)
     if triage.identity_unverified:
         _mark_unverified(session, ticket=ticket, triage=triage, now=now)
     sla.start_clock(ticket, config=config, now=now)
-    carry_out(session, config, ticket=ticket, triage=triage, verdict=verdict, now=now)
+    carry_out(session, config, ticket=ticket, triage=triage, verdict=verdict, now=now,
+              lookups=lookups)  # fmt: skip
     return ticket
 
 
@@ -182,8 +240,9 @@ def _thread(
     triage: TriagedMessage,
     verdict: IssueVerdict,
     now: datetime,
+    lookups: Lookups,
 ) -> None:
-    tickets.link_message(session, ticket=ticket, message=message)
+    lookups.link(ticket, message)
     named_only_now = ticket.identity_status is None and not ticket.candidate_mcp_id
     if triage.identity_unverified and named_only_now:
         _mark_unverified(session, ticket=ticket, triage=triage, now=now)
@@ -210,15 +269,18 @@ def _thread(
         # The candidate wrote: the clock resumes, measured in the calendar of the owner who has
         # the ticket from now on (routing first when this message escalates it).
         if verdict.action == "escalate":
-            carry_out(session, config, ticket=ticket, triage=triage, verdict=verdict, now=now)
+            carry_out(session, config, ticket=ticket, triage=triage, verdict=verdict, now=now,
+                      lookups=lookups)  # fmt: skip
             sla.resume(ticket, now=now, calendar=sla.calendar_for(config, ticket.owner))
         else:
             sla.resume(ticket, now=now, calendar=sla.calendar_for(config, ticket.owner))
-            carry_out(session, config, ticket=ticket, triage=triage, verdict=verdict, now=now)
+            carry_out(session, config, ticket=ticket, triage=triage, verdict=verdict, now=now,
+                      lookups=lookups)  # fmt: skip
     elif ticket.status == tickets.NEW or (
         ticket.status == tickets.ANSWERED and verdict.action == "escalate"
     ):
-        carry_out(session, config, ticket=ticket, triage=triage, verdict=verdict, now=now)
+        carry_out(session, config, ticket=ticket, triage=triage, verdict=verdict, now=now,
+                  lookups=lookups)  # fmt: skip
     ticket.updated_at = now
 
 
@@ -230,8 +292,10 @@ def carry_out(
     triage: TriagedMessage,
     verdict: IssueVerdict,
     now: datetime,
+    lookups: Lookups | None = None,
 ) -> None:
     """Carry out the verdict's action on an open ticket."""
+    lookups = lookups or SessionLookups(session)
     ticket.decision = verdict.action
     if verdict.action == "answer":
         ticket.answer = verdict.answer
@@ -253,15 +317,16 @@ def carry_out(
             )  # fmt: skip
         sla.pause(ticket, now=now)
     elif verdict.action == "escalate":
-        chosen = choose_owner(session, config, ticket=ticket, triage=triage, verdict=verdict)
+        chosen = choose_owner(
+            session, config, ticket=ticket, triage=triage, verdict=verdict, lookups=lookups
+        )
         event = tickets.escalate(
             session, ticket=ticket, owner=chosen.owner, rule=chosen.rule, team=chosen.team,
             actor=tickets.SYSTEM, reason=f"routed by rule {chosen.rule}", now=now, config=config,
         )  # fmt: skip
         sla.start_clock(ticket, config=config, now=now)
-        session.flush()
-        notify_escalation(
-            session, config, ticket=ticket, recipient=chosen.owner, level=f"route-{event.id}",
+        lookups.escalated(
+            config, ticket=ticket, event=event, recipient=chosen.owner,
             reason=f"assigned to you by rule {chosen.rule}", now=now,
         )  # fmt: skip
 
@@ -273,9 +338,10 @@ def choose_owner(
     ticket: Ticket,
     triage: TriagedMessage,
     verdict: IssueVerdict,
+    lookups: Lookups | None = None,
 ) -> Route:
     """Route by the rules; when none matches, the knowledge file's team before the lead."""
-    load = open_load(session)
+    load = lookups.open_load() if lookups is not None else open_load(session)
     chosen = route(
         config, issue=ticket.issue, region=triage.region, country=triage.country,
         exams=triage.exams, priority=ticket.priority, source=ticket.source, open_load=load,
@@ -286,24 +352,6 @@ def choose_owner(
     return chosen
 
 
-def _thread_tickets(session: Session, *, message: Message) -> list[Ticket]:
-    """Open tickets holding an earlier message of the same conversation as `message`."""
-    keys = [k for k in (message.thread_key, message.in_reply_to) if k]
-    if not keys:
-        return []
-    related = (
-        select(TicketMessage.ticket_id)
-        .join(Message, Message.id == TicketMessage.message_id)
-        .where(
-            Message.source == message.source,
-            Message.id != message.id,
-            or_(Message.thread_key.in_(keys), Message.external_id.in_(keys)),
-        )
-    )
-    query = select(Ticket).where(Ticket.id.in_(related), Ticket.status.in_(OPEN_STATUSES))
-    return list(session.scalars(query.order_by(Ticket.id)))
-
-
 def _resolve_thanked(
     session: Session,
     config: AppConfig,
@@ -311,28 +359,28 @@ def _resolve_thanked(
     message: Message,
     triage: TriagedMessage,
     now: datetime,
-) -> list[FiledTicket]:
+    lookups: Lookups,
+) -> Filing:
     """A "solved, thanks": resolve the tickets it refers to; never opens one."""
-    referenced = _referenced_ticket(session, triage=triage)
+    referenced = _referenced_ticket(lookups, triage=triage)
     if referenced is not None:
         targets = [referenced]
     else:
-        targets = [t for t in _thread_tickets(session, message=message) if _writers_own(t, triage)]
+        targets = [t for t in lookups.thread_tickets(message) if _writers_own(t, triage)]
         if not targets and triage.candidate_key:
-            mine = tickets.open_tickets_of(session, candidate_key=triage.candidate_key)
+            mine = lookups.open_tickets_of(candidate_key=triage.candidate_key)
             targets = mine if len(mine) == 1 else []  # several open: a person decides
     thanks = IssueVerdict(issue=NOT_A_REQUEST, action="none")
-    filed = []
+    filing = Filing(grouped=False)
     writer = Actor(
         name=triage.candidate_key or "candidate", kind="candidate",
         candidate_key=triage.candidate_key,
     )  # fmt: skip
     for ticket in [t for t in targets if actions.may(config, writer, Act.RESOLVE, ticket=t)]:
-        tickets.link_message(session, ticket=ticket, message=message)
+        lookups.link(ticket, message)
         actions.resolve(
             session, config, ticket=ticket, actor=writer, now=now,
             note="the candidate wrote that it is solved",
         )  # fmt: skip
-        filed.append(_filed(config, ticket, False, thanks))
-    session.flush()
-    return filed
+        filing.add(ticket, False, thanks)
+    return filing

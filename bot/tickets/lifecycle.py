@@ -98,9 +98,11 @@ def open_ticket(
     priority: str = "normal",
     confidence: float = 0.0,
     actor: str = SYSTEM,
+    flush: bool = True,
     **fields: Any,
 ) -> Ticket:
-    """A new ticket in state `new`, with its opening event."""
+    """A new ticket in state `new`, with its opening event (`flush=False`: no id until the
+    caller flushes, so a batch inserts its tickets together)."""
     ticket = Ticket(
         status=NEW,
         source=source,
@@ -115,7 +117,8 @@ def open_ticket(
         **fields,
     )
     session.add(ticket)
-    session.flush()
+    if flush:
+        session.flush()
     record_event(
         session, ticket=ticket, actor=actor, action="open", to_status=NEW, now=now,
         data={"issue": issue, "priority": priority},

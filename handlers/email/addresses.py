@@ -14,6 +14,7 @@ exactly one such address is kept as a problem: the message is taken in, but its 
 nothing and gets no automatic reply.
 """
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -77,18 +78,13 @@ def read_addresses(message: Message, name: str) -> AddressList:
     problem = None
     for value in raw_values(message, name):
         try:
-            header = _REGISTRY(name, value)
-            parsed = list(header.addresses)  # type: ignore[attr-defined]
-            # Obsolete syntax (`Zofia W. <z@example.pl>`: a period in the name) is everyday mail;
-            # an invalid one (`Bcc: x@y <a@b>`, `<a@b`) is not read as an address at all.
-            defects = [d for d in header.defects if not isinstance(d, ObsoleteHeaderDefect)]
+            parsed, defects = _parse(name, value)
         except Exception:  # the parser gives up on some constructs; so do we, politely
             problem = problem or f"unreadable {name} header"
             continue
         if defects:
             problem = problem or f"malformed {name} header"
-        for found in parsed:
-            address = found.addr_spec
+        for address, display_name in parsed:
             if (
                 len(address) > MAX_ADDRESS
                 or not PLAIN_ADDRESS.fullmatch(address)
@@ -96,7 +92,7 @@ def read_addresses(message: Message, name: str) -> AddressList:
             ):
                 problem = problem or f"not a plain address in {name}"
                 continue
-            mailboxes.append(Mailbox(address.lower(), found.display_name or None))
+            mailboxes.append(Mailbox(address.lower(), display_name or None))
     return AddressList(mailboxes, problem)
 
 
@@ -106,6 +102,18 @@ def reads_as_written(address: str) -> bool:
     if any(unicodedata.category(ch) in _UNSEEN for ch in address):
         return False
     return address.isascii() or unicodedata.normalize("NFKC", address) == address
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(name: str, value: str) -> tuple[tuple[tuple[str, str], ...], bool]:
+    """The (addr-spec, display name) pairs of one header value, and whether its syntax is
+    invalid. Remembered: the noise screen and the parser both read a message's From, and a desk
+    reads the same From and To lines all day (the registry's parser is slow)."""
+    header = _REGISTRY(name, value)
+    parsed = tuple((a.addr_spec, a.display_name) for a in header.addresses)  # type: ignore[attr-defined]
+    # Obsolete syntax (`Zofia W. <z@example.pl>`: a period in the name) is everyday mail; an
+    # invalid one (`Bcc: x@y <a@b>`, `<a@b`) is not read as an address at all.
+    return parsed, any(not isinstance(d, ObsoleteHeaderDefect) for d in header.defects)
 
 
 def sender_of(message: Message) -> Sender:

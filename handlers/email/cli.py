@@ -16,7 +16,7 @@ from bot.errors import UserError
 from bot.intake.quarantine import list_quarantined, release
 from bot.ops.logs import scrub
 from handlers.email import imap, sources
-from handlers.email.intake import IngestResult, core_intake, ingest_message
+from handlers.email.intake import Incoming, IngestResult, core_intake, ingest_batch
 
 EX_TEMPFAIL = 75  # sysexits.h: the MTA keeps the message and retries
 
@@ -27,15 +27,30 @@ def register(app: typer.Typer) -> None:
     app.add_typer(ingest_app, name="ingest")
 
 
-def _ingest_all(ctx: typer.Context, messages: Iterable[tuple[str, bytes]]) -> list[IngestResult]:
+BATCH_SIZE = typer.Option(
+    None, "--batch-size", min=1, max=5000,
+    help="Messages per transaction (default: email.batch_size in app.yaml, 200).",
+)  # fmt: skip
+
+
+def _ingest_all(
+    ctx: typer.Context, messages: Iterable[tuple[str, bytes]], batch_size: int | None = None
+) -> list[IngestResult]:
+    """Take the messages in by the batch (one transaction each), in order."""
     cli = state(ctx)
     settings, sessions = cli.settings(), cli.sessions()
     intake = core_intake(settings)
+    config = settings.app.email
     results = []
-    for origin, raw in messages:
-        result = ingest_message(sessions, raw, settings=settings, intake=intake, origin=origin)
-        if result is not None:
-            results.append(result)
+    incoming = (Incoming(origin, raw) for origin, raw in messages)
+    for batch in sources.batches(
+        incoming,
+        size=batch_size or config.batch_size,
+        seconds=config.batch_seconds,
+        weight=lambda item: len(item.raw),
+    ):
+        taken = ingest_batch(sessions, batch, settings=settings, intake=intake)
+        results += [result for result in taken if result is not None]
     return results
 
 
@@ -64,9 +79,10 @@ def ingest_eml(
     ctx: typer.Context,
     files: list[Path] = typer.Argument(..., help=".eml files (one message each)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per message."),
+    batch_size: int | None = BATCH_SIZE,
 ) -> None:
     """Take in .eml files."""
-    _report(_ingest_all(ctx, sources.from_files(files)), as_json)
+    _report(_ingest_all(ctx, sources.from_files(files), batch_size), as_json)
 
 
 @ingest_app.command("maildir")
@@ -74,9 +90,10 @@ def ingest_maildir(
     ctx: typer.Context,
     path: Path,
     as_json: bool = typer.Option(False, "--json"),
+    batch_size: int | None = BATCH_SIZE,
 ) -> None:
     """Take in every message of a Maildir (read only; running it again stores nothing twice)."""
-    _report(_ingest_all(ctx, sources.from_maildir(path)), as_json)
+    _report(_ingest_all(ctx, sources.from_maildir(path), batch_size), as_json)
 
 
 @ingest_app.command("mbox")
@@ -84,9 +101,10 @@ def ingest_mbox(
     ctx: typer.Context,
     path: Path,
     as_json: bool = typer.Option(False, "--json"),
+    batch_size: int | None = BATCH_SIZE,
 ) -> None:
     """Take in every message of an mbox file."""
-    _report(_ingest_all(ctx, sources.from_mbox(path)), as_json)
+    _report(_ingest_all(ctx, sources.from_mbox(path), batch_size), as_json)
 
 
 @ingest_app.command("stdin")
@@ -115,6 +133,7 @@ def ingest_imap(
     interval: float = typer.Option(60.0, "--interval", min=1.0, help="Seconds between polls."),
     folder: str | None = typer.Option(None, "--folder", help="Folder to poll (IMAP_FOLDER)."),
     as_json: bool = typer.Option(False, "--json"),
+    batch_size: int | None = BATCH_SIZE,
 ) -> None:
     """Poll the IMAP mailbox (IMAP_HOST, IMAP_USERNAME, IMAP_PASSWORD)."""
     cli = state(ctx)
@@ -133,6 +152,7 @@ def ingest_imap(
             interval=interval,
             once=once,
             report=report,
+            batch_size=batch_size,
         )
     except (OSError, imaplib.IMAP4.error, ImapToolsError) as exc:
         raise UserError(f"IMAP {account.host}:{account.port}: {exc}") from None

@@ -1,14 +1,15 @@
 """IMAP polling with imap-tools: nothing lost, nothing taken twice.
 
-For each message in the folder, by UID: skip it if it is already claimed; fetch it with
-BODY.PEEK (never marking it seen); in ONE transaction insert the claim row (unique on mailbox,
-UIDVALIDITY, UID) and take the message in; commit; only then move it to the processed folder
-(or the quarantine folder), or flag it `$Triaged` when no processed folder is configured.
+The messages in the folder are taken by the batch (`email.batch_size` messages, or what was
+fetched within `email.batch_seconds`), by UID: skip those already claimed; fetch the rest with
+BODY.PEEK (never marking them seen); in ONE transaction insert the batch's claim rows (unique on
+mailbox, UIDVALIDITY, UID) and take its messages in; commit; only then move them to the processed
+folder (or the quarantine folder), or flag them `$Triaged` when no processed folder is configured.
 
 - Two pollers: the second's claim insert waits for the first's transaction and then finds the
-  row, so it does nothing. A crash before the commit rolls the claim back with the message, so
-  the message is simply taken on the next poll; a crash after the commit but before the move is
-  finished by the next poll (the claim is there, the message is only moved).
+  rows, so it takes none of them. A crash before the commit rolls the claims back with the
+  messages, so the batch is simply taken on the next poll; a crash after the commit but before
+  the move is finished by the next poll (the claims are there, the messages are only moved).
 - UIDVALIDITY is remembered per mailbox; when the server changes it, UIDs start over, and
   intake's idempotency on Message-ID keeps re-fetched messages from being stored twice.
 """
@@ -17,14 +18,14 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from imap_tools import BaseMailBox, MailBox, MailBoxUnencrypted, MailMessage
 from imap_tools.errors import MailboxFolderCreateError
 from pydantic import BaseModel
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -33,7 +34,8 @@ from bot.config.settings import Settings
 from bot.errors import UserError
 from bot.store.models.base import utcnow
 from bot.store.models.mail import ImapClaim, ImapMailbox
-from handlers.email.intake import IngestResult, Intake, ingest_message
+from handlers.email.intake import Incoming, IngestResult, Intake, ingest_batch
+from handlers.email.sources import batches
 
 log = logging.getLogger(__name__)
 TRIAGED = "$Triaged"
@@ -111,23 +113,26 @@ def remember_uidvalidity(session: Session, *, key: str, uidvalidity: int) -> boo
     return True
 
 
-def claim_uid(session: Session, *, key: str, uidvalidity: int, uid: int, worker: str) -> bool:
-    """Insert the claim row; False when another poller has (or had) this message."""
+def claim_uids(
+    session: Session, *, key: str, uidvalidity: int, uids: list[int], worker: str
+) -> set[int]:
+    """Insert the claim rows (in UID order, so two pollers never wait on each other in a
+    circle); the UIDs claimed now, without those another poller has (or had)."""
+    if not uids:
+        return set()
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = (
-        insert(ImapClaim)
-        .values(
-            mailbox=key,
-            uidvalidity=uidvalidity,
-            uid=uid,
-            outcome="claimed",
-            claimed_by=worker,
-            claimed_at=utcnow(),
-        )
+        insert(ImapClaim.__table__)
         .on_conflict_do_nothing(index_elements=["mailbox", "uidvalidity", "uid"])
-        .returning(ImapClaim.id)
+        .returning(ImapClaim.__table__.c.uid)
     )
-    return session.execute(statement).scalar() is not None
+    claimed_at = utcnow()
+    rows = [
+        {"mailbox": key, "uidvalidity": uidvalidity, "uid": uid, "outcome": "claimed",
+         "claimed_by": worker, "claimed_at": claimed_at}
+        for uid in sorted(set(uids))
+    ]  # fmt: skip
+    return set(session.execute(statement, rows).scalars())
 
 
 def ensure_folder(box: BaseMailBox, folder: str) -> None:
@@ -157,11 +162,12 @@ def poll_once(
     worker: str | None = None,
     limit: int | None = None,
     now: Callable[[], datetime] = utcnow,
+    batch_size: int | None = None,
 ) -> PollResult:
     """Take in every message waiting in the account's folder (at most `limit`)."""
     worker = worker or worker_id()
-    processed = settings.app.email.processed_folder
-    quarantine_folder = settings.app.email.quarantine_folder
+    config = settings.app.email
+    processed, quarantine_folder = config.processed_folder, config.quarantine_folder
     with connect(account) as box:
         uidvalidity = int(box.folder.status(account.folder, ["UIDVALIDITY"])["UIDVALIDITY"])
         with sessions() as session, session.begin():
@@ -183,67 +189,90 @@ def poll_once(
                     )
                 )
             }
-        for uid in uids:
-            if uid in claimed:  # stored by an earlier poll that stopped before moving it
-                claim = claimed[uid]
-                # Another live poller may be moving it right now: two MOVEs of one message can
-                # leave two copies, so only our own claims or stale ones are finished here.
-                mine = claim.claimed_by == worker or claim.claimed_at < now() - CLAIM_STALE
-                if claim.finished_at is None and mine:
-                    _finish(
-                        box, sessions, account, uidvalidity, uid, claimed[uid].outcome, settings
-                    )
-                    result.finished += 1
-                continue
-            fetched = next(iter(box.fetch(uid_list=[str(uid)], mark_seen=False)), None)
-            if fetched is None:  # expunged meanwhile (e.g. moved by another poller)
-                continue
-            taken = _take(
-                fetched.raw, sessions, account, uidvalidity, uid, worker, settings, intake, now()
-            )  # type: ignore[attr-defined]
-            if taken is None:
-                result.skipped += 1
-                continue
-            result.taken.append(taken)
-            _finish(box, sessions, account, uidvalidity, uid, taken.status, settings)
+        # Stored by an earlier poll that stopped before moving them. Another live poller may be
+        # moving them right now: two MOVEs of one message can leave two copies, so only our own
+        # claims or stale ones are finished here.
+        unfinished = [
+            (uid, claim.outcome)
+            for uid, claim in claimed.items()
+            if claim.finished_at is None
+            and (claim.claimed_by == worker or claim.claimed_at < now() - CLAIM_STALE)
+        ]
+        if unfinished:
+            _finish(box, sessions, account, uidvalidity, unfinished, settings)
+            result.finished += len(unfinished)
+        waiting = [uid for uid in uids if uid not in claimed]
+        fetched = _fetch(box, account, uidvalidity, waiting)
+        size = batch_size or config.batch_size
+        weight = lambda item: len(item.raw)  # noqa: E731
+        for batch in batches(fetched, size=size, seconds=config.batch_seconds, weight=weight):
+            taken = _take(batch, sessions, account, uidvalidity, worker, settings, intake, now())
+            done = []
+            for incoming, outcome in zip(batch, taken, strict=True):
+                if outcome is None:  # another poller claimed it first
+                    result.skipped += 1
+                    continue
+                result.taken.append(outcome)
+                done.append((incoming.handle, outcome.status))
+            if done:
+                _finish(box, sessions, account, uidvalidity, done, settings)
     return result
 
 
+# Fetched with one IMAP command per this many messages (memory stays bounded).
+FETCH_CHUNK = 50
+
+
+def _fetch(
+    box: BaseMailBox, account: ImapAccount, uidvalidity: int, uids: list[int]
+) -> Iterator[Incoming]:
+    """The messages by UID, with BODY.PEEK; one expunged meanwhile (moved by another poller) is
+    left out."""
+    for start in range(0, len(uids), FETCH_CHUNK):
+        chunk = [str(uid) for uid in uids[start : start + FETCH_CHUNK]]
+        for fetched in box.fetch(uid_list=chunk, mark_seen=False, bulk=True):
+            uid = int(fetched.uid or 0)
+            origin = f"imap:{account.key}#{uidvalidity}:{uid}"
+            yield Incoming(origin, fetched.raw, handle=uid)  # type: ignore[attr-defined]
+
+
 def _take(
-    raw: bytes,
+    batch: list[Incoming],
     sessions: sessionmaker[Session],
     account: ImapAccount,
     uidvalidity: int,
-    uid: int,
     worker: str,
     settings: Settings,
     intake: Intake,
     now: datetime,
-) -> IngestResult | None:
-    def claim(session: Session) -> bool:
-        return claim_uid(session, key=account.key, uidvalidity=uidvalidity, uid=uid, worker=worker)
-
-    def after(session: Session, taken: IngestResult) -> None:
-        row = session.scalar(
-            select(ImapClaim).where(
-                ImapClaim.mailbox == account.key,
-                ImapClaim.uidvalidity == uidvalidity,
-                ImapClaim.uid == uid,
-            )
+) -> list[IngestResult | None]:
+    def claim(session: Session, incoming: Sequence[Incoming]) -> list[bool]:
+        uids = [item.handle for item in incoming]
+        got = claim_uids(
+            session, key=account.key, uidvalidity=uidvalidity, uids=uids, worker=worker
         )
-        assert row is not None
-        row.outcome, row.message_id = taken.status, taken.message_id
+        return [uid in got for uid in uids]
 
-    origin = f"imap:{account.key}#{uidvalidity}:{uid}"
-    return ingest_message(
-        sessions,
-        raw,
-        settings=settings,
-        intake=intake,
-        origin=origin,
-        now=now,
-        claim=claim,
-        after=after,
+    def report(session: Session, taken: list[tuple[Incoming, IngestResult]]) -> None:
+        if not taken:
+            return
+        claims = ImapClaim.__table__
+        session.execute(
+            update(claims)
+            .where(
+                claims.c.mailbox == account.key,
+                claims.c.uidvalidity == uidvalidity,
+                claims.c.uid == bindparam("claimed_uid"),
+            )
+            .values(outcome=bindparam("status"), message_id=bindparam("taken_id")),
+            [
+                {"claimed_uid": item.handle, "status": r.status, "taken_id": r.message_id}
+                for item, r in taken
+            ],
+        )
+
+    return ingest_batch(
+        sessions, batch, settings=settings, intake=intake, now=now, claim=claim, report=report
     )
 
 
@@ -252,24 +281,27 @@ def _finish(
     sessions: sessionmaker[Session],
     account: ImapAccount,
     uidvalidity: int,
-    uid: int,
-    outcome: str,
+    taken: list[tuple[int, str]],
     settings: Settings,
 ) -> None:
-    """Take the message out of the polled folder, then note that it is done."""
+    """Take the messages (UID, outcome) out of the polled folder, then note that they are done."""
     config = settings.app.email
-    target = config.quarantine_folder if outcome == "quarantined" else config.processed_folder
-    if target and target != account.folder:
-        box.move(str(uid), target)
-    else:
-        box.client.uid("STORE", str(uid), "+FLAGS", f"({TRIAGED})")
+    by_target: dict[str, list[str]] = {}
+    for uid, outcome in taken:
+        target = config.quarantine_folder if outcome == "quarantined" else config.processed_folder
+        by_target.setdefault(target, []).append(str(uid))
+    for target, uids in by_target.items():
+        if target and target != account.folder:
+            box.move(uids, target)
+        else:
+            box.client.uid("STORE", ",".join(uids), "+FLAGS", f"({TRIAGED})")
     with sessions() as session, session.begin():
         session.execute(
             update(ImapClaim)
             .where(
                 ImapClaim.mailbox == account.key,
                 ImapClaim.uidvalidity == uidvalidity,
-                ImapClaim.uid == uid,
+                ImapClaim.uid.in_([uid for uid, _ in taken]),
                 ImapClaim.finished_at.is_(None),
             )
             .values(finished_at=utcnow())
@@ -285,11 +317,15 @@ def run(
     interval: float = 60.0,
     once: bool = False,
     report: Callable[[PollResult], None] | None = None,
+    batch_size: int | None = None,
 ) -> None:
     """Poll until stopped; a poll that fails (server down) is logged and retried next interval."""
     while True:
         try:
-            result = poll_once(account=account, sessions=sessions, settings=settings, intake=intake)
+            result = poll_once(
+                account=account, sessions=sessions, settings=settings, intake=intake,
+                batch_size=batch_size,
+            )  # fmt: skip
             if report is not None:
                 report(result)
         except Exception as exc:

@@ -1,12 +1,43 @@
 """Where raw messages come from besides IMAP: Maildir and mbox folders, .eml files, a pipe.
-Each yields (origin, raw bytes); nothing here touches the database."""
+Each yields (origin, raw bytes); `batches` groups any of them (IMAP's too) into the batches intake
+takes in one transaction each. Nothing here touches the database."""
 
 import mailbox
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from bot.errors import UserError
+
+T = TypeVar("T")
+# However many messages a batch may hold, its raw bytes stay within this (memory, not speed).
+BATCH_BYTES = 64 * 1024 * 1024
+
+
+def batches(
+    items: Iterable[T],
+    *,
+    size: int,
+    seconds: float,
+    weight: Callable[[T], int] = lambda item: 0,
+    clock: Callable[[], float] = time.monotonic,
+) -> Iterator[list[T]]:
+    """Consecutive batches of `items`: a batch closes at `size` items, at `BATCH_BYTES` of
+    `weight`, or once `seconds` have passed since its first item arrived, whichever is first
+    (a slow source still has its mail taken in promptly)."""
+    batch: list[T] = []
+    started, held = 0.0, 0
+    for item in items:
+        if not batch:
+            started, held = clock(), 0
+        batch.append(item)
+        held += weight(item)
+        if len(batch) >= size or held >= BATCH_BYTES or clock() - started >= seconds:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def from_maildir(path: Path) -> Iterator[tuple[str, bytes]]:

@@ -111,8 +111,8 @@ def test_poller_killed_mid_batch_loses_nothing_and_restarts_cleanly(
     account = dovecot.account()
     dovecot.append(account, *(numbered(n) for n in range(6)))
 
-    with pytest.raises(Killed):
-        poll(account, sessions, settings, dying_after(2, intake))
+    with pytest.raises(Killed):  # batches of two: the first is committed, the second is not
+        poll(account, sessions, settings, dying_after(2, intake), batch_size=2)
     assert count(db, Message) == 2
     assert dovecot.folder_counts(account)["INBOX"] == 4
     with MailBoxUnencrypted(dovecot.host, dovecot.port).login(
@@ -136,13 +136,13 @@ def test_crash_between_commit_and_move_is_finished_without_taking_it_again(
         raise Killed
 
     monkeypatch.setattr(imap, "_finish", crash)
-    with pytest.raises(Killed):
+    with pytest.raises(Killed):  # the batch of both is committed, then the poller dies
         poll(account, sessions, settings, intake)
     monkeypatch.undo()
-    assert count(db, Message) == 1 and dovecot.folder_counts(account)["INBOX"] == 2
+    assert count(db, Message) == 2 and dovecot.folder_counts(account)["INBOX"] == 2
 
     again = poll(account, sessions, settings, intake)
-    assert again.finished == 1 and [r.status for r in again.taken] == ["stored"]
+    assert again.finished == 2 and again.taken == []
     assert count(db, Message) == 2
     assert dovecot.folder_counts(account) == {"INBOX": 0, "Processed": 2, "Quarantine": 0}
 
@@ -232,8 +232,9 @@ def test_poller_process_killed_with_sigkill_loses_nothing(
         "IMAP_USERNAME": account.username,
         "IMAP_PASSWORD": dovecot.password,
     }
+    cli = [sys.executable, "-c", "from bot.cli import main; main()", "ingest", "imap"]
     poller = subprocess.Popen(
-        [sys.executable, "-c", "from bot.cli import main; main()", "ingest", "imap", "--once"],
+        [*cli, "--once", "--batch-size", "2"],  # batches of two: it dies between commits
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
