@@ -1,51 +1,39 @@
 """Import records files (CSV or JSON Lines) into the database: validate every row, report the bad
 ones as `file:line: reason`, upsert the good ones on their natural keys.
 
-A row goes in whole or not at all (a candidate with its addresses included); re-importing the same
-files changes nothing. Rows are written in batches with executemany, one transaction per batch;
-if the database refuses a batch, its rows are retried one by one so only the bad row is lost.
+Rows are read in chunks and validated a column at a time (`columns.py`); each chunk's good rows
+are written in one transaction (`writer.py`). A row goes in whole or not at all; re-importing the
+same files changes nothing.
 """
 
 import csv
+import gc
 import json
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import islice
+from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-from pydantic import ValidationError
-from sqlalchemy import Table, delete, exists, select, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import UserError
-from bot.records.bulk import bulk_insert
-from bot.records.schemas import ROW_MODELS, Row
-from bot.store.models.records import (
-    Candidate,
-    CandidateEmail,
-    Certification,
-    ExamAttempt,
-    Invitation,
-    RegionRestriction,
-    Registration,
-    Voucher,
-)
+from bot.records.columns import LAYOUTS, Layout, validate
+from bot.records.parallel import progress_of, run_stages, worker_sessions
+from bot.records.schemas import ROW_MODELS
+from bot.records.writer import Counts, is_empty, write
 
 BATCH_SIZE = 5000
+PARALLEL_FROM = 16_000_000  # bytes: a smaller import is over before worker processes start
+MAX_WORKERS = 4
+_FIRST = {"candidates", "restrictions"}  # the files the others refer to, imported first
 SUFFIXES = (".csv", ".jsonl")
-Progress = Callable[[str, int], Callable[[int], None]]  # (label, total bytes) -> advance(bytes)
-
-_NO_CANDIDATE = {"candidates", "restrictions"}  # files whose rows refer to no candidate
-_TABLES: dict[str, tuple[Any, str]] = {  # file -> (ORM model, column the batch lookup uses)
-    "candidates": (Candidate, "mcp_id"),
-    "restrictions": (RegionRestriction, "exam"),
-    "exam_attempts": (ExamAttempt, "mcp_id"),
-    "registrations": (Registration, "mcp_id"),
-    "invitations": (Invitation, "mcp_id"),
-    "vouchers": (Voucher, "code"),
-    "certifications": (Certification, "mcp_id"),
-}
+# (label, total bytes) -> advance(bytes read, rows read) since the last call
+Progress = Callable[[str, int], Callable[[int, int], None]]
 
 
 @dataclass
@@ -111,232 +99,282 @@ def import_records(
     *,
     batch_size: int = BATCH_SIZE,
     progress: Progress | None = None,
+    workers: int | None = None,
 ) -> ImportReport:
-    """Import every records file found in `paths`; bad rows are reported, never fatal."""
-    report = ImportReport()
-    for kind, path in records_files(paths):
-        file_report = FileReport(str(path), kind)
-        report.files.append(file_report)
-        advance = progress(path.name, path.stat().st_size) if progress else None
-        _import_file(sessions, path, ROW_MODELS[kind], file_report, batch_size, advance)
+    """Import every records file found in `paths`; bad rows are reported, never fatal.
+
+    `workers`: processes importing files side by side (default: one per CPU for a large
+    import, none for a small one, whose files are imported here)."""
+    files = records_files(paths)
+    report = ImportReport([FileReport(str(path), kind) for kind, path in files])
+    advances = {
+        number: progress(path.name, path.stat().st_size)
+        for number, (_, path) in enumerate(files)
+        if progress
+    }
+    url = _database_url(sessions)
+    if workers is None:
+        large = sum(path.stat().st_size for _, path in files) >= PARALLEL_FROM
+        workers = min(os.cpu_count() or 1, MAX_WORKERS) if large else 1
+    if workers > 1 and len(files) > 1 and url is not None:
+        numbered = [
+            (n, (url, kind, str(path), batch_size, n)) for n, (kind, path) in enumerate(files)
+        ]
+        first = [job for job in numbered if job[1][1] in _FIRST]
+        rest = sorted(  # the largest first, so the last file to start is a small one
+            (job for job in numbered if job[1][1] not in _FIRST),
+            key=lambda job: -Path(job[1][2]).stat().st_size,
+        )
+        done = run_stages(_file_job, [first, rest], workers=workers, advances=advances)
+        report.files = [done[n] for n in range(len(files))]
+        return report
+    with _no_cycle_collection():
+        for number, file_report in enumerate(report.files):
+            layout, path = LAYOUTS[file_report.kind], Path(file_report.path)
+            _import_file(sessions, path, layout, file_report, batch_size, advances.get(number))
     return report
+
+
+def _database_url(sessions: sessionmaker[Session]) -> str | None:
+    """The URL worker processes connect to; None for a database only this process can see."""
+    engine = sessions.kw.get("bind")
+    if not isinstance(engine, Engine):
+        return None
+    if engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:"):
+        return None
+    return engine.url.render_as_string(hide_password=False)
+
+
+def _file_job(url: str, kind: str, path: str, batch_size: int, number: int) -> FileReport:
+    """One file, imported in a worker process."""
+    engine, sessions = worker_sessions(url)
+    report = FileReport(path, kind)
+    try:
+        with _no_cycle_collection():
+            _import_file(
+                sessions, Path(path), LAYOUTS[kind], report, batch_size, progress_of(number)
+            )
+    finally:
+        engine.dispose()
+    return report
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Pause Python's cycle collector: every chunk allocates thousands of lists and tuples, which
+    set it off again and again to walk every live object (it halved the import's speed), while
+    the import's own objects hold no cycles and are freed as soon as each chunk is written."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
 def _import_file(
     sessions: sessionmaker[Session],
     path: Path,
-    model: type[Row],
+    layout: Layout,
     report: FileReport,
     batch_size: int,
-    advance: Callable[[int], None] | None,
+    advance: Callable[[int, int], None] | None,
 ) -> None:
     seen: set[int] = set()  # hashes of the natural keys met so far in this file
-    batch: list[tuple[int, Row]] = []
-    with sessions() as session:  # an empty table needs no lookup of existing rows
-        table = _TABLES[model.file][0].__table__
-        fresh = not session.scalar(select(exists().select_from(table)))
-    for line, data, problem in _read(path, model, advance):
-        report.rows += data is not None or problem is not None
-        if problem is not None:
-            report.errors.append(f"{path}:{line}: {problem}")
-            continue
-        try:
-            row = model.model_validate(data)
-        except ValidationError as exc:
-            report.errors.append(f"{path}:{line}: {_reason(exc)}")
-            continue
-        key = row.key()
-        key_hash = hash(key)
-        if key_hash in seen:
-            shown = ", ".join(f"{k}={v}" for k, v in zip(row.key_fields, key, strict=True))
-            secret = row.key_fields == ("code",)
-            report.errors.append(
-                f"{path}:{line}: duplicate key ({'code' if secret else shown}) earlier in this file"
-            )
-            continue
-        seen.add(key_hash)
-        batch.append((line, row))
-        if len(batch) >= batch_size:
-            _write(sessions, path, batch, report, fresh=fresh)
-            batch = []
-    if batch:
-        _write(sessions, path, batch, report, fresh=fresh)
+    key_of = itemgetter(*layout.key)
+    counts = Counts()
+    fresh = is_empty(sessions, layout.kind)
+    for chunk in _read(path, layout, batch_size, advance):
+        report.rows += len(chunk.lines) + len(chunk.problems)
+        report.errors += [f"{path}:{line}: {problem}" for line, problem in chunk.problems]
+        values, problems = validate(layout, chunk.columns(layout), chunk.data)
+        hashes = list(map(hash, map(key_of, values))) if not problems else []
+        if hashes and seen.isdisjoint(hashes) and len(set(hashes)) == len(hashes):
+            seen.update(hashes)  # the common case: no bad row, no duplicate key
+            batch = list(zip(chunk.lines, values, strict=True))
+        else:
+            batch = _screen(layout, path, chunk.lines, values, problems, seen, report.errors)
+        if batch:
+            write(sessions, layout, path, batch, counts, fresh=fresh)
+    report.inserted, report.updated, report.unchanged = (
+        counts.inserted,
+        counts.updated,
+        counts.unchanged,
+    )
+    report.errors += counts.errors
     prefix = len(str(path)) + 1  # errors found when writing come late: put them in line order
     report.errors.sort(key=lambda error: int(error[prefix:].split(":", 1)[0]))
 
 
-def _read(
-    path: Path, model: type[Row], advance: Callable[[int], None] | None
-) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
-    """(line, row data, problem) for each row; a header problem stops the file at line 1."""
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        lines = _counting(handle, advance)
-        if path.suffix == ".jsonl":
-            for number, text in enumerate(lines, start=1):
-                if not text.strip():
-                    continue
-                try:
-                    data = json.loads(text)
-                except json.JSONDecodeError as exc:
-                    yield number, None, f"not valid JSON: {exc.msg}"
-                    continue
-                if not isinstance(data, dict):
-                    yield number, None, "expected a JSON object"
-                    continue
-                yield number, data, None
-            return
-        reader = csv.DictReader(lines)
-        headers = [h.strip() for h in reader.fieldnames or []]
-        missing = [h for h in model.required_headers() if h not in headers]
-        if missing:
-            yield 1, None, f"missing column(s): {', '.join(missing)}; file skipped"
-            return
-        reader.fieldnames = headers
-        start = reader.line_num + 1
-        for data in reader:
-            if None in data:
-                cells = len(headers) + len(data[None])
-                yield start, None, f"{cells} cells, the header has {len(headers)}"
-            else:
-                yield start, data, None
-            start = reader.line_num + 1
-
-
-def _counting(lines: Iterable[str], advance: Callable[[int], None] | None) -> Iterator[str]:
-    if advance is None:
-        yield from lines
-        return
-    pending = 0
-    for text in lines:
-        pending += len(text)
-        if pending > 1 << 20:
-            advance(pending)
-            pending = 0
-        yield text
-    advance(pending)
-
-
-def _reason(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    where = ".".join(str(p) for p in error["loc"]) or "row"
-    if error["type"] == "missing":
-        return f"{where}: missing value"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    value = error.get("input")
-    return f"{where}: {message} (got {value!r})" if isinstance(value, str | int) else message
-
-
-def _write(
-    sessions: sessionmaker[Session],
+def _screen(
+    layout: Layout,
     path: Path,
-    batch: list[tuple[int, Row]],
-    report: FileReport,
-    *,
-    fresh: bool = False,
-    screened: bool = False,
-) -> None:
-    """Write one batch in one transaction. If the database refuses it, drop the rows of unknown
-    candidates (the foreign key is what finds them), then split the batch until the refused row
-    stands alone: only that row is lost."""
-    try:
-        with sessions() as session, session.begin():
-            counts = _upsert(session, batch, fresh=fresh)
-    except DBAPIError as exc:
-        if not screened and batch[0][1].file not in _NO_CANDIDATE:
-            with sessions() as session:
-                batch = _known_candidates(session, batch, report.errors, path)
-            if batch:
-                _write(sessions, path, batch, report, fresh=fresh, screened=True)
-        elif len(batch) == 1:
-            reason = str(exc.orig or exc).strip().splitlines()[0]
-            report.errors.append(f"{path}:{batch[0][0]}: the database refused the row: {reason}")
-        else:
-            half = len(batch) // 2
-            for part in (batch[:half], batch[half:]):
-                _write(sessions, path, part, report, fresh=fresh, screened=True)
-        return
-    report.inserted += counts[0]
-    report.updated += counts[1]
-    report.unchanged += counts[2]
-
-
-def _upsert(session: Session, batch: list[tuple[int, Row]], *, fresh: bool) -> tuple[int, int, int]:
-    """Insert the new rows, update the changed ones; `fresh`: the table was empty before this
-    file, so (its keys being unique within the file) every row is new."""
-    kind = batch[0][1].file
-    model, lookup = _TABLES[kind]
-    table: Table = model.__table__
-    key_columns = batch[0][1].key_fields
-    wanted = {getattr(row, lookup) for _, row in batch}
-    existing = (
-        {}
-        if fresh
-        else {
-            tuple(r._mapping[c] for c in key_columns): r._mapping
-            for r in session.execute(select(table).where(table.c[lookup].in_(wanted)))
-        }
-    )
-    emails = _emails(session, wanted) if kind == "candidates" and not fresh else {}
-    inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
-    changed_emails: list[Row] = []
-    unchanged = 0
-    for _, row in batch:
-        values = _values(row)
-        old = None if fresh else existing.get(row.key())
-        if old is None:
-            inserts.append(values)
-            if kind == "candidates":
-                changed_emails.append(row)
+    lines: list[int],
+    values: list[tuple[Any, ...] | None],
+    problems: dict[int, str],
+    seen: set[int],
+    errors: list[str],
+) -> list[tuple[int, tuple[Any, ...]]]:
+    """The good rows of a chunk, row by row: each bad row and repeated key is reported."""
+    key_of = itemgetter(*layout.key)
+    batch = []
+    for i, (line, row) in enumerate(zip(lines, values, strict=True)):
+        if row is None:
+            errors.append(f"{path}:{line}: {problems[i]}")
             continue
-        same = all(old[c] == v for c, v in values.items())
-        if kind == "candidates" and set(emails.get(row.mcp_id, ())) != set(row.emails):
-            changed_emails.append(row)
-            same = False
-        if same:
-            unchanged += 1
-        else:
-            pk = {c.name: old[c.name] for c in table.primary_key}
-            updates.append({**values, **pk})
-    bulk_insert(session, table, inserts)
-    if updates:
-        session.execute(update(model), updates)
-    if changed_emails:
-        ids = [row.mcp_id for row in changed_emails]
-        session.execute(delete(CandidateEmail).where(CandidateEmail.mcp_id.in_(ids)))
-        addresses = [{"mcp_id": r.mcp_id, "email": e} for r in changed_emails for e in r.emails]
-        bulk_insert(session, CandidateEmail.__table__, addresses)
-    return len(inserts), len(updates), unchanged
+        key_hash = hash(key_of(row))
+        if key_hash in seen:
+            errors.append(f"{path}:{line}: {_duplicate(layout, row)}")
+            continue
+        seen.add(key_hash)
+        batch.append((line, row))
+    return batch
 
 
-def _values(row: Row) -> dict[str, Any]:
-    values = dict(row.__dict__)  # the validated fields (cheaper than model_dump per row)
-    if row.file == "candidates":
-        del values["emails"]
-    elif row.file == "vouchers":
-        values["scope"] = ";".join(values["scope"])
-    return values
+def _duplicate(layout: Layout, row: tuple[Any, ...]) -> str:
+    names = [layout.fields[i] for i in layout.key]
+    if names == ["code"]:  # a secret: never in a report
+        return "duplicate key (code) earlier in this file"
+    shown = ", ".join(f"{name}={row[i]}" for name, i in zip(names, layout.key, strict=True))
+    return f"duplicate key ({shown}) earlier in this file"
 
 
-def _emails(session: Session, mcp_ids: set[str]) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    query = select(CandidateEmail.mcp_id, CandidateEmail.email).where(
-        CandidateEmail.mcp_id.in_(mcp_ids)
-    )
-    for mcp_id, email in session.execute(query):
-        found.setdefault(mcp_id, []).append(email)
-    return found
+@dataclass
+class _Chunk:
+    """Rows read from one file: CSV cells (padded to the header) or JSON Lines objects."""
+
+    headers: list[str] | None  # None: JSON Lines
+    lines: list[int] = field(default_factory=list)
+    rows: list[Any] = field(default_factory=list)
+    problems: list[tuple[int, str]] = field(default_factory=list)  # rows refused on reading
+
+    def columns(self, layout: Layout) -> list[Sequence[Any]]:
+        """One column per field of `layout`; an absent column is a column of None."""
+        if self.headers is None:
+            return [[row.get(name) for row in self.rows] for name in layout.fields]
+        position = {name: i for i, name in enumerate(self.headers)}  # a repeated name: the last
+        by_position = list(zip(*self.rows, strict=True)) if self.rows else []
+        absent = (None,) * len(self.rows)
+        return [
+            by_position[position[name]] if name in position and self.rows else absent
+            for name in layout.fields
+        ]
+
+    def data(self, i: int) -> dict[str, Any]:
+        """Row i as the row model sees it (as `csv.DictReader` would give it)."""
+        row = self.rows[i]
+        return row if self.headers is None else dict(zip(self.headers, row, strict=True))
 
 
-def _known_candidates(
-    session: Session, batch: list[tuple[int, Row]], problems: list[str], path: Path
-) -> list[tuple[int, Row]]:
-    ids = {row.mcp_id for _, row in batch}  # type: ignore[attr-defined]
-    known = set(session.scalars(select(Candidate.mcp_id).where(Candidate.mcp_id.in_(ids))))
-    kept = []
-    for line, row in batch:
-        if row.mcp_id in known:  # type: ignore[attr-defined]
-            kept.append((line, row))
-        else:
-            problems.append(f"{path}:{line}: unknown candidate {row.mcp_id}")  # type: ignore[attr-defined]
-    return kept
+def _open(path: Path) -> TextIO:
+    """A records file as text (UTF-8, with or without a byte-order mark)."""
+    return path.open(encoding="utf-8-sig", newline="")
+
+
+def _read(
+    path: Path, layout: Layout, size: int, advance: Callable[[int, int], None] | None
+) -> Iterator[_Chunk]:
+    """The file's rows in chunks of `size`; a header problem stops the file at line 1."""
+    meter = _Meter(advance)
+    with _open(path) as handle:
+        lines = meter.count(handle)
+        if path.suffix == ".jsonl":
+            yield from _json_chunks(lines, size, meter)
+            return
+        reader = csv.reader(lines)
+        headers = [h.strip() for h in next(reader, None) or []]
+        missing = [h for h in layout.model.required_headers() if h not in headers]
+        if missing:
+            yield _Chunk(
+                headers, problems=[(1, f"missing column(s): {', '.join(missing)}; file skipped")]
+            )
+            return
+        width = len(headers)
+        read = reader.line_num
+        while rows := list(islice(reader, size)):
+            if reader.line_num - read == len(rows):  # one line a row: no newline inside a cell
+                lines: Sequence[int] = range(read + 1, reader.line_num + 1)
+            else:
+                lines = _first_lines(rows, reader.line_num)
+            read = reader.line_num
+            chunk = _Chunk(headers)
+            if all(map(width.__eq__, map(len, rows))):
+                chunk.lines, chunk.rows = list(lines), rows
+            else:
+                _fit(chunk, rows, lines)
+            meter.flush(len(rows))
+            yield chunk
+
+
+def _first_lines(rows: list[list[str]], last: int) -> list[int]:
+    """The line each row starts on, counting the line breaks inside its quoted cells."""
+    spans = [
+        1 + sum(c.count("\n") + c.count("\r") - c.count("\r\n") for c in cells) for cells in rows
+    ]
+    starts = []
+    line = last + 1
+    for span in reversed(spans):
+        line -= span
+        starts.append(line)
+    return starts[::-1]
+
+
+def _fit(chunk: _Chunk, rows: list[list[Any]], lines: Sequence[int]) -> None:
+    """Rows whose cells do not match the header: skip blank lines, refuse extra cells, and take
+    missing cells as no value (as `csv.DictReader` does)."""
+    width = len(chunk.headers or ())
+    for line, cells in zip(lines, rows, strict=True):
+        if not cells:
+            continue
+        if len(cells) > width:
+            chunk.problems.append((line, f"{len(cells)} cells, the header has {width}"))
+            continue
+        chunk.lines.append(line)
+        chunk.rows.append(cells + [None] * (width - len(cells)))
+
+
+def _json_chunks(lines: Iterable[str], size: int, meter: "_Meter") -> Iterator[_Chunk]:
+    chunk = _Chunk(None)
+    for number, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            chunk.problems.append((number, f"not valid JSON: {exc.msg}"))
+            continue
+        if not isinstance(data, dict):
+            chunk.problems.append((number, "expected a JSON object"))
+            continue
+        chunk.lines.append(number)
+        chunk.rows.append(data)
+        if len(chunk.rows) >= size:
+            meter.flush(len(chunk.rows) + len(chunk.problems))
+            yield chunk
+            chunk = _Chunk(None)
+    meter.flush(len(chunk.rows) + len(chunk.problems))
+    yield chunk
+
+
+class _Meter:
+    """Counts the characters read, for a progress bar (advanced once per chunk)."""
+
+    def __init__(self, advance: Callable[[int, int], None] | None) -> None:
+        self.advance = advance
+        self.chars = 0
+
+    def count(self, lines: Iterable[str]) -> Iterable[str]:
+        if self.advance is None:
+            return lines
+        return self._counting(lines)
+
+    def _counting(self, lines: Iterable[str]) -> Iterator[str]:
+        for text in lines:
+            self.chars += len(text)
+            yield text
+
+    def flush(self, rows: int) -> None:
+        if self.advance is not None:
+            self.advance(self.chars, rows)
+            self.chars = 0

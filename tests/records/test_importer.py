@@ -161,7 +161,7 @@ def test_progress_is_reported_per_file_up_to_its_size(tmp_path: Path, sessions) 
 
     def progress(label: str, total: int):  # type: ignore[no-untyped-def]
         seen[label] = [total]
-        return seen[label].append
+        return lambda size, _rows: seen[label].append(size)
 
     import_records(sessions, [path], progress=progress)
     total, *advances = seen["candidates.csv"]
