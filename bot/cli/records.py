@@ -44,6 +44,12 @@ def import_cmd(
     ctx: typer.Context,
     paths: list[Path] = typer.Argument(..., help="Folders of records files, or single files."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        min=1,
+        help="Processes importing files side by side (default: one per CPU for large files).",
+    ),
 ) -> None:
     """Import records CSV/JSONL files; bad rows are listed as file:line: reason (exit 1)."""
     cli = state(ctx)
@@ -73,7 +79,7 @@ def import_cmd(
 
             return advance
 
-        report = import_records(cli.sessions(), paths, progress=progress)
+        report = import_records(cli.sessions(), paths, progress=progress, workers=workers)
     exams = 0
     catalogue_path = settings.knowledge_dir / EXAMS_FILE
     if catalogue_path.exists():

@@ -10,6 +10,7 @@ import csv
 import gc
 import json
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ class FileReport:
     updated: int = 0
     unchanged: int = 0
     errors: list[str] = field(default_factory=list)
+    cpu_seconds: float = 0.0  # of the process that imported the file (for the benchmark)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +67,10 @@ class ImportReport:
     @property
     def errors(self) -> list[str]:
         return [error for f in self.files for error in f.errors]
+
+    @property
+    def cpu_seconds(self) -> float:
+        return sum(f.cpu_seconds for f in self.files)
 
     def to_dict(self) -> dict[str, Any]:
         return {"files": [f.to_dict() for f in self.files], "errors": self.errors}
@@ -181,6 +187,7 @@ def _import_file(
     batch_size: int,
     advance: Callable[[int, int], None] | None,
 ) -> None:
+    started = time.process_time()
     seen: set[int] = set()  # hashes of the natural keys met so far in this file
     key_of = itemgetter(*layout.key)
     counts = Counts()
@@ -203,6 +210,7 @@ def _import_file(
         counts.unchanged,
     )
     report.errors += counts.errors
+    report.cpu_seconds = time.process_time() - started
     prefix = len(str(path)) + 1  # errors found when writing come late: put them in line order
     report.errors.sort(key=lambda error: int(error[prefix:].split(":", 1)[0]))
 

@@ -5,6 +5,9 @@ two cores, and on PostgreSQL each worker's COPY keeps a server process busy as w
 Files run in stages: the candidates before the files that refer to them. SQLite takes one writer
 at a time; its workers begin their transactions with `BEGIN IMMEDIATE`, so the other waits for
 the lock instead of failing on a stale snapshot, and the validating still overlaps.
+
+Workers start by importing the `__main__` module afresh (Python's forkserver and spawn), so a
+script that imports large records files keeps its work under `if __name__ == "__main__":`.
 """
 
 import multiprocessing
@@ -66,9 +69,11 @@ def run_stages(
     """Run `job(*args)` for every (number, args) of each stage in a pool of `workers`
     processes, stage after stage; `advances[number]` gets that job's progress. Returns each
     job's result by number; a job's exception is raised here."""
-    context = multiprocessing.get_context(
-        "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    )
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([job.__module__])  # imported once, not once per worker
+    else:
+        context = multiprocessing.get_context("spawn")
     progress: multiprocessing.Queue[tuple[int, int, int]] = context.Queue()
     results: dict[int, Any] = {}
     with ProcessPoolExecutor(
