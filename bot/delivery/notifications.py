@@ -42,6 +42,9 @@ def masked_facts(ticket: Ticket) -> list[str]:
 
 
 def candidate_label(ticket: Ticket) -> str:
+    if ticket.identity_status == "unverified":
+        writer = ticket.candidate_key or "unknown writer"
+        return f"{writer} (identity unverified; names MCP {ticket.named_mcp_id})"
     if ticket.candidate_mcp_id:
         return f"MCP {ticket.candidate_mcp_id}"
     return ticket.candidate_key or "unknown candidate"
@@ -69,6 +72,7 @@ def escalation_deliveries(
         "level": level,
         "reason": reason,
         "candidate": candidate_label(ticket),
+        "identity": ticket.identity_status,
         "subject": ticket.subject,
         "facts": facts,
         "first_response_due_at": _iso(ticket.first_response_due_at),

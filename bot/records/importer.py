@@ -6,18 +6,15 @@ are written in one transaction (`writer.py`). A row goes in whole or not at all;
 same files changes nothing.
 """
 
-import csv
 import gc
-import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import islice
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.errors import UserError
 from bot.records.columns import LAYOUTS, Layout, validate
 from bot.records.parallel import progress_of, run_stages, worker_sessions
+from bot.records.reading import Chunk, file_encoding, read_chunks
 from bot.records.schemas import ROW_MODELS
 from bot.records.writer import Counts, is_empty, write
 
@@ -112,6 +110,9 @@ def import_records(
     `workers`: processes importing files side by side (default: one per CPU for a large
     import, none for a small one, whose files are imported here)."""
     files = records_files(paths)
+    # Every file's encoding is checked before the first row is written: a latin-1 export
+    # stops the import whole, not half-way.
+    encodings = [file_encoding(path) for _, path in files]
     report = ImportReport([FileReport(str(path), kind) for kind, path in files])
     advances = {
         number: progress(path.name, path.stat().st_size)
@@ -124,7 +125,8 @@ def import_records(
         workers = min(os.cpu_count() or 1, MAX_WORKERS) if large else 1
     if workers > 1 and len(files) > 1 and url is not None:
         numbered = [
-            (n, (url, kind, str(path), batch_size, n)) for n, (kind, path) in enumerate(files)
+            (n, (url, kind, str(path), encodings[n], batch_size, n))
+            for n, (kind, path) in enumerate(files)
         ]
         first = [job for job in numbered if job[1][1] in _FIRST]
         rest = sorted(  # the largest first, so the last file to start is a small one
@@ -136,8 +138,14 @@ def import_records(
         return report
     with _no_cycle_collection():
         for number, file_report in enumerate(report.files):
-            layout, path = LAYOUTS[file_report.kind], Path(file_report.path)
-            _import_file(sessions, path, layout, file_report, batch_size, advances.get(number))
+            chunks = read_chunks(
+                Path(file_report.path),
+                LAYOUTS[file_report.kind],
+                encodings[number],
+                batch_size,
+                advances.get(number),
+            )
+            _import_file(sessions, chunks, file_report)
     return report
 
 
@@ -151,15 +159,18 @@ def _database_url(sessions: sessionmaker[Session]) -> str | None:
     return engine.url.render_as_string(hide_password=False)
 
 
-def _file_job(url: str, kind: str, path: str, batch_size: int, number: int) -> FileReport:
+def _file_job(
+    url: str, kind: str, path: str, encoding: str, batch_size: int, number: int
+) -> FileReport:
     """One file, imported in a worker process."""
     engine, sessions = worker_sessions(url)
     report = FileReport(path, kind)
     try:
         with _no_cycle_collection():
-            _import_file(
-                sessions, Path(path), LAYOUTS[kind], report, batch_size, progress_of(number)
+            chunks = read_chunks(
+                Path(path), LAYOUTS[kind], encoding, batch_size, progress_of(number)
             )
+            _import_file(sessions, chunks, report)
     finally:
         engine.dispose()
     return report
@@ -180,19 +191,16 @@ def _no_cycle_collection() -> Iterator[None]:
 
 
 def _import_file(
-    sessions: sessionmaker[Session],
-    path: Path,
-    layout: Layout,
-    report: FileReport,
-    batch_size: int,
-    advance: Callable[[int, int], None] | None,
+    sessions: sessionmaker[Session], chunks: Iterable[Chunk], report: FileReport
 ) -> None:
+    """Validate, screen and write a file's chunks of rows; `report` gets the counts and errors."""
+    path, layout = report.path, LAYOUTS[report.kind]
     started = time.process_time()
     seen: set[int] = set()  # hashes of the natural keys met so far in this file
     key_of = itemgetter(*layout.key)
     counts = Counts()
     fresh = is_empty(sessions, layout.kind)
-    for chunk in _read(path, layout, batch_size, advance):
+    for chunk in chunks:
         report.rows += len(chunk.lines) + len(chunk.problems)
         report.errors += [f"{path}:{line}: {problem}" for line, problem in chunk.problems]
         values, problems = validate(layout, chunk.columns(layout), chunk.data)
@@ -217,7 +225,7 @@ def _import_file(
 
 def _screen(
     layout: Layout,
-    path: Path,
+    path: str,
     lines: list[int],
     values: list[tuple[Any, ...] | None],
     problems: dict[int, str],
@@ -246,143 +254,3 @@ def _duplicate(layout: Layout, row: tuple[Any, ...]) -> str:
         return "duplicate key (code) earlier in this file"
     shown = ", ".join(f"{name}={row[i]}" for name, i in zip(names, layout.key, strict=True))
     return f"duplicate key ({shown}) earlier in this file"
-
-
-@dataclass
-class _Chunk:
-    """Rows read from one file: CSV cells (padded to the header) or JSON Lines objects."""
-
-    headers: list[str] | None  # None: JSON Lines
-    lines: list[int] = field(default_factory=list)
-    rows: list[Any] = field(default_factory=list)
-    problems: list[tuple[int, str]] = field(default_factory=list)  # rows refused on reading
-
-    def columns(self, layout: Layout) -> list[Sequence[Any]]:
-        """One column per field of `layout`; an absent column is a column of None."""
-        if self.headers is None:
-            return [[row.get(name) for row in self.rows] for name in layout.fields]
-        position = {name: i for i, name in enumerate(self.headers)}  # a repeated name: the last
-        by_position = list(zip(*self.rows, strict=True)) if self.rows else []
-        absent = (None,) * len(self.rows)
-        return [
-            by_position[position[name]] if name in position and self.rows else absent
-            for name in layout.fields
-        ]
-
-    def data(self, i: int) -> dict[str, Any]:
-        """Row i as the row model sees it (as `csv.DictReader` would give it)."""
-        row = self.rows[i]
-        return row if self.headers is None else dict(zip(self.headers, row, strict=True))
-
-
-def _open(path: Path) -> TextIO:
-    """A records file as text (UTF-8, with or without a byte-order mark)."""
-    return path.open(encoding="utf-8-sig", newline="")
-
-
-def _read(
-    path: Path, layout: Layout, size: int, advance: Callable[[int, int], None] | None
-) -> Iterator[_Chunk]:
-    """The file's rows in chunks of `size`; a header problem stops the file at line 1."""
-    meter = _Meter(advance)
-    with _open(path) as handle:
-        lines = meter.count(handle)
-        if path.suffix == ".jsonl":
-            yield from _json_chunks(lines, size, meter)
-            return
-        reader = csv.reader(lines)
-        headers = [h.strip() for h in next(reader, None) or []]
-        missing = [h for h in layout.model.required_headers() if h not in headers]
-        if missing:
-            yield _Chunk(
-                headers, problems=[(1, f"missing column(s): {', '.join(missing)}; file skipped")]
-            )
-            return
-        width = len(headers)
-        read = reader.line_num
-        while rows := list(islice(reader, size)):
-            if reader.line_num - read == len(rows):  # one line a row: no newline inside a cell
-                lines: Sequence[int] = range(read + 1, reader.line_num + 1)
-            else:
-                lines = _first_lines(rows, reader.line_num)
-            read = reader.line_num
-            chunk = _Chunk(headers)
-            if all(map(width.__eq__, map(len, rows))):
-                chunk.lines, chunk.rows = list(lines), rows
-            else:
-                _fit(chunk, rows, lines)
-            meter.flush(len(rows))
-            yield chunk
-
-
-def _first_lines(rows: list[list[str]], last: int) -> list[int]:
-    """The line each row starts on, counting the line breaks inside its quoted cells."""
-    spans = [
-        1 + sum(c.count("\n") + c.count("\r") - c.count("\r\n") for c in cells) for cells in rows
-    ]
-    starts = []
-    line = last + 1
-    for span in reversed(spans):
-        line -= span
-        starts.append(line)
-    return starts[::-1]
-
-
-def _fit(chunk: _Chunk, rows: list[list[Any]], lines: Sequence[int]) -> None:
-    """Rows whose cells do not match the header: skip blank lines, refuse extra cells, and take
-    missing cells as no value (as `csv.DictReader` does)."""
-    width = len(chunk.headers or ())
-    for line, cells in zip(lines, rows, strict=True):
-        if not cells:
-            continue
-        if len(cells) > width:
-            chunk.problems.append((line, f"{len(cells)} cells, the header has {width}"))
-            continue
-        chunk.lines.append(line)
-        chunk.rows.append(cells + [None] * (width - len(cells)))
-
-
-def _json_chunks(lines: Iterable[str], size: int, meter: "_Meter") -> Iterator[_Chunk]:
-    chunk = _Chunk(None)
-    for number, text in enumerate(lines, start=1):
-        if not text.strip():
-            continue
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            chunk.problems.append((number, f"not valid JSON: {exc.msg}"))
-            continue
-        if not isinstance(data, dict):
-            chunk.problems.append((number, "expected a JSON object"))
-            continue
-        chunk.lines.append(number)
-        chunk.rows.append(data)
-        if len(chunk.rows) >= size:
-            meter.flush(len(chunk.rows) + len(chunk.problems))
-            yield chunk
-            chunk = _Chunk(None)
-    meter.flush(len(chunk.rows) + len(chunk.problems))
-    yield chunk
-
-
-class _Meter:
-    """Counts the characters read, for a progress bar (advanced once per chunk)."""
-
-    def __init__(self, advance: Callable[[int, int], None] | None) -> None:
-        self.advance = advance
-        self.chars = 0
-
-    def count(self, lines: Iterable[str]) -> Iterable[str]:
-        if self.advance is None:
-            return lines
-        return self._counting(lines)
-
-    def _counting(self, lines: Iterable[str]) -> Iterator[str]:
-        for text in lines:
-            self.chars += len(text)
-            yield text
-
-    def flush(self, rows: int) -> None:
-        if self.advance is not None:
-            self.advance(self.chars, rows)
-            self.chars = 0

@@ -7,7 +7,6 @@ only that row is lost.
 """
 
 from operator import itemgetter
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, exists, select, update
@@ -59,7 +58,7 @@ def is_empty(sessions: sessionmaker[Session], kind: str) -> bool:
 def write(
     sessions: sessionmaker[Session],
     layout: Layout,
-    path: Path,
+    path: str,
     batch: Batch,
     counts: Counts,
     *,
@@ -169,7 +168,7 @@ def _emails(session: Session, mcp_ids: set[str]) -> dict[str, list[str]]:
     return found
 
 
-def _known_candidates(session: Session, batch: Batch, problems: list[str], path: Path) -> Batch:
+def _known_candidates(session: Session, batch: Batch, problems: list[str], path: str) -> Batch:
     ids = {row[0] for _, row in batch}  # every file but candidates' starts with mcp_id
     known = set(session.scalars(select(Candidate.mcp_id).where(Candidate.mcp_id.in_(ids))))
     kept = []

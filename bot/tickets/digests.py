@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from bot.config.app import AppConfig
 from bot.delivery.notifications import candidate_label, masked_facts
 from bot.delivery.outbox import enqueue
+from bot.privacy.masking import mask_codes
 from bot.store.models import OPEN_STATUSES, Ticket
 from bot.store.models.sla import DigestRun
 from bot.tickets.charts import new_tickets_chart
@@ -31,6 +32,7 @@ CHART_DAYS = 14
 MAX_PER_GROUP = 25  # the oldest are listed; the rest are counted
 UNKNOWN = "unknown issue"
 CHART_CID = "digest-chart"
+SUBJECT_CHARS = 90
 
 
 class DigestTicket(BaseModel):
@@ -43,6 +45,7 @@ class DigestTicket(BaseModel):
     sla_state: str
     due_at: datetime | None
     candidate: str
+    subject: str | None = None  # what the candidate wrote: escaped in HTML, codes masked
     facts: str
 
 
@@ -167,8 +170,17 @@ def _digest_ticket(config: AppConfig, ticket: Ticket, *, now: datetime, state: s
         sla_state=state,
         due_at=due,
         candidate=candidate_label(ticket),
+        subject=_one_line(ticket.subject),
         facts="; ".join(masked_facts(ticket)) or "no record facts",
     )
+
+
+def _one_line(text: str | None) -> str | None:
+    """A subject as one short line, codes masked (a digest is read on a phone)."""
+    if not text or not text.strip():
+        return None
+    line = mask_codes(" ".join(text.split()))
+    return line if len(line) <= SUBJECT_CHARS else line[: SUBJECT_CHARS - 1] + "…"
 
 
 def _change(session: Session, *, owner_id: str, now: datetime, open_now: int) -> DigestChange:
@@ -222,9 +234,11 @@ def chart_png(digest: Digest) -> bytes:
 
 
 def _environment() -> Environment:
+    # Candidate addresses and subjects are in the digest: HTML templates (`*.html.j2`) escape
+    # every value; `select_autoescape(["html"])` alone would not match that name.
     return Environment(
         loader=FileSystemLoader(TEMPLATES),
-        autoescape=select_autoescape(["html"]),
+        autoescape=select_autoescape(enabled_extensions=("html", "html.j2")),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

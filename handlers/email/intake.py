@@ -25,6 +25,7 @@ from bot.config.settings import Settings
 from bot.delivery.autoreply_limits import record_reply, reply_allowed
 from bot.delivery.bounces import mark_bouncing, tickets_of_messages
 from bot.intake.quarantine import quarantine
+from bot.privacy.erasure import was_erased
 from bot.store.models.base import utcnow
 from bot.store.models.messages import Message
 from bot.types import InboundMessage, IntakeOutcome
@@ -103,9 +104,13 @@ def ingest_bytes(
             raw,
             ticket_prefix=desk.ticket_prefix,
             max_attachment_bytes=config.max_attachment_bytes,
+            trusted_authserv_id=config.trusted_authserv_id,
         )
     except UnparseableEmail as exc:
         return quarantined(session, raw=raw, origin=origin, error=str(exc), now=now)
+    if was_erased(session, source="email", external_id=parsed.external_id):
+        # Taken in once and erased since (a re-polled mailbox): taking it again would undo that.
+        return IngestResult(status="duplicate", origin=origin)
 
     if (
         noise is None

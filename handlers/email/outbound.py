@@ -3,6 +3,9 @@ message is stored on its ticket. The outbox retries what fails for a reason wort
 
 Payload (see the common conventions): to, subject, text, html, in_reply_to, references,
 ticket_id, auto, attachments [{filename, content_type, data_b64, inline_cid}].
+
+`to` is one plain address (as `handlers.email.addresses` parsed it); anything else is refused, so
+no display name or header text ever becomes a recipient.
 """
 
 import base64
@@ -26,6 +29,7 @@ from bot.store.models.base import utcnow
 from bot.store.models.messages import Message, TicketMessage
 from bot.store.models.outbox import OutboxItem
 from bot.store.models.tickets import Ticket
+from handlers.email.addresses import PLAIN_ADDRESS
 from handlers.email.parse import message_ids
 
 TIMEOUT = 30
@@ -201,6 +205,8 @@ def make_sender(
         payload = item.payload
         if not payload.get("to"):
             raise PermanentDeliveryError("email payload without a 'to' address")
+        if not PLAIN_ADDRESS.fullmatch(str(payload["to"])):
+            raise PermanentDeliveryError("email payload 'to' is not one plain address")
         message_id = message_id_for(item, desk.message_id_domain)
         message = build_mime(payload, desk=desk, message_id=message_id)
         deliver(message)

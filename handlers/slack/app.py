@@ -162,7 +162,8 @@ def build_app(
         # start even when Slack is unreachable; bolt checks the token on the first request
         token_verification_enabled=False,
         listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS),
-        logger=log,
+        # bolt logs under `slack_bolt.*`, which `configure_logging` holds at WARNING: its DEBUG
+        # lines carry the responses it sends (record facts in an agent's view)
     )
     deps = Deps(
         settings=settings,
@@ -178,8 +179,8 @@ def build_app(
         context["db"] = database
         next()
 
-    from handlers.slack import actions, commands, home, intake
+    from handlers.slack import actions, commands, home, identity, intake
 
-    for feature in (commands, intake, actions, home):
+    for feature in (commands, intake, actions, home, identity):
         feature.register(app, deps)
     return app

@@ -16,6 +16,7 @@ from handlers.slack import blocks, core
 from handlers.slack.access import REFUSAL, Act, Actor, may, refusal
 from handlers.slack.app import Database, Deps
 from handlers.slack.command_text import Command, UsageError, help_text, parse
+from handlers.slack.mrkdwn import escape as esc
 
 log = logging.getLogger("triage.slack")
 
@@ -33,10 +34,10 @@ def register(app: App, deps: Deps) -> None:
         try:
             parsed = parse(command.get("text", ""))
         except UsageError as exc:
-            ack(response_type="ephemeral", text=str(exc))
+            ack(response_type="ephemeral", text=esc(str(exc)))
             return
         if parsed.name == "help":
-            ack(response_type="ephemeral", text=help_text(slash))
+            ack(response_type="ephemeral", text=esc(help_text(slash)))
             return
         ack()
 
@@ -97,7 +98,8 @@ def run(
             text, body = blocks.queue_list(f"Queue: {parsed.text}", rows, prefix)
             counts = counts_by_issue(session, owner=None if parsed.text == "open" else owner)
             if counts:
-                body.append(blocks.context(" · ".join(f"{k}: {v}" for k, v in counts.items())))
+                line = " · ".join(f"{esc(k)}: {esc(v)}" for k, v in counts.items())
+                body.append(blocks.context(line))
             return text, body
         if parsed.name == "records":
             return blocks.records(
@@ -141,7 +143,7 @@ def run(
 def owner_of(deps: Deps, slack_user_id: str) -> str:
     owner = deps.settings.app.owner_by_slack(slack_user_id)
     if owner is None:
-        raise UserError(f"<@{slack_user_id}> is not an owner in app.yaml.")
+        raise UserError(f"That person ({slack_user_id}) is not an owner in app.yaml.")
     return owner.id
 
 

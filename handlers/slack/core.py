@@ -46,6 +46,7 @@ def ticket_data(session: Session, ticket: Ticket, *, prefix: str) -> dict[str, A
         "facts_summary": masked_facts(ticket),
         "subject": ticket.subject,
         "candidate": candidate_label(ticket),
+        "identity": ticket.identity_status,
         "sla_due_at": _when(ticket.sla_due_at),
         "created_at": _when(ticket.created_at),
         "events": [
@@ -114,7 +115,7 @@ def send_answer(session: Session, settings: Settings, *, ticket: Ticket, actor: 
 
 
 def records_summary(session: Session, *, settings: Settings, candidate: str) -> dict[str, Any]:
-    """The candidate and every check's outcome, as a title and lines (codes masked)."""
+    """The candidate and every check's outcome (codes masked), as `blocks.records` reads it."""
     session_or_none = session if settings.app.records.source == "database" else None
     records = records_source(settings, session_or_none).get(candidate)
     if records is None:
@@ -127,12 +128,18 @@ def records_summary(session: Session, *, settings: Settings, candidate: str) -> 
         vouchers_per_beta_exam=settings.app.records.vouchers_per_beta_exam,
     )
     person = records.candidate
-    lines = [f"{', '.join(person.emails) or 'no email'} · {person.country} ({person.region})"]
-    for name, result in checks.items():
-        outcome = "escalate" if result.escalate else ("settled" if result.settles else "-")
-        summary = "; ".join(result.summary) or "no records"
-        lines.append(f"*{name}* ({outcome}): {summary}")
-    return {"title": f"{person.name} · MCP {person.mcp_id}", "lines": lines}
+    return {
+        "title": f"{person.name} · MCP {person.mcp_id}",
+        "contact": f"{', '.join(person.emails) or 'no email'} · {person.country} ({person.region})",
+        "checks": [
+            {
+                "name": name,
+                "outcome": "escalate" if r.escalate else ("settled" if r.settles else "-"),
+                "summary": "; ".join(r.summary) or "no records",
+            }
+            for name, r in checks.items()
+        ],
+    }
 
 
 def search_knowledge(runtime: Runtime, query: str) -> list[dict[str, Any]]:

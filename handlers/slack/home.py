@@ -75,4 +75,5 @@ def latest_digest(session: Session, *, owner: str | None, deps: Deps) -> str | N
         return None
     text, body = blocks.digest(item.payload.get("data") or {})
     lines = [b["text"]["text"] for b in body if b.get("type") == "section"]
-    return "\n".join([item.payload.get("text") or text, *lines])[: blocks.MAX_SECTION - 100]
+    title = blocks.esc(item.payload["text"]) if item.payload.get("text") else text
+    return "\n".join([title, *lines])[: blocks.MAX_SECTION - 100]

@@ -13,6 +13,7 @@ class Action(StrEnum):
     ACKNOWLEDGE = "ticket_acknowledge"
     REASSIGN = "ticket_reassign"
     OPEN_TICKET = "ticket_open"
+    VERIFY_IDENTITY = "ticket_verify_identity"
 
 
 class Block(StrEnum):

@@ -25,6 +25,7 @@ from bot.types import InboundMessage, IntakeOutcome
 from handlers.slack import core
 from handlers.slack.app import Database, Deps
 from handlers.slack.commands import outcome_data
+from handlers.slack.mrkdwn import to_plain
 
 log = logging.getLogger("triage.slack")
 
@@ -75,13 +76,15 @@ def register(app: App, deps: Deps) -> None:
 def inbound(
     event: dict[str, Any], *, name: str | None = None, email: str | None = None
 ) -> InboundMessage:
-    """The core's view of a Slack message: external id channel:ts, thread key the thread's ts,
-    the event verbatim as its raw form, and the poster's profile email to identify them by."""
+    """The core's view of a Slack message: its plain text, external id channel:ts, thread key
+    the thread's ts, the event verbatim as its raw form, and the poster's profile email to
+    identify them by."""
     channel, ts = event["channel"], event["ts"]
     return InboundMessage(
         source="slack",
         external_id=f"{channel}:{ts}",
-        text=_MENTION.sub("", event.get("text") or "").strip(),
+        # the core reads plain text: Slack's markup (`&lt;`, `<@U1>`, `<url|label>`) decoded
+        text=to_plain(_MENTION.sub("", event.get("text") or "")).strip(),
         sender_email=email,
         sender_name=name,
         slack_user_id=event.get("user"),
@@ -110,7 +113,10 @@ def take(
             if not claim_event(session, source="slack", event_id=event_id, kind=event["type"]):
                 log.info("slack event %s already taken; ignoring the repeat", event_id)
                 return
-            outcome = core.take_in(session, deps.runtime, inbound(event, name=name, email=email))
+            message = inbound(event, name=name, email=email)
+            if private:  # an agent's own DM: they may read the facts of whoever it names
+                message = message.model_copy(update={"actor": deps.directory.actor(user).name})
+            outcome = core.take_in(session, deps.runtime, message)
             if outcome.duplicate:
                 return
             enrich_reply(session, outcome, deps=deps, private=private)
