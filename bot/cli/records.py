@@ -49,7 +49,8 @@ def import_cmd(
         None,
         "--workers",
         min=1,
-        help="Processes importing files side by side (default: one per CPU for large files).",
+        help="Processes importing files side by side (default: one per CPU for large files "
+        "on PostgreSQL; SQLite imports in one process).",
     ),
 ) -> None:
     """Import records CSV/JSONL files; bad rows are listed as file:line: reason (exit 1)."""
