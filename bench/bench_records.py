@@ -270,16 +270,16 @@ def main() -> None:
         sessions = session_factory(engine)
         print(f"import starts; {load()}", flush=True)
         started, cpu = time.perf_counter(), time.process_time()
-        report = import_records(
-            sessions, [folder], batch_size=args.batch_size, workers=args.workers
-        )
+        chosen = {} if args.workers is None else {"workers": args.workers}
+        report = import_records(sessions, [folder], batch_size=args.batch_size, **chosen)
         imported, cpu = time.perf_counter() - started, time.process_time() - cpu
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         assert not report.errors, report.errors[:5]
         rows = sum(f.inserted for f in report.files)
         rate = rows / imported
+        used = getattr(report, "cpu_seconds", cpu)  # (older versions: this process only)
         print(f"import: {imported:.1f}s for {rows:,} rows ({rate:,.0f} rows/s); "
-              f"{report.cpu_seconds:.1f}s CPU in the importing processes ({cpu:.1f}s here); "
+              f"{used:.1f}s CPU in the importing processes ({cpu:.1f}s here); "
               f"peak RSS here {peak_mb:,.0f} MB; {load()}", flush=True)  # fmt: skip
 
         quiet = lookups(sessions, args.candidates, args.lookups, args.lookup_rate)
