@@ -10,6 +10,7 @@ from bot.ops.runtime import Runtime
 from bot.privacy.identity import verify_identity
 from bot.store.models.base import utcnow
 from bot.tickets import lifecycle as tickets
+from bot.tickets.permissions import Actor
 
 # Registered after the modules whose command groups it extends (`bot/cli/__init__.py`).
 REGISTER_AFTER = ("tickets",)
@@ -39,7 +40,7 @@ def register(app: typer.Typer) -> None:
         with cli.sessions()() as session, session.begin():
             done = verify_identity(
                 session, Runtime(settings), ticket_id=number, mcp_id=mcp_id,
-                actor=f"cli:{operator.strip()}", now=utcnow(),
+                actor=Actor.operator(f"cli:{operator.strip()}"), now=utcnow(),
             )  # fmt: skip
         where = f"; the answer goes by {done.sent_to}" if done.sent_to else ""
         console.print(

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bot.config.references import issue_problems, reference_problems
 from bot.config.yaml_source import line_of, read_yaml
 from bot.errors import ConfigError
+from bot.tickets.permissions import check_overrides
 from bot.types import Priority, Source
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -215,6 +216,21 @@ class EmailConfig(Strict):
     trusted_authserv_id: str | None = None
 
 
+def _permission_overrides(value: object) -> dict[str, dict[str, str]]:
+    """`permissions:` cells, role -> action -> grant; YAML's bare yes/no arrive as booleans."""
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise ValueError("expected role: {action: grant} mappings")
+    cells = {
+        str(role): {
+            str(act): ("yes" if grant else "no") if isinstance(grant, bool) else str(grant)
+            for act, grant in acts.items()
+        }
+        for role, acts in value.items()
+    }
+    check_overrides(cells)
+    return cells
+
+
 class AppConfig(Strict):
     desk: Desk = Desk()
     owners: list[Owner]
@@ -228,6 +244,10 @@ class AppConfig(Strict):
     slack: SlackConfig = SlackConfig()
     email: EmailConfig = EmailConfig()
     records: RecordsConfig = RecordsConfig()
+    # Cells of the who-may-do-what table this desk changes (bot/tickets/permissions.py).
+    permissions: dict[str, dict[str, str]] = {}
+
+    _permissions = field_validator("permissions", mode="before")(_permission_overrides)
 
     @model_validator(mode="after")
     def _references(self) -> "AppConfig":

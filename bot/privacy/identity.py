@@ -15,9 +15,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.delivery.messages import THREAD, Answer, dump
 from bot.delivery.notifications import notify_escalation
 from bot.delivery.outbox import enqueue
-from bot.delivery.replies import email_reply_text, reply_subject
+from bot.delivery.replies import letter_text, reply_subject
 from bot.errors import UserError
 from bot.intake.triage import verdict_for
 from bot.ops.runtime import Runtime
@@ -28,7 +29,9 @@ from bot.store.models.base import utcnow
 from bot.store.models.tickets import UNVERIFIED, VERIFIED
 from bot.tickets import lifecycle as tickets
 from bot.tickets import sla
+from bot.tickets.actions import authorize
 from bot.tickets.filing import carry_out
+from bot.tickets.permissions import Act, Actor
 from bot.types import Entities, FiledTicket, IssueVerdict, TriagedMessage
 
 MCP_ID = re.compile(r"\d{4,10}")
@@ -51,17 +54,19 @@ def verify_identity(
     *,
     ticket_id: int,
     mcp_id: str,
-    actor: str,
+    actor: Actor,
     now: datetime | None = None,
 ) -> Verification:
     """Record that `actor` verified the writer of the ticket as MCP `mcp_id`, then check the
-    records and answer or escalate as for a proven writer. The caller commits."""
+    records and answer or escalate as for a proven writer. Refused (`NotAllowed`) unless the
+    who-may-do-what table lets `actor` verify identities. The caller commits."""
     now = now or utcnow()
     config = runtime.settings.app
     mcp_id = mcp_id.strip()
     if not MCP_ID.fullmatch(mcp_id):
         raise UserError(f"not an MCP ID: {mcp_id!r} (4 to 10 digits)")
     ticket = tickets.get_ticket(session, ticket_id=ticket_id, config=config)
+    authorize(config, actor, Act.VERIFY_IDENTITY, ticket=ticket)
     ref = tickets.display_id(config, ticket.id)
     records = runtime.records(session).get(mcp_id)
     if records is None:
@@ -74,7 +79,7 @@ def verify_identity(
     named = ticket.named_mcp_id
     ticket.identity_status, ticket.named_mcp_id, ticket.candidate_mcp_id = VERIFIED, mcp_id, mcp_id
     event = tickets.record_event(
-        session, ticket=ticket, actor=actor, action="verify-identity", now=now,
+        session, ticket=ticket, actor=actor.name, action="verify-identity", now=now,
         from_status=ticket.status, to_status=ticket.status, reason=f"verified as MCP {mcp_id}",
         data={"mcp_id": mcp_id, "named_mcp_id": named},
     )  # fmt: skip
@@ -94,7 +99,7 @@ def verify_identity(
         why = verdict.facts.get("decision_reason") or "see the facts"
         notify_escalation(
             session, config, ticket=ticket, recipient=ticket.owner, level=f"verified-{event.id}",
-            reason=f"identity verified as MCP {mcp_id} by {actor}: {why}", now=now,
+            reason=f"identity verified as MCP {mcp_id} by {actor.name}: {why}", now=now,
         )  # fmt: skip
     else:
         carry_out(session, config, ticket=ticket, triage=triage, verdict=verdict, now=now)
@@ -153,28 +158,22 @@ def _send_answer(
             priority=ticket.priority, action="answer", answer=verdict.answer,
         )  # fmt: skip
         titles, name = runtime.issue_titles, records.candidate.name
-        text = email_reply_text(config, filed=[filed], titles=titles, candidate_name=name)
+        text = letter_text(config, filed=[filed], titles=titles, candidate_name=name)
+        answer = Answer(
+            text=text, subject=reply_subject(first.subject, ref), ticket_id=ticket.id, ref=ref,
+            reply_to=dict(first.meta.get(THREAD) or {}),
+        )  # fmt: skip
         enqueue(
             session, channel="email", kind="answer", recipient=first.sender, dedupe_key=key,
-            ticket_id=ticket.id, now=now,
-            payload={
-                "to": first.sender, "subject": reply_subject(first.subject, ref), "text": text,
-                "html": None, "in_reply_to": first.external_id,
-                "references": [first.external_id], "ticket_id": ticket.id, "auto": False,
-                "attachments": [],
-            },
+            ticket_id=ticket.id, now=now, payload=dump(answer),
         )  # fmt: skip
         return f"email to {first.sender}"
     user = _slack_user(first)
     if first.source == "slack" and user:
-        text = f"{ref}: {verdict.answer}"
+        answer = Answer(text=f"{ref}: {verdict.answer}", ticket_id=ticket.id, ref=ref)
         enqueue(
             session, channel="slack", kind="answer", recipient=user, dedupe_key=key,
-            ticket_id=ticket.id, now=now,
-            payload={
-                "channel": user, "text": text, "view": "answer", "file": None,
-                "data": {"ticket_id": ticket.id, "ref": ref, "answer": text},
-            },
+            ticket_id=ticket.id, now=now, payload=dump(answer),
         )  # fmt: skip
         return f"Slack DM to {user}"
     return None

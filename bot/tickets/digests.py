@@ -18,7 +18,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.config.app import AppConfig
-from bot.delivery.notifications import candidate_label, masked_facts
+from bot.delivery.messages import Chart, DigestMessage, dump
+from bot.delivery.notifications import candidate_label, contacts, masked_facts
 from bot.delivery.outbox import enqueue
 from bot.privacy.masking import mask_codes
 from bot.store.models import OPEN_STATUSES, Ticket
@@ -288,52 +289,23 @@ def send_digest(
     png = chart_png(digest)
     chart_b64 = base64.b64encode(png).decode("ascii")
     filename = f"digest-{owner_id}-{digest.local_date}.png"
-    text = render_text(digest)
+    message = dump(
+        DigestMessage(
+            text=render_text(digest),
+            subject=subject(digest),
+            html=render_html(digest),
+            digest=digest.model_dump(mode="json"),
+            chart=Chart(filename=filename, title="New tickets", data_b64=chart_b64,
+                        content_id=CHART_CID),
+        )
+    )  # fmt: skip
     added: dict[str, bool] = {}
-    if "slack" in wanted and owner.slack_user_id:
-        added["slack"] = enqueue(
-            session,
-            channel="slack",
-            kind="digest",
-            recipient=owner.slack_user_id,
-            payload={
-                "channel": owner.slack_user_id,
-                "text": subject(digest),
-                "thread_ts": None,
-                "view": "digest",
-                "data": digest.model_dump(mode="json"),
-                "file": {"filename": filename, "title": "New tickets", "data_b64": chart_b64},
-            },
-            dedupe_key=f"digest:{owner_id}:{digest.local_date}:slack",
-            now=now,
-        )
-    if "email" in wanted:
-        added["email"] = enqueue(
-            session,
-            channel="email",
-            kind="digest",
-            recipient=owner.email,
-            payload={
-                "to": owner.email,
-                "subject": subject(digest),
-                "text": text,
-                "html": render_html(digest),
-                "in_reply_to": None,
-                "references": [],
-                "ticket_id": None,
-                "auto": False,
-                "attachments": [
-                    {
-                        "filename": filename,
-                        "content_type": "image/png",
-                        "data_b64": chart_b64,
-                        "inline_cid": CHART_CID,
-                    }
-                ],
-            },
-            dedupe_key=f"digest:{owner_id}:{digest.local_date}:email",
-            now=now,
-        )
+    for channel, address in contacts(owner):
+        if channel in wanted:
+            added[channel] = enqueue(
+                session, channel=channel, kind="digest", recipient=address, payload=message,
+                dedupe_key=f"digest:{owner_id}:{digest.local_date}:{channel}", now=now,
+            )  # fmt: skip
     if any(added.values()):
         session.add(
             DigestRun(owner=owner_id, run_at=now, counts=digest.counts.model_dump(), channels=added)

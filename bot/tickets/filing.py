@@ -5,22 +5,24 @@ and calls `file_triaged_message` in the same transaction that stored the message
 their audit trail and the owners' notifications commit together.
 
 A message joins, answers or resolves only its writer's own tickets: a ticket number in a subject,
-an In-Reply-To or a Slack thread names a ticket, but the ticket's candidate key must be the
-writer's (an agent logging a message may name any).
+the earlier message it replies to or the thread it is in names a ticket, but the ticket's
+candidate key must be the writer's (an agent logging a message may name any).
 """
 
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from bot.config.app import AppConfig
 from bot.delivery.notifications import notify_escalation
 from bot.store.models import OPEN_STATUSES, Message, Ticket, TicketMessage
 from bot.store.models.tickets import UNVERIFIED
+from bot.tickets import actions, sla
 from bot.tickets import lifecycle as tickets
-from bot.tickets import sla
+from bot.tickets.permissions import Act, Actor
 from bot.tickets.priority import priority_for, rank
+from bot.tickets.queue import open_load
 from bot.tickets.routing import DEFAULT_RULE, Route, pick_member, route
 from bot.types import NOT_A_REQUEST, FiledTicket, IssueVerdict, TriagedMessage
 
@@ -264,16 +266,6 @@ def carry_out(
         )  # fmt: skip
 
 
-def open_load(session: Session) -> dict[str, int]:
-    """Open tickets per owner, for choosing among a team's members."""
-    query = (
-        select(Ticket.owner, func.count())
-        .where(Ticket.status.in_(OPEN_STATUSES), Ticket.owner.is_not(None))
-        .group_by(Ticket.owner)
-    )
-    return {owner: count for owner, count in session.execute(query).all()}
-
-
 def choose_owner(
     session: Session,
     config: AppConfig,
@@ -331,15 +323,15 @@ def _resolve_thanked(
             targets = mine if len(mine) == 1 else []  # several open: a person decides
     thanks = IssueVerdict(issue=NOT_A_REQUEST, action="none")
     filed = []
-    for ticket in targets:
+    writer = Actor(
+        name=triage.candidate_key or "candidate", kind="candidate",
+        candidate_key=triage.candidate_key,
+    )  # fmt: skip
+    for ticket in [t for t in targets if actions.may(config, writer, Act.RESOLVE, ticket=t)]:
         tickets.link_message(session, ticket=ticket, message=message)
-        calendar = sla.calendar_for(config, ticket.owner)
-        sla.resume(ticket, now=now, calendar=calendar)
-        tickets.resolve(
-            session, ticket=ticket, actor=triage.candidate_key or "candidate", now=now,
+        actions.resolve(
+            session, config, ticket=ticket, actor=writer, now=now,
             note="the candidate wrote that it is solved",
-            business_seconds=sla.elapsed_business_seconds(ticket, now=now, calendar=calendar),
-            config=config,
         )  # fmt: skip
         filed.append(_filed(config, ticket, False, thanks))
     session.flush()

@@ -93,10 +93,16 @@ def _ticket_line(ticket: dict[str, Any], prefix: str) -> str:
 
 
 def ticket_actions(
-    ticket_id: int, catalogue: list[str], current: str | None, *, identity: str | None = None
+    ticket_id: int,
+    catalogue: list[str],
+    current: str | None,
+    status: str | None = None,
+    *,
+    identity: str | None = None,
 ) -> dict[str, Any]:
     """Assign to me, Escalate, Resolve, Send answer and the Not-this-issue menu for one ticket
-    (and Verify identity when its writer is not proven to be the candidate they name)."""
+    (and Verify identity when its writer is not proven to be the candidate they name; Reopen
+    instead of the others once it is resolved or closed)."""
     value = str(ticket_id)
     choices = [i for i in [*catalogue, UNKNOWN] if i != (current or UNKNOWN)][:100]
     menu = {
@@ -108,6 +114,12 @@ def ticket_actions(
             for issue in choices
         ],
     }
+    if status in ("resolved", "closed"):
+        return {
+            "type": "actions",
+            "block_id": f"{Block.TICKET_ACTIONS.value}:{value}",
+            "elements": [button("Reopen", Action.REOPEN, value), menu],
+        }
     return {
         "type": "actions",
         "block_id": f"{Block.TICKET_ACTIONS.value}:{value}",
@@ -194,8 +206,9 @@ def ticket_detail(data: dict[str, Any], *, private: bool) -> tuple[str, Blocks]:
         )
         blocks.append(context(trail))
     actions = ticket_actions(
-        data["id"], data.get("catalogue", []), data.get("issue"), identity=data.get("identity")
-    )
+        data["id"], data.get("catalogue", []), data.get("issue"), data.get("status"),
+        identity=data.get("identity"),
+    )  # fmt: skip
     blocks.append(actions)
     return fallback, blocks
 
@@ -386,22 +399,3 @@ def home(data: dict[str, Any]) -> dict[str, Any]:
             {**section("*Latest digest*\n" + data["digest"]), "block_id": Block.HOME_DIGEST.value}
         )
     return {"type": "home", "blocks": blocks[:100]}
-
-
-VIEWS = {
-    "reply": lambda data: triage_result(data, private=bool(data.get("private"))),
-    "escalation": escalation,
-    "digest": digest,
-    "answer": answer,
-}
-
-
-def render(view: str, data: dict[str, Any], fallback: str) -> tuple[str, Blocks]:
-    """Blocks for an outbox payload's `view`; an unknown view is sent as its plain text.
-
-    The payload's own `text` (the notification line) is plain text from the core: escaped here."""
-    builder = VIEWS.get(view)
-    if builder is None or (view == "reply" and "tickets" not in data):
-        return message(fallback or data.get("text", ""))
-    text, blocks = builder(data)
-    return (esc(fallback) if fallback else text), blocks

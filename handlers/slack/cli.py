@@ -12,7 +12,7 @@ from bot.cli.common import state
 from bot.config.settings import Settings
 from bot.matching.corrections import export_jsonl
 from bot.ops.metrics import MULTIPROC_ENV
-from handlers.slack.app import require_credentials
+from handlers.slack.deps import require_credentials
 from handlers.slack.gate import DEFAULT_MAX_BODY, MAX_BODY_ENV
 from handlers.slack.server import DELIVER_EVERY_ENV, EVENTS_PATH
 

@@ -1,7 +1,8 @@
 """The "Verify identity" button on a ticket whose writer is not proven to be the candidate they
 name: an agent who has checked who wrote (by phone, a document) verifies them as that MCP id, and
 the usual check and answer follow (`bot.privacy.identity`). Acknowledged at once; the lazy
-listener checks on the server that the presser is an agent, and answers them ephemerally."""
+listener checks on the server that the presser is an agent (and the core, that the who-may-do-what
+table lets them verify), and answers them ephemerally."""
 
 import logging
 from typing import Any
@@ -11,9 +12,9 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from bot.privacy.identity import verify_identity
 from handlers.slack import blocks, core
 from handlers.slack.access import REFUSAL, Actor
-from handlers.slack.app import Deps
-from handlers.slack.commands import Reply, run_reporting_errors
+from handlers.slack.deps import Deps
 from handlers.slack.ids import Action
+from handlers.slack.respond import Reply, run_reporting_errors
 
 log = logging.getLogger("triage.slack")
 
@@ -50,7 +51,7 @@ def press(pressed: dict[str, Any], *, actor: Actor, context: BoltContext, deps: 
             )
         done = verify_identity(
             session, deps.runtime, ticket_id=ticket.id, mcp_id=ticket.named_mcp_id,
-            actor=actor.name,
+            actor=actor.principal(),
         )  # fmt: skip
     log.info("%s verified the writer of %s", actor.name, ref)
     deps.flush_outbox()

@@ -33,6 +33,7 @@ class FakeSlack:
         self.usergroups: dict[str, list[str]] = {}
         self.channel_members: dict[str, list[str]] = {}
         self.user_emails: dict[str, str] = {}
+        self.socket_url: str | None = None  # what apps.connections.open hands out (Socket Mode)
         self.failures: list[Failure] = []
         self._lock = threading.Lock()
         self._ts = 1_700_000_000
@@ -156,6 +157,10 @@ class FakeSlack:
             user = args.get("user", "")
             profile = {"real_name": user, "email": self.user_emails.get(user)}
             return {"ok": True, "user": {"id": user, "name": user.lower(), "profile": profile}}
+        if method == "apps.connections.open":
+            if self.socket_url is None:
+                return {"ok": False, "error": "not_allowed_token_type"}
+            return {"ok": True, "url": self.socket_url}
         if method == "views.publish":
             return {"ok": True, "view": {"id": "V1"}}
         if method == "files.getUploadURLExternal":

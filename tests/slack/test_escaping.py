@@ -16,9 +16,8 @@ from bot.intake.flow import take_in
 from bot.ops.runtime import Runtime
 from bot.tickets.digests import build_digest, render_html
 from bot.types import InboundMessage
-from handlers.slack.blocks import render
 from handlers.slack.mrkdwn import escape, to_plain
-from handlers.slack.outbound import make_sender
+from handlers.slack.outbound import make_sender, render
 from tests.slack.conftest import INTAKE, LEAD, SlackClient, message_event
 from tests.slack.fake_slack import Call, FakeSlack, render_text
 
@@ -138,9 +137,9 @@ def test_slack_markup_is_read_as_plain_text(delivered: str, plain: str) -> None:
 
 
 def test_a_notification_line_is_escaped_too() -> None:
-    text, blocks = render("answer", {"answer": "Hello <!here>, see <https://evil|here>"}, "")
+    text, blocks = render({"view": "answer", "text": "Hello <!here>, see <https://evil|here>"})
     assert text == "Hello &lt;!here&gt;, see &lt;https://evil|here&gt;"
-    fallback, _ = render("escalation", {"ticket_id": 3}, "@channel TRI-3 <b>needs</b> you")
+    fallback, _ = render({"view": "digest", "text": "@channel TRI-3 <b>needs</b> you"})
     assert fallback == "@\u2060channel TRI-3 &lt;b&gt;needs&lt;/b&gt; you"
-    plain, _ = render("", {}, "<!everyone> hi")
+    plain, _ = render({"view": "", "text": "<!everyone> hi"})
     assert plain == "&lt;!everyone&gt; hi" and blocks[0]["text"]["verbatim"] is True

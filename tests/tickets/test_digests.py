@@ -132,11 +132,11 @@ def test_sending_enqueues_slack_and_email_once_per_day(
     }
     assert items["slack"].dedupe_key == "digest:lena:2026-11-25:slack"
     assert items["slack"].payload["view"] == "digest"
-    assert items["slack"].payload["data"]["counts"]["open"] == 4
-    assert base64.b64decode(items["slack"].payload["file"]["data_b64"]).startswith(b"\x89PNG")
+    assert items["slack"].payload["digest"]["counts"]["open"] == 4
+    assert base64.b64decode(items["slack"].payload["chart"]["data_b64"]).startswith(b"\x89PNG")
+    assert items["email"].recipient == "lena.fischer@desk.example.org"
     email = items["email"].payload
-    assert email["to"] == "lena.fischer@desk.example.org"
-    assert email["attachments"][0]["inline_cid"] == "digest-chart"
+    assert email["chart"]["content_id"] == "digest-chart" and "<html" in email["html"].lower()
     assert email["text"] == render_text(build_digest(db, config, owner_id="lena", now=DIGEST_AT))
     runs = db.scalars(select(DigestRun).where(DigestRun.owner == "lena")).all()
     assert len(runs) == 2  # the fixture's earlier one and today's
