@@ -7,8 +7,17 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 from bot.cli.common import console, print_json, state
 from bot.cli.forget import forget_cmd
@@ -36,6 +45,13 @@ def import_cmd(
     ctx: typer.Context,
     paths: list[Path] = typer.Argument(..., help="Folders of records files, or single files."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        min=1,
+        help="Processes importing files side by side (default: one per CPU for large files "
+        "on PostgreSQL; SQLite imports in one process).",
+    ),
 ) -> None:
     """Import records CSV/JSONL files; bad rows are listed as file:line: reason (exit 1)."""
     cli = state(ctx)
@@ -45,6 +61,8 @@ def import_cmd(
         TextColumn("{task.description}"),
         BarColumn(),
         DownloadColumn(),
+        TextColumn("{task.fields[rows]:>11,} rows"),
+        RowsPerSecond(),
         TimeRemainingColumn(),
         console=err,
         transient=True,
@@ -53,11 +71,17 @@ def import_cmd(
 
         def progress(label: str, total: int):  # type: ignore[no-untyped-def]
             if total < LARGE_FILE:
-                return lambda _n: None
-            task = bar.add_task(f"importing {label}", total=total)
-            return lambda n: bar.advance(task, n)
+                return lambda _bytes, _rows: None
+            task = bar.add_task(f"importing {label}", total=total, rows=0)
+            done = [0]
 
-        report = import_records(cli.sessions(), paths, progress=progress)
+            def advance(size: int, rows: int) -> None:
+                done[0] += rows
+                bar.update(task, advance=size, rows=done[0])
+
+            return advance
+
+        report = import_records(cli.sessions(), paths, progress=progress, workers=workers)
     exams = 0
     catalogue_path = settings.knowledge_dir / EXAMS_FILE
     if catalogue_path.exists():
@@ -81,6 +105,15 @@ def import_cmd(
     if report.errors:
         # SystemExit, not typer.Exit: `bot.cli.main` drops typer.Exit's code (standalone_mode off)
         raise SystemExit(1)
+
+
+class RowsPerSecond(ProgressColumn):
+    """Rows imported per second since the file's task started."""
+
+    def render(self, task: Task) -> Text:
+        elapsed = task.elapsed or 0
+        rate = task.fields.get("rows", 0) / elapsed if elapsed > 0 else 0
+        return Text(f"{rate:>9,.0f} rows/s", style="progress.data.speed")
 
 
 def show_cmd(

@@ -2,7 +2,7 @@
 
 SQLAlchemy's executemany prepares parameters row by row through the compiled statement, which
 dominates a million-row import; here each column's bind processor (the same type conversions
-SQLAlchemy applies, e.g. UTC timestamps) is looked up once and applied to plain tuples.
+SQLAlchemy applies, e.g. UTC timestamps) is looked up once and applied to a whole column.
 """
 
 from collections.abc import Callable, Sequence
@@ -13,22 +13,24 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 
-def bulk_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert `rows` (dicts keyed by column name) into `table` in the session's transaction."""
+def bulk_insert(
+    session: Session, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Insert `rows` (value tuples in the order of `names`) in the session's transaction."""
     if not rows:
         return
     connection = session.connection()
     dialect = connection.dialect
-    columns = [c for c in table.columns if c.name in rows[0]]
     processors: list[Callable[[Any], Any] | None] = [
-        c.type._cached_bind_processor(dialect) for c in columns
+        table.c[name].type._cached_bind_processor(dialect) for name in names
     ]
-    names = [c.name for c in columns]
-    values = [
-        tuple(v if p is None or v is None else p(v) for v, p in zip(
-            (row[n] for n in names), processors, strict=True))
-        for row in rows
-    ]  # fmt: skip
+    values: Sequence[Sequence[Any]] = rows
+    if any(processors):  # convert column by column, then back to rows
+        columns = [
+            column if p is None else _converted(column, p)
+            for column, p in zip(zip(*rows, strict=True), processors, strict=True)
+        ]
+        values = list(zip(*columns, strict=True))
     quoted = ", ".join(dialect.identifier_preparer.quote(n) for n in names)
     target = dialect.identifier_preparer.format_table(table)
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
@@ -46,3 +48,9 @@ def bulk_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
         raise DBAPIError.instance(statement, None, exc, dialect.loaded_dbapi.Error) from exc
     finally:
         cursor.close()
+
+
+def _converted(column: Sequence[Any], processor: Callable[[Any], Any]) -> list[Any]:
+    """Each distinct value converted once: dates, flags and the like repeat down a column."""
+    distinct = {v: None if v is None else processor(v) for v in set(column)}
+    return list(map(distinct.__getitem__, column))

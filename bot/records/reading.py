@@ -1,5 +1,6 @@
-"""Reading records files: which text encodings are accepted, and each row as `(line, data,
-problem)` so the importer reports a bad row as `file:line: reason` and goes on.
+"""Reading records files: which text encodings are accepted, and the rows in chunks (CSV cells
+or JSON Lines objects, each with its line) for the importer to validate a column at a time; a row
+that cannot be read is a `(line, problem)`, reported as `file:line: reason`, and reading goes on.
 
 Accepted: UTF-8 with or without a byte-order mark, and UTF-16 with one (Excel's "Unicode text",
 usually tab-separated). Anything else is refused in one line before a row is imported, since a
@@ -10,14 +11,16 @@ import codecs
 import csv
 import itertools
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from bot.errors import UserError
-from bot.records.schemas import Row
+from bot.records.columns import Layout
 
-Line = tuple[int, dict[str, Any] | None, str | None]  # (line number, row data, problem)
+Advance = Callable[[int, int], None]  # (bytes read, rows read) since the last call
 
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8-sig"),
@@ -64,88 +67,173 @@ def _line_before(handle: Any, exc: UnicodeDecodeError) -> int:
     return before + exc.object.count(b"\n", 0, exc.start) + 1
 
 
-def read_rows(
-    path: Path, model: type[Row], encoding: str, advance: Callable[[int], None] | None
-) -> Iterator[Line]:
-    """(line, row data, problem) for each row; a header problem stops the file at line 1."""
+@dataclass
+class Chunk:
+    """Rows read from one file: CSV cells (padded to the header) or JSON Lines objects."""
+
+    headers: list[str] | None  # None: JSON Lines
+    lines: list[int] = field(default_factory=list)
+    rows: list[Any] = field(default_factory=list)
+    problems: list[tuple[int, str]] = field(default_factory=list)  # rows refused on reading
+
+    def columns(self, layout: Layout) -> list[Sequence[Any]]:
+        """One column per field of `layout`; an absent column is a column of None."""
+        if self.headers is None:
+            return [[row.get(name) for row in self.rows] for name in layout.fields]
+        position = {name: i for i, name in enumerate(self.headers)}  # a repeated name: the last
+        by_position = list(zip(*self.rows, strict=True)) if self.rows else []
+        absent = (None,) * len(self.rows)
+        return [
+            by_position[position[name]] if name in position and self.rows else absent
+            for name in layout.fields
+        ]
+
+    def data(self, i: int) -> dict[str, Any]:
+        """Row i as the row model sees it (as `csv.DictReader` would give it)."""
+        row = self.rows[i]
+        return row if self.headers is None else dict(zip(self.headers, row, strict=True))
+
+
+def read_chunks(
+    path: Path, layout: Layout, encoding: str, size: int, advance: Advance | None
+) -> Iterator[Chunk]:
+    """The file's rows in chunks of up to `size`; a header problem stops the file at line 1."""
     # Progress counts characters against a size in bytes: UTF-16 takes two bytes for each.
-    scale = 2 if encoding == "utf-16" else 1
+    meter = _Meter(advance, scale=2 if encoding == "utf-16" else 1)
     with path.open(encoding=encoding, newline="") as handle:
-        lines = _counting(handle, advance, scale)
+        lines = meter.count(handle)
         if path.suffix == ".jsonl":
-            yield from _json_lines(lines)
+            yield from _json_chunks(lines, size, meter)
         else:
-            yield from _csv_rows(lines, model)
+            yield from _csv_chunks(lines, layout, size, meter)
 
 
-def _json_lines(lines: Iterable[str]) -> Iterator[Line]:
+def _csv_chunks(
+    lines: Iterator[str], layout: Layout, size: int, meter: "_Meter"
+) -> Iterator[Chunk]:
+    first = next(lines, "")
+    # Excel's "Unicode text" separates cells with tabs; a header of tabs and no commas says so.
+    delimiter = "\t" if "\t" in first and "," not in first else ","
+    reader = csv.reader(itertools.chain([first], lines), delimiter=delimiter)
+    try:
+        headers = [h.strip() for h in next(reader, None) or []]
+    except csv.Error as exc:
+        yield Chunk([], problems=[(1, f"{_csv_problem(exc)}; file skipped")])
+        return
+    missing = [h for h in layout.model.required_headers() if h not in headers]
+    if missing:
+        yield Chunk(
+            headers, problems=[(1, f"missing column(s): {', '.join(missing)}; file skipped")]
+        )
+        return
+    width = len(headers)
+    read = reader.line_num
+    while True:
+        rows: list[list[str]] = []
+        failure = None
+        try:
+            rows += islice(reader, size)
+        except csv.Error as exc:  # the reader drops the rest of the line and goes on after it
+            failure = exc
+        if not rows and failure is None:
+            return
+        if failure is None and reader.line_num - read == len(rows):  # no newline in a cell
+            lines_of: Sequence[int] = range(read + 1, reader.line_num + 1)
+        else:
+            lines_of = _first_lines(rows, read)
+        chunk = Chunk(headers)
+        if all(map(width.__eq__, map(len, rows))):
+            chunk.lines, chunk.rows = list(lines_of), rows
+        else:
+            _fit(chunk, rows, lines_of)
+        if failure is not None:
+            line = lines_of[-1] + _span(rows[-1]) if rows else read + 1
+            chunk.problems.append((line, _csv_problem(failure)))
+        read = reader.line_num
+        meter.flush(len(rows) + (failure is not None))
+        yield chunk
+
+
+def _span(cells: list[str]) -> int:
+    """The lines a row takes: one, and one more for each line break inside its cells."""
+    return 1 + sum(c.count("\n") + c.count("\r") - c.count("\r\n") for c in cells)
+
+
+def _first_lines(rows: list[list[str]], read: int) -> list[int]:
+    """The line each row starts on, `read` lines having been read before the first."""
+    starts = []
+    line = read + 1
+    for cells in rows:
+        starts.append(line)
+        line += _span(cells)
+    return starts
+
+
+def _fit(chunk: Chunk, rows: list[list[Any]], lines: Sequence[int]) -> None:
+    """Rows whose cells do not match the header: skip blank lines, refuse extra cells, and take
+    missing cells as no value (as `csv.DictReader` does)."""
+    width = len(chunk.headers or ())
+    for line, cells in zip(lines, rows, strict=True):
+        if not cells:
+            continue
+        if len(cells) > width:
+            chunk.problems.append((line, f"{len(cells)} cells, the header has {width}"))
+            continue
+        chunk.lines.append(line)
+        chunk.rows.append(cells + [None] * (width - len(cells)))
+
+
+def _json_chunks(lines: Iterable[str], size: int, meter: "_Meter") -> Iterator[Chunk]:
+    chunk = Chunk(None)
     for number, text in enumerate(lines, start=1):
         if not text.strip():
             continue
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            yield number, None, f"not valid JSON: {exc.msg}"
+            chunk.problems.append((number, f"not valid JSON: {exc.msg}"))
             continue
         except RecursionError:
-            yield number, None, "not a records row: JSON nested too deeply"
+            chunk.problems.append((number, "not a records row: JSON nested too deeply"))
             continue
         if not isinstance(data, dict):
-            yield number, None, "expected a JSON object"
+            chunk.problems.append((number, "expected a JSON object"))
             continue
-        yield number, data, None
+        chunk.lines.append(number)
+        chunk.rows.append(data)
+        if len(chunk.rows) >= size:
+            meter.flush(len(chunk.rows) + len(chunk.problems))
+            yield chunk
+            chunk = Chunk(None)
+    meter.flush(len(chunk.rows) + len(chunk.problems))
+    yield chunk
 
 
-def _csv_rows(lines: Iterator[str], model: type[Row]) -> Iterator[Line]:
-    first = next(lines, "")
-    # Excel's "Unicode text" separates cells with tabs; a header of tabs and no commas says so.
-    delimiter = "\t" if "\t" in first and "," not in first else ","
-    reader = csv.DictReader(itertools.chain([first], lines), delimiter=delimiter)
-    try:
-        headers = [h.strip() for h in reader.fieldnames or []]
-    except csv.Error as exc:
-        yield 1, None, f"{_csv_problem(exc)}; file skipped"
-        return
-    missing = [h for h in model.required_headers() if h not in headers]
-    if missing:
-        yield 1, None, f"missing column(s): {', '.join(missing)}; file skipped"
-        return
-    reader.fieldnames = headers
-    start = reader.line_num + 1
-    while True:
-        try:
-            data = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:  # the reader drops the rest of the line and goes on after it
-            yield start, None, _csv_problem(exc)
-            start = reader.reader.line_num + 1  # DictReader's own count skips a failed row
-            continue
-        if None in data:
-            cells = len(headers) + len(data[None])
-            yield start, None, f"{cells} cells, the header has {len(headers)}"
-        else:
-            yield start, data, None
-        start = reader.line_num + 1
+class _Meter:
+    """Counts the characters read, for a progress bar (advanced once per chunk)."""
+
+    def __init__(self, advance: Advance | None, scale: int) -> None:
+        self.advance = advance
+        self.scale = scale
+        self.chars = 0
+
+    def count(self, lines: Iterable[str]) -> Iterable[str]:
+        if self.advance is None:
+            return lines
+        return self._counting(lines)
+
+    def _counting(self, lines: Iterable[str]) -> Iterator[str]:
+        for text in lines:
+            self.chars += len(text)
+            yield text
+
+    def flush(self, rows: int) -> None:
+        if self.advance is not None:
+            self.advance(self.chars * self.scale, rows)
+            self.chars = 0
 
 
 def _csv_problem(exc: csv.Error) -> str:
     if "field larger than field limit" in str(exc):
         return f"a cell is longer than {csv.field_size_limit():,} characters"
     return f"not readable as CSV: {exc}"
-
-
-def _counting(
-    lines: Iterable[str], advance: Callable[[int], None] | None, scale: int
-) -> Iterator[str]:
-    if advance is None:
-        yield from lines
-        return
-    pending = 0
-    for text in lines:
-        pending += len(text) * scale
-        if pending > 1 << 20:
-            advance(pending)
-            pending = 0
-        yield text
-    advance(pending)

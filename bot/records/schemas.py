@@ -11,18 +11,18 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 MCP_ID = r"^[0-9]{4,10}$"
-_CANONICAL = re.compile(r"\d{2}-\d{3}", re.ASCII)
+CANONICAL_EXAM = re.compile(r"\d{2}-\d{3}", re.ASCII)
 _EXAM = re.compile(r"^\s*0?([0-9]{2})[-\s]?([0-9]{3})\s*$")
 _PROVIDERS = {"prometric": "prometric", "vue": "vue", "pearson vue": "vue", "pearson": "vue"}
-_TRUE = {"true", "yes", "y", "1"}
-_FALSE = {"false", "no", "n", "0"}
+YES_WORDS = {"true", "yes", "y", "1"}
+NO_WORDS = {"false", "no", "n", "0"}
 
 Provider = Literal["prometric", "vue"]
 
 
 def canonical_exam(value: object) -> str:
     """`071-621`, `71 621`, `71621` -> `71-621`; anything else is an error."""
-    if isinstance(value, str) and _CANONICAL.fullmatch(value):  # the common case
+    if isinstance(value, str) and CANONICAL_EXAM.fullmatch(value):  # the common case
         return value
     match = _EXAM.match(str(value))
     if not match:
@@ -30,7 +30,7 @@ def canonical_exam(value: object) -> str:
     return f"{match.group(1)}-{match.group(2)}"
 
 
-def _provider(value: object) -> str:
+def provider_name(value: object) -> str:
     name = _PROVIDERS.get(str(value).strip().lower())
     if name is None:
         raise ValueError(f"unknown provider {value!r} (use prometric or vue)")
@@ -41,13 +41,13 @@ def _exam_or_none(value: object) -> str | None:
     return None if value is None else canonical_exam(value)
 
 
-def _flag(value: object) -> bool:
+def yes_no(value: object) -> bool:
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
-    if text in _TRUE:
+    if text in YES_WORDS:
         return True
-    if text in _FALSE:
+    if text in NO_WORDS:
         return False
     raise ValueError(f"not a yes/no value: {value!r} (use true or false)")
 
@@ -56,6 +56,23 @@ def _split(value: object) -> list[str]:
     if isinstance(value, list | tuple):
         return [str(v).strip() for v in value if str(v).strip()]
     return [part.strip() for part in str(value).split(";") if part.strip()]
+
+
+def email_list(value: object) -> list[str]:
+    """`a@x.org; B@Y.org` -> `["a@x.org", "b@y.org"]`: lower-cased, each once."""
+    emails = [_lower(e) for e in _split(value or [])]
+    for email in emails:
+        if "@" not in email or email.startswith("@") or email.endswith("@"):
+            raise ValueError(f"not an email address: {email!r}")
+    return list(dict.fromkeys(emails))
+
+
+def scope_list(value: object) -> list[str]:
+    """A voucher's scope: `["any"]` (also for a blank cell) or canonical exam codes."""
+    parts = _split(value if value is not None else "any")
+    if not parts or [p.lower() for p in parts] == ["any"]:
+        return ["any"]
+    return [canonical_exam(p) for p in parts]
 
 
 def _aware(value: datetime) -> datetime:
@@ -72,8 +89,8 @@ def _blank_is_none(value: object) -> object:
 
 
 ExamCode = Annotated[str, BeforeValidator(canonical_exam)]
-ProviderName = Annotated[Provider, BeforeValidator(_provider)]
-Flag = Annotated[bool, BeforeValidator(_flag)]
+ProviderName = Annotated[Provider, BeforeValidator(provider_name)]
+Flag = Annotated[bool, BeforeValidator(yes_no)]
 McpId = Annotated[str, Field(pattern=MCP_ID)]
 Blank = BeforeValidator(_blank_is_none)  # an empty cell in an optional column means "none"
 
@@ -112,14 +129,7 @@ class CandidateRow(Row):
     region: Text(40)
     slack_user_id: Annotated[str | None, Blank] = Field(default=None, max_length=32)
 
-    @field_validator("emails", mode="before")
-    @classmethod
-    def _emails(cls, value: object) -> list[str]:
-        emails = [_lower(e) for e in _split(value or [])]
-        for email in emails:
-            if "@" not in email or email.startswith("@") or email.endswith("@"):
-                raise ValueError(f"not an email address: {email!r}")
-        return list(dict.fromkeys(emails))
+    _emails = field_validator("emails", mode="before")(lambda v: email_list(v))
 
 
 class AttemptRow(Row):
@@ -179,13 +189,7 @@ class VoucherRow(Row):
     scope: Annotated[list[str], Blank] = ["any"]  # ["any"] or exam codes
     redeemed_at: Annotated[date | None, Blank] = None
 
-    @field_validator("scope", mode="before")
-    @classmethod
-    def _scope(cls, value: object) -> list[str]:
-        parts = _split(value if value is not None else "any")
-        if not parts or [p.lower() for p in parts] == ["any"]:
-            return ["any"]
-        return [canonical_exam(p) for p in parts]
+    _scope = field_validator("scope", mode="before")(lambda v: scope_list(v))
 
     @property
     def any_exam(self) -> bool:

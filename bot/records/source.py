@@ -18,13 +18,14 @@ from urllib.parse import quote
 import requests
 from pydantic import ValidationError
 from requests.adapters import HTTPAdapter
-from sqlalchemy import Select, bindparam, select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from urllib3.util.retry import Retry
 
 from bot.config.app import RecordsHttp
 from bot.config.settings import Settings
 from bot.errors import UserError
+from bot.records.lookup import load
 from bot.records.schemas import (
     MCP_ID,
     AttemptRow,
@@ -39,12 +40,6 @@ from bot.records.schemas import (
 from bot.store.models.records import (
     Candidate,
     CandidateEmail,
-    Certification,
-    ExamAttempt,
-    Invitation,
-    RegionRestriction,
-    Registration,
-    Voucher,
 )
 
 
@@ -119,91 +114,7 @@ class DatabaseRecords:
         return self._load(mcp_id)
 
     def _load(self, mcp_id: str) -> CandidateRecords | None:
-        if self.session.get_bind().dialect.name == "postgresql":
-            return self._load_in_one_query(mcp_id)
-        run = self.session.execute
-        person = run(_CANDIDATE, {"m": mcp_id}).mappings().first()
-        if person is None:
-            return None
-        emails = list(run(_EMAILS, {"m": mcp_id}).scalars())
-        lists = {
-            field: [model.model_construct(**row) for row in run(query, {"m": mcp_id}).mappings()]
-            for field, (query, model) in _PER_CANDIDATE.items()
-        }
-        lists["vouchers"] = [  # stored as "any" or "70-621;70-622"
-            VoucherRow.model_construct(**{**dict(row), "scope": row["scope"].split(";")})
-            for row in run(_VOUCHERS, {"m": mcp_id}).mappings()
-        ]
-        restrictions = run(_RESTRICTIONS, {"c": person["country"]}).mappings()
-        return CandidateRecords.model_construct(
-            candidate=CandidateRow.model_construct(**person, emails=emails),
-            restrictions=[RestrictionRow.model_construct(**row) for row in restrictions],
-            **lists,
-        )
-
-    def _load_in_one_query(self, mcp_id: str) -> CandidateRecords | None:
-        """PostgreSQL: one round trip (JSON aggregates per table), validated like the HTTP API's
-        document; over a network, eight small queries would cost eight round trips."""
-        row = self.session.execute(_ONE_QUERY, {"m": mcp_id}).mappings().first()
-        if row is None:
-            return None
-        document = {key: value for key, value in row.items() if key not in _CANDIDATE_FIELDS}
-        document["candidate"] = {key: row[key] for key in _CANDIDATE_FIELDS}
-        return records_from_json(document)
-
-
-def _json_list(model: Any, where: str, alias: str) -> str:
-    table = model.__table__
-    pairs = ", ".join(f"'{c.name}', {alias}.{c.name}" for c in table.columns if c.name != "id")
-    order = f" ORDER BY {alias}.id" if "id" in table.c else ""
-    return (
-        f"(SELECT coalesce(json_agg(json_build_object({pairs}){order}), '[]'::json) "
-        f"FROM {table.name} {alias} WHERE {where})"
-    )
-
-
-_CANDIDATE_FIELDS = ("mcp_id", "name", "country", "region", "slack_user_id", "emails")
-_ONE_QUERY = text(
-    "SELECT c.mcp_id, c.name, c.country, c.region, c.slack_user_id, "
-    "(SELECT coalesce(json_agg(e.email ORDER BY e.id), '[]'::json) FROM candidate_emails e "
-    "WHERE e.mcp_id = c.mcp_id) AS emails, "
-    + ", ".join(
-        f"{_json_list(model, 't.mcp_id = c.mcp_id', 't')} AS {key}"
-        for key, model in (
-            ("exam_attempts", ExamAttempt),
-            ("registrations", Registration),
-            ("invitations", Invitation),
-            ("vouchers", Voucher),
-            ("certifications", Certification),
-        )
-    )
-    + f", {_json_list(RegionRestriction, 'r.country = c.country', 'r')} AS restrictions "
-    "FROM candidates c WHERE c.mcp_id = :m"
-)
-
-
-def _columns_of(model: Any, *, by: str = "mcp_id", param: str = "m") -> Select[Any]:
-    table = model.__table__
-    query = select(*[c for c in table.columns if c.name != "id"])
-    query = query.where(table.c[by] == bindparam(param))
-    return query.order_by(table.c.id) if "id" in table.c else query
-
-
-# Core statements (compiled once, then cached): a lookup is 8 indexed queries, no ORM objects.
-_CANDIDATE = _columns_of(Candidate)
-_EMAILS = (
-    select(CandidateEmail.email)
-    .where(CandidateEmail.mcp_id == bindparam("m"))
-    .order_by(CandidateEmail.id)
-)
-_VOUCHERS = _columns_of(Voucher)
-_RESTRICTIONS = _columns_of(RegionRestriction, by="country", param="c")
-_PER_CANDIDATE: dict[str, tuple[Select[Any], Any]] = {
-    "attempts": (_columns_of(ExamAttempt), AttemptRow),
-    "registrations": (_columns_of(Registration), RegistrationRow),
-    "invitations": (_columns_of(Invitation), InvitationRow),
-    "certifications": (_columns_of(Certification), CertificationRow),
-}
+        return load(self.session, mcp_id)
 
 
 _CHILDREN = {

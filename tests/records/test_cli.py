@@ -76,6 +76,23 @@ def test_an_unknown_candidate_is_one_line_and_exit_2(triage, capsys) -> None:  #
     assert triage("records", "import", "/nonexistent/folder") == 2
 
 
+def test_a_large_import_shows_its_progress_in_rows_per_second(  # type: ignore[no-untyped-def]
+    triage, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # stderr is a terminal, as at a desk
+    rows = "".join(
+        f"{2000000 + i},Person {i},p{i}@example.com,India,India,\n" for i in range(40000)
+    )
+    path = tmp_path / "candidates.csv"
+    path.write_text("mcp_id,name,emails,country,region,slack_user_id\n" + rows)
+    assert path.stat().st_size > 2_000_000
+    assert triage("records", "import", str(path), "--workers", "1") == 0
+    out = capsys.readouterr()
+    assert "importing candidates.csv" in out.err and "rows/s" in out.err
+    assert "40,000 rows" in out.err
+    assert "40000" in out.out  # the report's table
+
+
 HEADER = "mcp_id,name,emails,country,region,slack_user_id\n"
 ROWS = (
     "4000001,Désirée Ünal,desiree@example.com,Germany,EMEA,\n"

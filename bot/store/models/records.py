@@ -1,8 +1,10 @@
 """Entitlement records: candidates and what the program owes them (attempts, vouchers, ...).
 
 Child tables refer to the candidate by MCP id (the natural key every CSV file carries), and each
-table has a unique natural key so a re-import upserts instead of duplicating. The unique keys
-lead with `mcp_id`, so they double as the per-candidate lookup index.
+table has a unique natural key so a re-import upserts instead of duplicating. Each child table has
+one lookup index leading with `mcp_id` (unique on the natural key where there is one) that holds
+every other column the records lookup reads (PostgreSQL's INCLUDE; SQLite's indexes carry the
+row id), so a lookup reads indexes only, and the import maintains no extra index for it.
 """
 
 from datetime import date, datetime
@@ -15,6 +17,11 @@ from bot.store.models.base import Base
 _MCP = String(10)
 _EXAM = String(6)
 _CANDIDATE_FK = "candidates.mcp_id"
+
+
+def _lookup(table: str, *key: str, unique: bool = True, include: tuple[str, ...] = ()) -> Index:
+    """The per-candidate lookup index: the natural key, then (PostgreSQL) the other columns."""
+    return Index(f"ix_{table}_lookup", *key, unique=unique, postgresql_include=["id", *include])
 
 
 class Candidate(Base):
@@ -35,7 +42,7 @@ class CandidateEmail(Base):
 
     __tablename__ = "candidate_emails"
     __table_args__ = (
-        UniqueConstraint("mcp_id", "email"),
+        _lookup("candidate_emails", "mcp_id", "email"),
         Index("ix_candidate_emails_email", "email"),
     )
 
@@ -49,7 +56,11 @@ class CandidateEmail(Base):
 
 class ExamAttempt(Base):
     __tablename__ = "exam_attempts"
-    __table_args__ = (UniqueConstraint("mcp_id", "exam", "provider", "taken_on"),)
+    __table_args__ = (
+        _lookup(
+            "exam_attempts", "mcp_id", "exam", "provider", "taken_on", include=("beta", "result")
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     mcp_id: Mapped[str] = mapped_column(_MCP, ForeignKey(_CANDIDATE_FK, ondelete="CASCADE"))
@@ -65,7 +76,12 @@ class ExamAttempt(Base):
 
 class Registration(Base):
     __tablename__ = "registrations"
-    __table_args__ = (UniqueConstraint("mcp_id", "exam", "provider", "created_at"),)
+    __table_args__ = (
+        _lookup(
+            "registrations", "mcp_id", "exam", "provider", "created_at",
+            include=("created_by", "scheduled_for"),
+        ),
+    )  # fmt: skip
 
     id: Mapped[int] = mapped_column(primary_key=True)
     mcp_id: Mapped[str] = mapped_column(_MCP, ForeignKey(_CANDIDATE_FK, ondelete="CASCADE"))
@@ -81,7 +97,11 @@ class Registration(Base):
 
 class Invitation(Base):
     __tablename__ = "invitations"
-    __table_args__ = (UniqueConstraint("mcp_id", "campaign", "exam"),)
+    __table_args__ = (
+        _lookup(
+            "invitations", "mcp_id", "campaign", "exam", include=("sent_at", "promo_code", "status")
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     mcp_id: Mapped[str] = mapped_column(_MCP, ForeignKey(_CANDIDATE_FK, ondelete="CASCADE"))
@@ -97,12 +117,16 @@ class Invitation(Base):
 
 class Voucher(Base):
     __tablename__ = "vouchers"
+    __table_args__ = (
+        _lookup(
+            "vouchers", "mcp_id", unique=False,
+            include=("code", "issued_at", "for_exam", "scope", "redeemed_at"),
+        ),
+    )  # fmt: skip
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)  # a secret: mask on output
-    mcp_id: Mapped[str] = mapped_column(
-        _MCP, ForeignKey(_CANDIDATE_FK, ondelete="CASCADE"), index=True
-    )
+    mcp_id: Mapped[str] = mapped_column(_MCP, ForeignKey(_CANDIDATE_FK, ondelete="CASCADE"))
     issued_at: Mapped[date] = mapped_column(Date)
     for_exam: Mapped[str | None] = mapped_column(_EXAM)
     scope: Mapped[str] = mapped_column(String(200))  # "any" or `;`-separated exam codes
@@ -114,7 +138,9 @@ class Voucher(Base):
 
 class Certification(Base):
     __tablename__ = "certifications"
-    __table_args__ = (UniqueConstraint("mcp_id", "certification"),)
+    __table_args__ = (
+        _lookup("certifications", "mcp_id", "certification", include=("granted_on",)),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     mcp_id: Mapped[str] = mapped_column(_MCP, ForeignKey(_CANDIDATE_FK, ondelete="CASCADE"))
