@@ -4,12 +4,15 @@
     python bench/bench_tickets.py --database-url postgresql+psycopg://.../bench --reset
 
 Prints the time to load the tickets, the first sweep (which escalates every due ticket: a row
-lock, an audit event and two outbox items each), the further sweeps that walk long-overdue
-tickets up the rest of the chain, a steady-state sweep with nothing left to do (what a worker
-does every minute), and one owner's digest (build, text, HTML, chart).
+lock, an audit event and a pending step each; then each person is told once, by one summary per
+channel), the further sweeps that walk long-overdue tickets up the rest of the chain, a
+steady-state sweep with nothing left to do (what a worker does every minute), and one owner's
+digest (build, text, HTML, chart). The machine's load (1-minute average) is printed beside each
+figure.
 """
 
 import argparse
+import os
 import platform
 import random
 import sys
@@ -29,7 +32,7 @@ from bot.store.models import Ticket, TicketEvent  # noqa: E402
 from bot.store.models.outbox import OutboxItem  # noqa: E402
 from bot.store.models.sla import DigestRun, JobRun  # noqa: E402
 from bot.tickets.digests import build_digest, chart_png, render_html, render_text  # noqa: E402
-from bot.tickets.escalation import sweep  # noqa: E402
+from bot.tickets.escalation import SweepReport, sweep  # noqa: E402
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 ISSUES = [
@@ -84,12 +87,27 @@ def load(factory, count: int, *, seed: int = 7) -> float:  # type: ignore[no-unt
     return time.perf_counter() - started
 
 
+def load_average() -> str:
+    return f"load {os.getloadavg()[0]:.2f}"
+
+
 def timed(label: str, fn):  # type: ignore[no-untyped-def]
     started = time.perf_counter()
     result = fn()
     elapsed = time.perf_counter() - started
-    print(f"{label:<46} {elapsed:8.2f} s")
+    print(f"{label:<46} {elapsed:8.2f} s   ({load_average()})")
     return result, elapsed
+
+
+def told(report, factory) -> str:  # type: ignore[no-untyped-def]
+    """The steps fired, and the messages that told people of them."""
+    with factory() as session:
+        queued = session.scalar(select(func.count()).select_from(OutboxItem)) or 0
+    summaries = sum(1 for t in report.told if t.summary)
+    return (
+        f"steps: {len(report.steps)}; people told: {len(report.told)} ({summaries} by summary); "
+        f"outbox items in all: {queued}"
+    )
 
 
 def main() -> int:
@@ -116,25 +134,33 @@ def main() -> int:
                 session.execute(delete(model))
     config = load_settings(config_path=ROOT / "app.yaml", DATABASE_URL=url).app
 
-    print(f"database: {engine.dialect.name}; {platform.python_version()}; tickets: {args.tickets}")
+    print(
+        f"database: {engine.dialect.name}; {platform.python_version()}; tickets: {args.tickets}; "
+        f"{os.cpu_count()} CPUs; {load_average()} at start"
+    )
     elapsed = load(factory, args.tickets)
-    print(f"{'load tickets':<46} {elapsed:8.2f} s")
+    print(f"{'load tickets':<46} {elapsed:8.2f} s   ({load_average()})")
 
-    def run(now: datetime) -> list:  # type: ignore[type-arg]
+    def run(now: datetime) -> SweepReport:
         return sweep(factory, config, now=now)
 
-    notices, _ = timed("sweep 1: escalates every due ticket", lambda: run(NOW))
-    print(f"  notices: {len(notices)}")
-    rounds, started, total = 0, time.perf_counter(), 0
-    while True:  # long-overdue tickets climb one chain step per sweep
-        fired = run(NOW)
-        if not fired:
-            break
-        rounds, total = rounds + 1, total + len(fired)
-    print(f"{'sweeps 2..: the rest of the chain':<46} {time.perf_counter() - started:8.2f} s")
-    print(f"  {rounds} more sweeps, {total} notices")
-    again, _ = timed("steady sweep (nothing due: every minute)", lambda: run(NOW))
-    print(f"  notices: {len(again)}")
+    first, _ = timed("sweep 1: escalates every due ticket", lambda: run(NOW))
+    print(f"  {told(first, factory)}")
+    # Long-overdue tickets climb one chain step per sweep, a minute apart (as the worker runs).
+    rounds = len(config.escalation.chain) - 1
+    started, total, people, minute = time.perf_counter(), 0, 0, NOW
+    for _ in range(rounds):
+        minute += timedelta(minutes=1)
+        fired = run(minute)
+        total, people = total + len(fired.steps), people + len(fired.told)
+    print(
+        f"{'sweeps 2..: the rest of the chain':<46} {time.perf_counter() - started:8.2f} s"
+        f"   ({load_average()})"
+    )
+    print(f"  {rounds} more sweeps: {total} steps, {people} people told; {told(fired, factory)}")
+    minute += timedelta(minutes=1)
+    again, _ = timed("steady sweep (next minute: what the worker does)", lambda: run(minute))
+    print(f"  {told(again, factory)}")
     with factory() as session:
         digest, _ = timed(
             f"digest for {args.owner}: build",

@@ -124,6 +124,62 @@ def escalation_deliveries(
     return rows
 
 
+def sla_summary_deliveries(
+    config: AppConfig,
+    *,
+    recipient: str,
+    data: dict[str, Any],
+    text: str,
+    subject: str,
+    key: str,
+) -> list[dict[str, Any]]:
+    """The outbox rows (Slack DM when the person has a Slack id, and email) carrying one SLA
+    summary (`view` "sla-summary", `data` as JSON) to `recipient` (an owner id). Dedupe keys
+    `{key}:{channel}`, `key` naming the person and the sweep."""
+    owner = config.owner(recipient)
+    fallback = f"{data['total']} tickets need you: {data['overdue']} overdue (SLA sweep)"
+    rows: list[dict[str, Any]] = []
+    if owner.slack_user_id:
+        rows.append(
+            {
+                "channel": "slack",
+                "kind": "sla-summary",
+                "recipient": owner.slack_user_id,
+                "payload": {
+                    "channel": owner.slack_user_id,
+                    "text": fallback,
+                    "thread_ts": None,
+                    "view": "sla-summary",
+                    "data": data,
+                    "file": None,
+                },
+                "dedupe_key": f"{key}:slack",
+            }
+        )
+    rows.append(
+        {
+            "channel": "email",
+            "kind": "sla-summary",
+            "recipient": owner.email,
+            "payload": {
+                "to": owner.email,
+                "subject": subject,
+                "text": text,
+                "html": None,
+                "in_reply_to": None,
+                "references": [],
+                "ticket_id": None,
+                "auto": False,
+                "attachments": [],
+                "view": "sla-summary",
+                "data": data,
+            },
+            "dedupe_key": f"{key}:email",
+        }
+    )
+    return rows
+
+
 def notify_escalation(
     session: Session,
     config: AppConfig,

@@ -1,38 +1,51 @@
 """The SLA sweep: tickets near or past their deadline go up the escalation chain, one step at a
-time, each step notified once with its reason.
+time, each step recorded once and told once, with its reason.
 
 Step 1 fires when the active deadline (first response, then resolution) is `due_soon` away; step
 2 when it is breached; each further step `due_soon` later. The steps come from
 `escalation.chain` (owner, backup, team_lead, triage_lead or an owner id); a step that resolves
-to nobody, or to someone already notified, is skipped. The ticket's `escalation_level` (steps
-fired so far; the chain's length once nobody is left to tell) is updated under a row lock
-(`FOR UPDATE SKIP LOCKED` on PostgreSQL), and every notice has a dedupe key, so two workers
-sweeping at once never notify twice. A ticket overdue by far climbs one step per sweep (a
-minute apart), so each person is told in turn rather than everyone at once.
+to nobody, or to someone already notified, is skipped. A ticket overdue by far climbs one step per
+sweep (a minute apart), so each person is told in turn rather than everyone at once.
+
+A sweep has two parts. `fire_due_steps` takes the due tickets in batches, one transaction each,
+under row locks (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so two workers never fire the same
+step): it moves each ticket's `escalation_level` (steps fired so far; the chain's length once
+nobody is left to tell), writes the audit event, and leaves the step in `escalation_pending`.
+`notify_pending` (bot/tickets/sweep_summary.py) then tells each person what waits for them: a
+notice per ticket when there are few, one summary per channel when there are many, so a backlog
+after an outage does not bury anyone under thousands of messages. The pending steps are durable,
+so a crash between the two parts is caught up by the next sweep.
 """
 
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import and_, insert, or_, select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.config.app import AppConfig
-from bot.delivery.notifications import enqueue_many, escalation_deliveries
 from bot.ops import metrics
+from bot.records.bulk import bulk_insert
 from bot.store.models import Ticket, TicketEvent
+from bot.store.models.sla import PendingEscalation
 from bot.tickets import lifecycle as tickets
 from bot.tickets import sla
+from bot.tickets.sweep_summary import Told, notify_pending
 
 # Tickets whose clock runs and that wait on a person (answered ones wait on the candidate).
 SWEPT_STATUSES = (tickets.NEW, tickets.ESCALATED)
-BATCH = 500
+# Tickets per transaction: large enough that a backlog of 100,000 is a few dozen commits, small
+# enough that a batch's row locks are held for well under a second.
+BATCH = 2000
 
 
 @dataclass(frozen=True)
 class Notice:
+    """One escalation step fired: the ticket reached `level`, and `recipient` is to be told."""
+
     ticket_id: int
     level: int
     recipient: str
@@ -40,7 +53,36 @@ class Notice:
     breached: bool = False
 
 
-def chain_recipients(config: AppConfig, ticket: Ticket) -> list[str]:
+@dataclass(frozen=True)
+class SweepReport:
+    steps: list[Notice]  # the steps this sweep fired (each with its audit event)
+    told: list[Told]  # the people told, of steps fired now or left pending by an earlier sweep
+
+
+class SweptTicket(Protocol):
+    """What the sweep reads of a ticket: a `Ticket`, or a row of its SLA columns."""
+
+    id: int
+    status: str
+    owner: str | None
+    team: str | None
+    issue: str | None
+    priority: str
+    escalation_level: int
+    first_response_at: datetime | None
+    first_response_due_at: datetime | None
+    sla_due_at: datetime | None
+    sla_paused_at: datetime | None
+
+
+_SWEPT_COLUMNS = (
+    Ticket.id, Ticket.status, Ticket.owner, Ticket.team, Ticket.issue, Ticket.priority,
+    Ticket.escalation_level, Ticket.first_response_at, Ticket.first_response_due_at,
+    Ticket.sla_due_at, Ticket.sla_paused_at,
+)  # fmt: skip
+
+
+def chain_recipients(config: AppConfig, ticket: SweptTicket) -> list[str]:
     """The distinct people of the chain for this ticket, in order."""
     owner = config.find_owner(ticket.owner)
     people: list[str] = []
@@ -76,13 +118,16 @@ def reason_for(*, what: str, due: datetime, now: datetime) -> str:
     return f"{what} overdue by {sla.format_span(now - due)} (was due {due:%Y-%m-%d %H:%M} UTC)"
 
 
-def next_step(config: AppConfig, ticket: Ticket, *, now: datetime) -> Notice | None:
-    """The ticket's next chain step if it is due by `now` (one step per sweep), else None."""
-    what, due = sla.active_due(ticket)
+def next_step(
+    config: AppConfig, ticket: SweptTicket, *, now: datetime, people: list[str] | None = None
+) -> Notice | None:
+    """The ticket's next chain step if it is due by `now` (one step per sweep), else None.
+    `people`: the ticket's chain when the caller has it already."""
+    what, due = sla.active_due(ticket)  # type: ignore[arg-type]
     if due is None or ticket.sla_paused_at is not None:
         return None
     wanted = steps_due(due=due, now=now, due_soon=config.escalation.due_soon)
-    people = chain_recipients(config, ticket)
+    people = chain_recipients(config, ticket) if people is None else people
     level = ticket.escalation_level
     if level >= min(wanted, len(people)):
         return None
@@ -91,23 +136,29 @@ def next_step(config: AppConfig, ticket: Ticket, *, now: datetime) -> Notice | N
 
 
 def escalate_due(
-    session: Session, config: AppConfig, *, batch: list[Ticket], now: datetime
+    session: Session, config: AppConfig, *, batch: Sequence[SweptTicket], now: datetime
 ) -> list[Notice]:
-    """Fire the due step of each (locked) ticket: level, audit event and notices, written in
-    bulk."""
+    """Fire the due step of each (locked) ticket: its level, audit event and pending notice,
+    written with a few set-based statements."""
+    exhausted = len(config.escalation.chain)
+    chains: dict[tuple[str | None, str | None], list[str]] = {}
+    new_levels: dict[int, list[int]] = defaultdict(list)
     notices: list[Notice] = []
     events: list[dict[str, Any]] = []
-    deliveries: list[dict[str, Any]] = []
-    exhausted = len(config.escalation.chain)
+    pending: list[dict[str, Any]] = []
     for ticket in batch:
-        notice = next_step(config, ticket, now=now)
-        people = len(chain_recipients(config, ticket))
+        key = (ticket.owner, ticket.team)  # all the chain depends on
+        if key not in chains:
+            chains[key] = chain_recipients(config, ticket)
+        people = chains[key]
+        notice = next_step(config, ticket, now=now, people=people)
         if notice is None:
-            if ticket.escalation_level >= people:
-                ticket.escalation_level = exhausted  # nobody left: the sweep stops selecting it
+            if len(people) <= ticket.escalation_level < exhausted:
+                new_levels[exhausted].append(ticket.id)  # nobody left: no longer selected
             continue
         notices.append(notice)
-        ticket.escalation_level = exhausted if notice.level >= people else notice.level
+        new_levels[exhausted if notice.level >= len(people) else notice.level].append(ticket.id)
+        what, due = sla.active_due(ticket)  # type: ignore[arg-type]
         events.append(
             {
                 "ticket_id": ticket.id,
@@ -120,13 +171,27 @@ def escalate_due(
                 "data": {"level": notice.level, "to": notice.recipient},
             }
         )
-        deliveries += escalation_deliveries(
-            config, ticket=ticket, recipient=notice.recipient, level=str(notice.level),
-            reason=notice.reason,
-        )  # fmt: skip
-    if events:
-        session.execute(insert(TicketEvent), events)
-        enqueue_many(session, deliveries, now=now)
+        pending.append(
+            {
+                "ticket_id": ticket.id,
+                "recipient": notice.recipient,
+                "level": notice.level,
+                "reason": notice.reason,
+                "target": what,
+                "due_at": due,
+                "breached": notice.breached,
+                "issue": ticket.issue,
+                "priority": ticket.priority,
+                "fired_at": now,
+            }
+        )
+    table = Ticket.__table__
+    for level, ids in new_levels.items():
+        session.execute(update(table).where(table.c.id.in_(ids)).values(escalation_level=level))
+    # COPY / plain executemany: SQLAlchemy's per-row parameter handling would cost more than
+    # the writes themselves when an outage leaves tens of thousands of steps due at once.
+    bulk_insert(session, TicketEvent.__table__, events)  # type: ignore[arg-type]
+    bulk_insert(session, PendingEscalation.__table__, pending)  # type: ignore[arg-type]
     return notices
 
 
@@ -154,7 +219,7 @@ def _candidates(  # type: ignore[no-untyped-def]
             )
         )
     query = (
-        select(Ticket)
+        select(*_SWEPT_COLUMNS)
         .where(
             Ticket.id > after_id,
             Ticket.status.in_(SWEPT_STATUSES),
@@ -167,21 +232,22 @@ def _candidates(  # type: ignore[no-untyped-def]
     return query.with_for_update(skip_locked=True) if lock else query
 
 
-def sweep(
+def fire_due_steps(
     session_factory: Callable[[], Session],
     config: AppConfig,
     *,
     now: datetime,
     batch: int = BATCH,
 ) -> list[Notice]:
-    """Escalate every due ticket, a batch per transaction; returns the notices sent."""
+    """Fire every due ticket's next step, a batch per transaction; returns the steps fired.
+    Nobody is told yet: the steps wait in `escalation_pending` for `notify_pending`."""
     notices: list[Notice] = []
     after = 0
     while True:
         with session_factory() as session, session.begin():
             lock = session.get_bind().dialect.name == "postgresql"
             query = _candidates(config, now=now, after_id=after, limit=batch, lock=lock)
-            rows = list(session.scalars(query))
+            rows = session.execute(query).all()
             fired = escalate_due(session, config, batch=rows, now=now)
         for notice in fired:  # counted once committed
             metrics.escalation_fired(notice.level, breached=notice.breached)
@@ -189,3 +255,15 @@ def sweep(
         if len(rows) < batch:
             return notices
         after = rows[-1].id
+
+
+def sweep(
+    session_factory: Callable[[], Session],
+    config: AppConfig,
+    *,
+    now: datetime,
+    batch: int = BATCH,
+) -> SweepReport:
+    """Escalate every due ticket, then tell each person what is pending for them."""
+    steps = fire_due_steps(session_factory, config, now=now, batch=batch)
+    return SweepReport(steps=steps, told=notify_pending(session_factory, config, now=now))
