@@ -17,13 +17,14 @@ after an outage does not bury anyone under thousands of messages. The pending st
 so a crash between the two parts is caught up by the next sweep.
 """
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Integer, and_, any_, bindparam, case, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from bot.config.app import AppConfig
@@ -39,7 +40,7 @@ from bot.tickets.sweep_summary import Told, notify_pending
 SWEPT_STATUSES = (tickets.NEW, tickets.ESCALATED)
 # Tickets per transaction: large enough that a backlog of 100,000 is a few dozen commits, small
 # enough that a batch's row locks are held for well under a second.
-BATCH = 2000
+BATCH = 5000
 
 
 @dataclass(frozen=True)
@@ -59,30 +60,38 @@ class SweepReport:
     told: list[Told]  # the people told, of steps fired now or left pending by an earlier sweep
 
 
-class SweptTicket(Protocol):
-    """What the sweep reads of a ticket: a `Ticket`, or a row of its SLA columns."""
+class OnChain(Protocol):
+    """What the chain depends on: a `Ticket`, or a row with these columns."""
+
+    owner: str | None
+    team: str | None
+
+
+class DueTicket(OnChain, Protocol):
+    """What the sweep reads of a due ticket (`_SWEPT_COLUMNS`): no ORM object per row."""
 
     id: int
     status: str
-    owner: str | None
-    team: str | None
     issue: str | None
     priority: str
     escalation_level: int
-    first_response_at: datetime | None
-    first_response_due_at: datetime | None
-    sla_due_at: datetime | None
-    sla_paused_at: datetime | None
+    target: str  # the deadline it races: "first response", then "resolution"
+    due: datetime
 
 
+# The active deadline is picked in SQL, so each row carries one timestamp to convert.
+_AWAITING_FIRST_RESPONSE = Ticket.first_response_at.is_(None)
 _SWEPT_COLUMNS = (
     Ticket.id, Ticket.status, Ticket.owner, Ticket.team, Ticket.issue, Ticket.priority,
-    Ticket.escalation_level, Ticket.first_response_at, Ticket.first_response_due_at,
-    Ticket.sla_due_at, Ticket.sla_paused_at,
+    Ticket.escalation_level,
+    case((_AWAITING_FIRST_RESPONSE, "first response"), else_="resolution").label("target"),
+    case(
+        (_AWAITING_FIRST_RESPONSE, Ticket.first_response_due_at), else_=Ticket.sla_due_at
+    ).label("due"),
 )  # fmt: skip
 
 
-def chain_recipients(config: AppConfig, ticket: SweptTicket) -> list[str]:
+def chain_recipients(config: AppConfig, ticket: OnChain) -> list[str]:
     """The distinct people of the chain for this ticket, in order."""
     owner = config.find_owner(ticket.owner)
     people: list[str] = []
@@ -118,25 +127,28 @@ def reason_for(*, what: str, due: datetime, now: datetime) -> str:
     return f"{what} overdue by {sla.format_span(now - due)} (was due {due:%Y-%m-%d %H:%M} UTC)"
 
 
-def next_step(
-    config: AppConfig, ticket: SweptTicket, *, now: datetime, people: list[str] | None = None
-) -> Notice | None:
-    """The ticket's next chain step if it is due by `now` (one step per sweep), else None.
-    `people`: the ticket's chain when the caller has it already."""
-    what, due = sla.active_due(ticket)  # type: ignore[arg-type]
+def next_step(config: AppConfig, ticket: Ticket, *, now: datetime) -> Notice | None:
+    """The ticket's next chain step if it is due by `now` (one step per sweep), else None."""
+    what, due = sla.active_due(ticket)
     if due is None or ticket.sla_paused_at is not None:
         return None
+    people = chain_recipients(config, ticket)
+    return _step(config, ticket.id, ticket.escalation_level, what, due, now=now, people=people)
+
+
+def _step(
+    config: AppConfig, ticket_id: int, level: int, what: str, due: datetime, *, now: datetime,
+    people: list[str],
+) -> Notice | None:  # fmt: skip
     wanted = steps_due(due=due, now=now, due_soon=config.escalation.due_soon)
-    people = chain_recipients(config, ticket) if people is None else people
-    level = ticket.escalation_level
     if level >= min(wanted, len(people)):
         return None
     reason = reason_for(what=what, due=due, now=now)
-    return Notice(ticket.id, level + 1, people[level], reason, breached=now >= due)
+    return Notice(ticket_id, level + 1, people[level], reason, breached=now >= due)
 
 
 def escalate_due(
-    session: Session, config: AppConfig, *, batch: Sequence[SweptTicket], now: datetime
+    session: Session, config: AppConfig, *, batch: Sequence[DueTicket], now: datetime
 ) -> list[Notice]:
     """Fire the due step of each (locked) ticket: its level, audit event and pending notice,
     written with a few set-based statements."""
@@ -151,14 +163,14 @@ def escalate_due(
         if key not in chains:
             chains[key] = chain_recipients(config, ticket)
         people = chains[key]
-        notice = next_step(config, ticket, now=now, people=people)
+        level = ticket.escalation_level
+        notice = _step(config, ticket.id, level, ticket.target, ticket.due, now=now, people=people)
         if notice is None:
-            if len(people) <= ticket.escalation_level < exhausted:
+            if len(people) <= level < exhausted:
                 new_levels[exhausted].append(ticket.id)  # nobody left: no longer selected
             continue
         notices.append(notice)
         new_levels[exhausted if notice.level >= len(people) else notice.level].append(ticket.id)
-        what, due = sla.active_due(ticket)  # type: ignore[arg-type]
         events.append(
             {
                 "ticket_id": ticket.id,
@@ -177,22 +189,29 @@ def escalate_due(
                 "recipient": notice.recipient,
                 "level": notice.level,
                 "reason": notice.reason,
-                "target": what,
-                "due_at": due,
-                "breached": notice.breached,
+                "target": ticket.target,
+                "due_at": ticket.due,
                 "issue": ticket.issue,
                 "priority": ticket.priority,
-                "fired_at": now,
             }
         )
     table = Ticket.__table__
+    postgres = session.get_bind().dialect.name == "postgresql"
     for level, ids in new_levels.items():
-        session.execute(update(table).where(table.c.id.in_(ids)).values(escalation_level=level))
+        chosen = _one_of(table.c.id, ids, postgres=postgres)
+        session.execute(update(table).where(chosen).values(escalation_level=level))
     # COPY / plain executemany: SQLAlchemy's per-row parameter handling would cost more than
     # the writes themselves when an outage leaves tens of thousands of steps due at once.
     bulk_insert(session, TicketEvent.__table__, events)  # type: ignore[arg-type]
     bulk_insert(session, PendingEscalation.__table__, pending)  # type: ignore[arg-type]
     return notices
+
+
+def _one_of(column: Any, ids: list[int], *, postgres: bool) -> Any:
+    """`column IN ids`; on PostgreSQL one array parameter rather than thousands of values."""
+    if postgres:
+        return column == any_(bindparam("ids", ids, type_=ARRAY(Integer)))
+    return column.in_(ids)
 
 
 def _candidates(  # type: ignore[no-untyped-def]
@@ -249,8 +268,9 @@ def fire_due_steps(
             query = _candidates(config, now=now, after_id=after, limit=batch, lock=lock)
             rows = session.execute(query).all()
             fired = escalate_due(session, config, batch=rows, now=now)
-        for notice in fired:  # counted once committed
-            metrics.escalation_fired(notice.level, breached=notice.breached)
+        counts = Counter((notice.level, notice.breached) for notice in fired)
+        for (level, breached), count in counts.items():  # counted once committed
+            metrics.escalation_fired(level, breached=breached, count=count)
         notices += fired
         if len(rows) < batch:
             return notices

@@ -58,11 +58,9 @@ class PendingEscalation(Base):
     level: Mapped[int]
     reason: Mapped[str] = mapped_column(Text)
     target: Mapped[str] = mapped_column(String(16))  # "first response" | "resolution"
-    due_at: Mapped[datetime]
-    breached: Mapped[bool]
+    due_at: Mapped[datetime]  # the deadline the step was fired for
     issue: Mapped[str | None] = mapped_column(String(64))
     priority: Mapped[str] = mapped_column(String(8))
-    fired_at: Mapped[datetime]
 
     def __repr__(self) -> str:
         return (

@@ -29,10 +29,8 @@ def upgrade() -> None:
     sa.Column('reason', sa.Text(), nullable=False),
     sa.Column('target', sa.String(length=16), nullable=False),
     sa.Column('due_at', bot.store.models.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('breached', sa.Boolean(), nullable=False),
     sa.Column('issue', sa.String(length=64), nullable=True),
     sa.Column('priority', sa.String(length=8), nullable=False),
-    sa.Column('fired_at', bot.store.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], name=op.f('fk_escalation_pending_ticket_id_tickets'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_escalation_pending'))
     )
