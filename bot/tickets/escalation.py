@@ -19,11 +19,12 @@ so a crash between the two parts is caught up by the next sweep.
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Integer, and_, any_, bindparam, case, or_, select, update
+from sqlalchemy import Integer, and_, any_, bindparam, case, func, or_, select, true, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -215,8 +216,9 @@ def _one_of(column: Any, ids: list[int], *, postgres: bool) -> Any:
 
 
 def _candidates(  # type: ignore[no-untyped-def]
-    config: AppConfig, *, now: datetime, after_id: int, limit: int, lock: bool
-):
+    config: AppConfig, *, now: datetime, after_id: int, until_id: int | None, limit: int,
+    lock: bool,
+):  # fmt: skip
     """Tickets whose next step is due: for level L, the active deadline is at most
     `now + due_soon - L * interval` (plain comparisons, so an index serves them on any
     database, and a steady-state sweep reads nothing it will not escalate)."""
@@ -241,6 +243,7 @@ def _candidates(  # type: ignore[no-untyped-def]
         select(*_SWEPT_COLUMNS)
         .where(
             Ticket.id > after_id,
+            Ticket.id <= until_id if until_id is not None else true(),
             Ticket.status.in_(SWEPT_STATUSES),
             Ticket.sla_paused_at.is_(None),
             or_(*by_level),
@@ -259,13 +262,46 @@ def fire_due_steps(
     batch: int = BATCH,
 ) -> list[Notice]:
     """Fire every due ticket's next step, a batch per transaction; returns the steps fired.
-    Nobody is told yet: the steps wait in `escalation_pending` for `notify_pending`."""
+    Nobody is told yet: the steps wait in `escalation_pending` for `notify_pending`.
+
+    On PostgreSQL the ticket ids are split into two lanes swept by two threads, each with its
+    own connection: one lane's Python work overlaps the other's statements in the server, so a
+    backlog uses both cores. SQLite has one writer: one lane."""
+    with session_factory() as session:
+        postgres = session.get_bind().dialect.name == "postgresql"
+        first, last = session.execute(select(func.min(Ticket.id), func.max(Ticket.id))).one()
+    if first is None:
+        return []
+    if not postgres or last - first < 2 * batch:
+        return _sweep_lane(session_factory, config, now=now, batch=batch, lane=(0, None))
+    middle = (first + last) // 2
+    lanes = [(0, middle), (middle, None)]  # ids in (after, until]
+    with ThreadPoolExecutor(max_workers=len(lanes), thread_name_prefix="sla-sweep") as pool:
+        swept = [
+            pool.submit(_sweep_lane, session_factory, config, now=now, batch=batch, lane=lane)
+            for lane in lanes
+        ]
+        return [notice for lane in swept for notice in lane.result()]
+
+
+def _sweep_lane(
+    session_factory: Callable[[], Session],
+    config: AppConfig,
+    *,
+    now: datetime,
+    batch: int,
+    lane: tuple[int, int | None],
+) -> list[Notice]:
+    """Fire the due steps of the tickets with ids in `lane` (after, until], in id order: each
+    ticket is visited once, so it climbs at most one step per sweep."""
     notices: list[Notice] = []
-    after = 0
+    after, until = lane
     while True:
         with session_factory() as session, session.begin():
             lock = session.get_bind().dialect.name == "postgresql"
-            query = _candidates(config, now=now, after_id=after, limit=batch, lock=lock)
+            query = _candidates(
+                config, now=now, after_id=after, until_id=until, limit=batch, lock=lock
+            )
             rows = session.execute(query).all()
             fired = escalate_due(session, config, batch=rows, now=now)
         counts = Counter((notice.level, notice.breached) for notice in fired)
