@@ -164,6 +164,16 @@ def test_the_next_steps_come_as_the_next_summary(
     assert [i.recipient for i in outbox(db) if i.channel == "slack"] == ["U02DEV", "U03LENA"]
 
 
+def test_in_small_batches_each_ticket_still_climbs_one_step_per_sweep(
+    db: Session, sessions: sessionmaker[Session], config: AppConfig, file: FileFn
+) -> None:
+    """Many batches (and, on PostgreSQL, two lanes of them): every ticket visited once."""
+    ids = file_many(file, 30)
+    assert len(sweep(sessions, config, now=LATE, batch=4).steps) == 30
+    assert len(sweep(sessions, config, now=LATE + timedelta(minutes=1), batch=4).steps) == 30
+    assert steps(db) == sorted((tid, level) for tid in ids for level in (1, 2))
+
+
 def test_a_crash_before_the_summary_is_caught_up_by_the_next_sweep(
     db: Session, sessions: sessionmaker[Session], settings: Settings, file: FileFn
 ) -> None:
