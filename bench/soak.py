@@ -481,7 +481,7 @@ class Soak:
         # which every desk person has; Slack when they have an id).
         mails = [i for i in items if i.channel == "email"]
         told = sum(1 for i in mails if re.fullmatch(r"escalation:\d+:\d+:email", i.dedupe_key))
-        told += sum(i.payload["data"]["total"] for i in mails if i.kind == "sla-summary")
+        told += sum(i.payload["total"] for i in mails if i.kind == "sla-summary")
         if told != len(events):
             problems.append(f"{len(events)} escalation steps fired, {told} told by email")
         self.escalations_sent = sum(1 for i in items if i.kind in ("escalation", "sla-summary"))

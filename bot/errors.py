@@ -6,14 +6,16 @@ class UserError(Exception):
 
 
 class ConfigError(UserError):
-    """Invalid settings or `app.yaml`; the message names the file, the key and the problem."""
+    """Invalid settings or `app.yaml`; the message names the file (and line, when known), the key
+    and the problem: `app.yaml:42: owners[1].backup: unknown owner 'bob'`."""
 
-    def __init__(self, source: str, key: str, problem: str) -> None:
+    def __init__(self, source: str, key: str, problem: str, *, line: int | None = None) -> None:
         self.source = source
         self.key = key
         self.problem = problem
-        where = f"{source}: {key}: " if key else f"{source}: "
-        super().__init__(f"{where}{problem}")
+        self.line = line
+        where = f"{source}:{line}" if line else source
+        super().__init__(f"{where}: {key}: {problem}" if key else f"{where}: {problem}")
 
 
 class DatabaseUnavailable(UserError):

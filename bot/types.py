@@ -33,6 +33,11 @@ class InboundMessage(BaseModel):
     sender_email: str | None = None
     sender_name: str | None = None
     slack_user_id: str | None = None
+    # Whether the channel vouches for the sender: Slack signs every request, so its user id (and
+    # the profile address Slack confirmed) is the poster's. An email's From is unproven when the
+    # desk's own mail server reports DMARC (or SPF and DKIM) failed for it, or when the header
+    # holds several or no readable address. Unproven: never proof of being a candidate.
+    sender_verified: bool = True
     slack_channel: str | None = None
     # Threading: the Slack thread ts, or the email Message-IDs this one replies to.
     thread_key: str | None = None
@@ -118,6 +123,10 @@ class TriagedMessage(BaseModel):
     ticket_id: int | None = None
     entities: dict[str, Any] = {}
     actor: str | None = None  # an agent logging the message on the candidate's behalf
+    # The message names a candidate (MCP id, address) its writer is not proven to be: the ticket
+    # is the writer's own, linked to the named candidate, and carries none of their facts.
+    identity_unverified: bool = False
+    named_mcp_id: str | None = None
 
 
 class TicketOutcome(BaseModel):
@@ -131,6 +140,7 @@ class TicketOutcome(BaseModel):
     answer: str | None = None
     facts_summary: list[str] = []
     created: bool = True
+    identity_unverified: bool = False
 
 
 class FiledTicket(BaseModel):
@@ -150,6 +160,8 @@ class FiledTicket(BaseModel):
     answer: str | None = None
     facts_summary: list[str] = []
     group_id: int | None = None
+    # The writer is not proven to be the candidate the ticket names: they are told nothing of them.
+    identity_unverified: bool = False
 
     def to_outcome(self) -> TicketOutcome:
         return TicketOutcome(
@@ -163,6 +175,7 @@ class FiledTicket(BaseModel):
             answer=self.answer,
             facts_summary=self.facts_summary,
             created=self.created,
+            identity_unverified=self.identity_unverified,
         )
 
 

@@ -135,7 +135,8 @@ def _slack(items) -> None:  # type: ignore[no-untyped-def]
         table.add_column(column)
     for item in items:
         p = item.payload
-        table.add_row(p["channel"], p.get("thread_ts") or "-", escape(p["text"]), item.status)
+        thread = (p.get("reply_to") or {}).get("thread_ts")
+        table.add_row(item.recipient, thread or "-", escape(p["text"]), item.status)
     console.print(table)
 
 

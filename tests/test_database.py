@@ -1,6 +1,10 @@
 """The schema: migrations agree with the models, upgrade is idempotent, timestamps stay UTC."""
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -9,6 +13,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.cli import main
 from bot.store.db import head_revisions, is_current, make_engine, upgrade
 from bot.store.models import Base, Message, Ticket, TicketEvent
 
@@ -65,8 +70,6 @@ def test_database_from_another_version_is_refused_in_one_line(
 ) -> None:  # type: ignore[no-untyped-def]
     from sqlalchemy import text
 
-    from bot.cli import main
-
     url = f"sqlite:///{tmp_path / 'other.db'}"
     engine = make_engine(url)
     with engine.begin() as connection:
@@ -79,3 +82,64 @@ def test_database_from_another_version_is_refused_in_one_line(
     output = capsys.readouterr().err
     assert exit_info.value.code == 2
     assert "revision 9999" in output and "Traceback" not in output
+
+
+ROOT = Path(__file__).resolve().parent.parent
+TRIAGE = Path(sys.executable).parent / "triage"
+DOWN = "postgresql://triage:s3cret@127.0.0.1:1/triage"  # nothing listens on port 1
+
+
+@pytest.mark.parametrize("command", [["db", "status"], ["db", "upgrade"], ["tickets", "list"]])
+def test_a_database_that_is_down_is_one_line_and_exit_2(command: list[str]) -> None:
+    """As the systemd unit runs it: the installed command, a PostgreSQL server not there."""
+    env = {**os.environ, "DATABASE_URL": DOWN, "TRIAGE_CONFIG": str(ROOT / "app.yaml")}
+    done = subprocess.run(
+        [str(TRIAGE), *command], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120
+    )
+    assert done.returncode == 2, done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("error: cannot reach the database: ") and "port 1" in line
+    assert "s3cret" not in done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("postgres:/x", "not a database URL"),
+        ("nonsense", "not a database URL"),
+        ("", "not a database URL"),
+        ("postgresql://triage:s3cret@db.example:port/triage", "not a database URL"),
+        ("mysql://triage:s3cret@db.example/triage", "unsupported database 'mysql'"),
+        (
+            "postgresql+psycopg2://triage@db.example/triage",
+            "the 'psycopg2' driver is not installed",
+        ),
+    ],
+)
+def test_a_malformed_database_url_is_one_line_naming_the_variable(
+    url: str, problem: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", url)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--config", str(ROOT / "app.yaml"), "db", "status"])
+    captured = capsys.readouterr()
+    assert exit_info.value.code == 2
+    [line] = captured.err.strip().splitlines()
+    assert line.startswith(f"error: environment: DATABASE_URL: {problem} (use e.g. postgresql://")
+    assert "s3cret" not in captured.out + captured.err  # the URL is never echoed
+    assert "Traceback" not in captured.out + captured.err
+
+
+def test_a_file_that_is_not_a_database_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a database, just some notes\n" * 100)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{notes}")
+    for command in (["db", "status"], ["db", "upgrade"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["--config", str(ROOT / "app.yaml"), *command])
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2
+        assert err.strip() == "error: cannot use the database: file is not a database"

@@ -34,6 +34,8 @@ def email(text: str, **fields: object) -> InboundMessage:
         "subject": "Voucher",
         "sender_email": "priya.raman@example.in",
         "received_at": NOW,
+        # the email adapter's own threading data, which the core hands back untouched
+        "meta": {"thread": {"message_id": "<m1@example.in>"}},
     }
     return InboundMessage(**{**values, **fields})  # type: ignore[arg-type]
 
@@ -71,7 +73,7 @@ def test_owed_voucher_is_escalated_to_the_regional_vouchers_owner(
     assert any("1 owed" in line for line in ticket.facts_summary)
 
 
-def test_email_reply_is_queued_with_the_ticket_tag_and_threading_headers(
+def test_email_reply_is_queued_with_the_ticket_tag_and_the_adapters_threading(
     runtime: Runtime, db: Session
 ) -> None:
     outcome = take_in(db, runtime, email(OWED), now=NOW)
@@ -80,7 +82,8 @@ def test_email_reply_is_queued_with_the_ticket_tag_and_threading_headers(
     ref = f"TRI-{outcome.tickets[0].ticket_id}"
     assert item.recipient == "priya.raman@example.in"
     assert item.payload["subject"] == f"Re: Voucher [{ref}]"
-    assert item.payload["in_reply_to"] == "<m1@example.in>" and item.payload["auto"] is True
+    assert item.payload["view"] == "answer" and item.payload["auto"] is True
+    assert item.payload["reply_to"] == {"message_id": "<m1@example.in>"}
     assert outcome.reply and f"[{ref}]" in outcome.reply and "Ananya" in outcome.reply
 
 
@@ -127,14 +130,17 @@ def test_slack_reply_in_a_public_thread_carries_no_record_facts(
         slack_channel="C0INTAKE",
         thread_key="1764000000.000100",
         received_at=NOW,
+        meta={"thread": {"thread_ts": "1764000000.000100"}},
     )
     take_in(db, runtime, message, now=NOW)
     db.commit()
     (item,) = replies(db)
-    assert item.channel == "slack" and item.payload["thread_ts"] == "1764000000.000100"
+    assert (item.channel, item.recipient) == ("slack", "C0INTAKE")
+    assert item.payload["reply_to"] == {"thread_ts": "1764000000.000100"}
     rendered = str(item.payload)
     assert "owed" not in rendered and "****" not in rendered
-    assert item.payload["data"]["tickets"][0]["issue"] == "voucher-missing"
+    assert item.payload["view"] == "reply"
+    assert item.payload["tickets"][0]["issue"] == "voucher-missing"
 
 
 def test_agent_names_the_candidate_for_a_phone_call(runtime: Runtime, db: Session) -> None:

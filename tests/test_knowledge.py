@@ -95,7 +95,7 @@ def test_a_missing_required_field_is_named(kdir):
 
 def test_invalid_yaml_is_reported_with_the_file(kdir):
     (kdir / "voucher-scope.yaml").write_text("id: [unclosed\n")
-    with pytest.raises(KnowledgeError, match=r"voucher-scope.yaml: invalid YAML"):
+    with pytest.raises(KnowledgeError, match=r"voucher-scope.yaml:2: not valid YAML"):
         load_knowledge(kdir)
 
 
@@ -117,3 +117,12 @@ def test_adding_an_issue_is_adding_a_file(kdir):
 def test_missing_directory_is_a_user_error(tmp_path):
     with pytest.raises(KnowledgeError, match="knowledge directory not found"):
         load_knowledge(tmp_path / "nope")
+
+
+def test_duplicate_key_in_a_knowledge_file_is_one_line(tmp_path):
+    kb_dir = tmp_path / "knowledge"
+    shutil.copytree(KNOWLEDGE_DIR, kb_dir)
+    path = kb_dir / "voucher-scope.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "\nteam: vouchers\n", encoding="utf-8")
+    with pytest.raises(UserError, match=r"voucher-scope.yaml:\d+: team: duplicate key"):
+        load_knowledge(kb_dir)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from bot.cli.common import state
 from bot.errors import UserError
@@ -49,6 +50,8 @@ def _register_commands() -> None:
     core = [
         importlib.import_module(f"bot.cli.{m.name}") for m in pkgutil.iter_modules(package.__path__)
     ]
+    # A module that adds commands to another's group says so with `REGISTER_AFTER`.
+    core.sort(key=lambda module: len(getattr(module, "REGISTER_AFTER", ())))
     for module in (*core, *adapter_modules("cli")):
         if hasattr(module, "register"):
             module.register(app)
@@ -66,5 +69,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv)
     except UserError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        # Escaped: the message quotes the user's input, which may look like Rich markup.
+        err_console.print(
+            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
         sys.exit(2)

@@ -4,6 +4,7 @@ import typer
 from rich.table import Table
 
 from bot.cli.common import console, print_json, state
+from bot.matching.knowledge import load_knowledge
 
 
 def register(app: typer.Typer) -> None:
@@ -16,9 +17,13 @@ def check(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
-    """Validate the environment and app.yaml; exit 2 with one line naming the problem."""
+    """Validate the environment, app.yaml and the knowledge base; exit 2 with one line naming
+    the problem."""
     settings = state(ctx).settings()
     cfg = settings.app
+    # Settings check routing against the knowledge files only when the folder exists; here its
+    # absence is itself the problem.
+    knowledge = load_knowledge(settings.knowledge_dir)
     if as_json:
         print_json(
             {
@@ -29,11 +34,16 @@ def check(
                 "routing_rules": [r.name for r in cfg.routing],
                 "intake_channels": cfg.slack.intake_channels,
                 "triage_lead": cfg.triage_lead,
+                "issues": sorted(knowledge.issues),
             }
         )
         return
     console.print(f"[green]✓[/] {settings.config_path} is valid ({cfg.desk.name})")
     console.print(f"  database: {_redacted(settings.database_url)}")
+    console.print(
+        f"  knowledge: {len(knowledge.issues)} known issues, {len(knowledge.exams)} exams "
+        f"in {settings.knowledge_dir}"
+    )
     owners = Table(
         "owner", "name", "email", "slack", "time zone", "calendar", "backup", title="Owners"
     )

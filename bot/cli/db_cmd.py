@@ -3,7 +3,7 @@
 import typer
 
 from bot.cli.common import console, state
-from bot.store.db import current_revisions, head_revisions, make_engine, upgrade
+from bot.store.db import checked_revisions, head_revisions, make_engine, upgrade
 
 
 def register(app: typer.Typer) -> None:
@@ -28,7 +28,7 @@ def status_cmd(ctx: typer.Context) -> None:
     """Show the database's revision and the newest one shipped."""
     settings = state(ctx).settings()
     engine = make_engine(settings.database_url)
-    current, heads = current_revisions(engine), head_revisions()
+    current, heads = checked_revisions(engine), head_revisions()
     console.print(
         f"current: {', '.join(sorted(current)) or 'empty'}; shipped: {', '.join(sorted(heads))}"
     )

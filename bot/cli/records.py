@@ -6,6 +6,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -68,13 +69,13 @@ def import_cmd(
         table = Table("file", "rows", "inserted", "updated", "unchanged", "bad", title="Import")
         for f in report.files:
             table.add_row(
-                f.path,
+                escape(f.path),
                 *(str(n) for n in (f.rows, f.inserted, f.updated, f.unchanged)),
                 f"[red]{len(f.errors)}[/]" if f.errors else "0",
             )
         console.print(table)
         for error in report.errors:
-            err.print(error, soft_wrap=True)
+            err.print(error, soft_wrap=True, markup=False)  # quotes cells, which may hold [tags]
         if exams:
             console.print(f"exam catalogue: {exams} exams from {catalogue_path}")
     if report.errors:

@@ -1,7 +1,6 @@
 """`triage tickets ...`: open (an agent logging a call or message through the same triage as any
-message), list, show, assign, escalate, resolve, reopen and merge tickets."""
+message), list and show tickets; the actions on them are in `ticket_actions.py`."""
 
-import getpass
 import uuid
 from datetime import datetime
 from typing import Any
@@ -11,9 +10,10 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.cli.common import console, print_json, state
+from bot.cli.common import print_json, state
+from bot.cli.ticket_actions import AS_HELP, add_commands, load, operator, resolve_owner, say
 from bot.config.app import AppConfig
-from bot.delivery.notifications import candidate_label, masked_facts, notify_escalation
+from bot.delivery.notifications import candidate_label, masked_facts
 from bot.errors import UserError
 from bot.intake.flow import take_in
 from bot.ops.runtime import Runtime
@@ -22,8 +22,6 @@ from bot.store.models.base import utcnow
 from bot.store.models.outbox import OutboxItem
 from bot.tickets import lifecycle as tickets
 from bot.tickets import sla
-from bot.tickets.filing import open_load
-from bot.tickets.routing import route
 from bot.types import InboundMessage
 
 
@@ -106,36 +104,10 @@ def ticket_detail(config: AppConfig, ticket: Ticket, *, now: datetime) -> dict[s
     return detail
 
 
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
-
-
-def _load(session: Session, config: AppConfig, text: str) -> Ticket:
-    return tickets.get_ticket(
-        session, ticket_id=tickets.parse_ticket_id(config, text), config=config
-    )
-
-
-def resolve_owner(config: AppConfig, name: str) -> str:
-    """An owner by id, or by name (case-insensitive, first name or full name)."""
-    wanted = name.strip().casefold()
-    for owner in config.owners:
-        if wanted in (owner.id.casefold(), owner.name.casefold(), owner.name.split()[0].casefold()):
-            return owner.id
-    raise UserError(f"unknown owner {name!r} (known: {', '.join(o.id for o in config.owners)})")
-
-
-def say(text: object) -> None:
-    """Print without wrapping long lines (they are read by people and grepped by scripts)."""
-    console.print(text, soft_wrap=True)
-
-
 def register(app: typer.Typer) -> None:
     group = typer.Typer(help="List, show and work on tickets.", no_args_is_help=True)
     app.add_typer(group, name="tickets")
+    add_commands(group)
 
     @group.command("open")
     def open_(
@@ -144,6 +116,7 @@ def register(app: typer.Typer) -> None:
         candidate: str = typer.Option(..., "--candidate", help="MCP ID or email address."),
         source: str = typer.Option("phone", "--source", help="phone, email, slack or web."),
         as_json: bool = typer.Option(False, "--json"),
+        as_: str | None = typer.Option(None, "--as", help=AS_HELP),
     ) -> None:
         """Log a message on a candidate's behalf; it goes through the same triage as any."""
         if source not in ("phone", "email", "slack", "web"):
@@ -157,7 +130,7 @@ def register(app: typer.Typer) -> None:
             external_id=f"cli:{uuid.uuid4()}",
             text=text,
             on_behalf_of=candidate.strip(),
-            actor=_actor(),
+            actor=operator(as_).name,
             # The agent tells the candidate; the bot sends nothing on its own.
             suppress_reply=True,
         )
@@ -228,7 +201,7 @@ def register(app: typer.Typer) -> None:
         cli = state(ctx)
         config = cli.settings().app
         with cli.sessions()() as session:
-            ticket = _load(session, config, ticket_id)
+            ticket = load(session, config, ticket_id)
             detail = ticket_detail(config, ticket, now=utcnow())
             detail["deliveries"] = deliveries_of(session, ticket_id=ticket.id)
         if as_json:
@@ -257,107 +230,3 @@ def register(app: typer.Typer) -> None:
                 f"  delivery {item['channel']}/{item['kind']} to {item['recipient']}: "
                 f"{item['status']} after {item['attempts']} attempt(s){error}"
             )
-
-    def _notify(session: Session, config: AppConfig, ticket: Ticket, event_id: int, why: str):  # type: ignore[no-untyped-def]
-        assert ticket.owner is not None
-        notify_escalation(
-            session, config, ticket=ticket, recipient=ticket.owner, level=f"manual-{event_id}",
-            reason=why, now=utcnow(),
-        )  # fmt: skip
-
-    @group.command("assign")
-    def assign(ctx: typer.Context, ticket_id: str, owner: str) -> None:
-        """Give a ticket to an owner (who is notified)."""
-        cli = state(ctx)
-        config = cli.settings().app
-        with cli.sessions()() as session, session.begin():
-            ticket = _load(session, config, ticket_id)
-            event = tickets.assign(
-                session, ticket=ticket, owner=resolve_owner(config, owner), actor=_actor(),
-                now=utcnow(), config=config,
-            )  # fmt: skip
-            session.flush()
-            _notify(session, config, ticket, event.id, f"assigned to you by {_actor()}")
-            ref = tickets.display_id(config, ticket.id)
-        say(f"{ref} assigned to {ticket.owner}")
-
-    @group.command("escalate")
-    def escalate(
-        ctx: typer.Context,
-        ticket_id: str,
-        to: str | None = typer.Option(None, "--to", help="Owner (default: the routing rules)."),
-        reason: str | None = typer.Option(None, "--reason"),
-    ) -> None:
-        """Escalate a ticket to one named owner, by the routing rules unless --to says whom."""
-        cli = state(ctx)
-        config = cli.settings().app
-        actor = _actor()
-        with cli.sessions()() as session, session.begin():
-            ticket = _load(session, config, ticket_id)
-            tickets.check_transition(ticket, tickets.ESCALATED, config=config)
-            if to is not None:
-                owner, rule, team = resolve_owner(config, to), f"manual:{actor}", None
-            else:
-                regions = (ticket.entities or {}).get("regions") or [None]
-                chosen = route(
-                    config, issue=ticket.issue, region=regions[0], country=regions[0],
-                    exams=(ticket.entities or {}).get("exams") or [], priority=ticket.priority,
-                    source=ticket.source, open_load=open_load(session),
-                )  # fmt: skip
-                owner, rule, team = chosen.owner, chosen.rule, chosen.team
-            event = tickets.escalate(
-                session, ticket=ticket, owner=owner, rule=rule, team=team, actor=actor,
-                now=utcnow(), config=config, reason=reason,
-            )  # fmt: skip
-            session.flush()
-            _notify(session, config, ticket, event.id, reason or f"escalated by {actor}")
-            ref = tickets.display_id(config, ticket.id)
-        say(f"{ref} escalated to {owner} (rule {rule})")
-
-    @group.command("resolve")
-    def resolve(
-        ctx: typer.Context, ticket_id: str, note: str | None = typer.Option(None, "--note")
-    ) -> None:
-        """Mark a ticket resolved (its resolution time is stored)."""
-        cli = state(ctx)
-        config = cli.settings().app
-        now = utcnow()
-        with cli.sessions()() as session, session.begin():
-            ticket = _load(session, config, ticket_id)
-            calendar = sla.calendar_for(config, ticket.owner)
-            tickets.check_transition(ticket, tickets.RESOLVED, config=config)
-            sla.resume(ticket, now=now, calendar=calendar)
-            tickets.resolve(
-                session, ticket=ticket, actor=_actor(), now=now, note=note, config=config,
-                business_seconds=sla.elapsed_business_seconds(ticket, now=now, calendar=calendar),
-            )  # fmt: skip
-            ref = tickets.display_id(config, ticket.id)
-        say(f"{ref} resolved")
-
-    @group.command("reopen")
-    def reopen(
-        ctx: typer.Context, ticket_id: str, reason: str | None = typer.Option(None, "--reason")
-    ) -> None:
-        """Reopen a resolved or closed ticket."""
-        cli = state(ctx)
-        config = cli.settings().app
-        with cli.sessions()() as session, session.begin():
-            ticket = _load(session, config, ticket_id)
-            tickets.reopen(
-                session, ticket=ticket, actor=_actor(), now=utcnow(), reason=reason, config=config
-            )
-            ref, status = tickets.display_id(config, ticket.id), ticket.status
-        say(f"{ref} reopened ({status})")
-
-    @group.command("merge")
-    def merge(ctx: typer.Context, ticket_id: str, into_id: str) -> None:
-        """Merge a ticket into another: its messages and history move, it is closed."""
-        cli = state(ctx)
-        config = cli.settings().app
-        with cli.sessions()() as session, session.begin():
-            ticket = _load(session, config, ticket_id)
-            into = _load(session, config, into_id)
-            tickets.merge(session, ticket=ticket, into=into, actor=_actor(), now=utcnow(),
-                          config=config)  # fmt: skip
-            refs = tickets.display_id(config, ticket.id), tickets.display_id(config, into.id)
-        say(f"{refs[0]} merged into {refs[1]}")

@@ -1,18 +1,22 @@
 """The deployment's structured configuration, `app.yaml`, validated with pydantic.
 
-A bad file stops start-up with one line naming the file, the key and the problem.
+A bad file stops start-up with one line naming the file, the line, the key and the problem; the
+file is read by `yaml_source`, the cross-references are checked by `references`.
 """
 
 import re
+from collections.abc import Collection
 from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bot.config.references import issue_problems, reference_problems
+from bot.config.yaml_source import line_of, read_yaml
 from bot.errors import ConfigError
+from bot.tickets.permissions import check_overrides
 from bot.types import Priority, Source
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -211,6 +215,23 @@ class EmailConfig(Strict):
     processed_folder: str = "Processed"
     quarantine_folder: str = "Quarantine"
     max_attachment_bytes: int = 5_000_000
+    # The authserv-id the desk's own mail server writes in Authentication-Results (README).
+    trusted_authserv_id: str | None = None
+
+
+def _permission_overrides(value: object) -> dict[str, dict[str, str]]:
+    """`permissions:` cells, role -> action -> grant; YAML's bare yes/no arrive as booleans."""
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise ValueError("expected role: {action: grant} mappings")
+    cells = {
+        str(role): {
+            str(act): ("yes" if grant else "no") if isinstance(grant, bool) else str(grant)
+            for act, grant in acts.items()
+        }
+        for role, acts in value.items()
+    }
+    check_overrides(cells)
+    return cells
 
 
 class AppConfig(Strict):
@@ -226,41 +247,17 @@ class AppConfig(Strict):
     slack: SlackConfig = SlackConfig()
     email: EmailConfig = EmailConfig()
     records: RecordsConfig = RecordsConfig()
+    # Cells of the who-may-do-what table this desk changes (bot/tickets/permissions.py).
+    permissions: dict[str, dict[str, str]] = {}
+
+    _permissions = field_validator("permissions", mode="before")(_permission_overrides)
 
     @model_validator(mode="after")
     def _references(self) -> "AppConfig":
-        owners = {owner.id for owner in self.owners}
-        problems: list[tuple[str, str]] = []
-
-        def need_owner(key: str, owner_id: str | None) -> None:
-            if owner_id is not None and owner_id not in owners:
-                problems.append(
-                    (key, f"unknown owner {owner_id!r} (known: {', '.join(sorted(owners))})")
-                )
-
-        if len(owners) != len(self.owners):
-            problems.append(("owners", "two owners share an id"))
-        need_owner("triage_lead", self.triage_lead)
-        for i, owner in enumerate(self.owners):
-            need_owner(f"owners[{i}].backup", owner.backup)
-            if owner.calendar != "24x7" and owner.calendar not in self.calendars:
-                problems.append((f"owners[{i}].calendar", f"unknown calendar {owner.calendar!r}"))
-        for name, team in self.teams.items():
-            need_owner(f"teams.{name}.lead", team.lead)
-            for j, member in enumerate(team.members):
-                need_owner(f"teams.{name}.members[{j}]", member)
-        for i, rule in enumerate(self.routing):
-            need_owner(f"routing[{i}].owner", rule.owner)
-            if rule.team is not None and rule.team not in self.teams:
-                problems.append((f"routing[{i}].team", f"unknown team {rule.team!r}"))
-        for i, step in enumerate(self.escalation.chain):
-            if step not in {"owner", "backup", "team_lead", "triage_lead"}:
-                need_owner(f"escalation.chain[{i}]", step)
-        for i, digest in enumerate(self.digests):
-            need_owner(f"digests[{i}].owner", digest.owner)
+        problems = reference_problems(self)
         if problems:
             key, problem = problems[0]
-            raise ValueError(f"@{key}@{problem}")
+            raise ValueError(f"@{key}@{problem}")  # load_app_config takes the key back out
         return self
 
     def owner(self, owner_id: str) -> Owner:
@@ -285,31 +282,36 @@ def _error_key(loc: tuple[int | str, ...]) -> str:
     return key
 
 
-def load_app_config(path: Path) -> AppConfig:
-    """Read and validate `app.yaml`; any problem becomes one `ConfigError` line."""
+def load_app_config(path: Path, *, issue_ids: Collection[str] | None = None) -> AppConfig:
+    """Read and validate `app.yaml`; any problem becomes one `ConfigError` line naming the file,
+    the line where known, the key and the problem. With `issue_ids` (the knowledge base's), a
+    routing rule naming another issue is refused too."""
     source = str(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(source, "", "file not found (set TRIAGE_CONFIG to its path)") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else ""
-        raise ConfigError(
-            source, where, f"not valid YAML: {getattr(exc, 'problem', exc)}"
-        ) from None
+    raw, lines = read_yaml(path)
     if not isinstance(raw, dict):
         raise ConfigError(source, "", "expected a mapping of settings at the top level")
     try:
-        return AppConfig.model_validate(raw)
+        config = AppConfig.model_validate(raw)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        message = str(error["msg"]).removeprefix("Value error, ")
-        if message.startswith("@"):  # cross-reference errors carry their own key
-            _, key, problem = message.split("@", 2)
-            raise ConfigError(source, key, problem) from None
-        if error["type"] == "extra_forbidden":
-            message = "unknown key"
-        elif error["type"] == "missing":
-            message = "required key is missing"
-        raise ConfigError(source, _error_key(error["loc"]), message) from None
+        key, problem = _first_problem(exc)
+        raise ConfigError(source, key, problem, line=line_of(lines, key)) from None
+    problems = issue_problems(config, issue_ids) if issue_ids is not None else []
+    if problems:
+        key, problem = problems[0]
+        raise ConfigError(source, key, problem, line=line_of(lines, key))
+    return config
+
+
+def _first_problem(exc: ValidationError) -> tuple[str, str]:
+    error = exc.errors()[0]
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if message.startswith("@"):  # cross-reference errors carry their own key
+        _, key, problem = message.split("@", 2)
+        return key, problem
+    if error["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif error["type"] == "missing":
+        message = "required key is missing"
+    elif isinstance(got := error.get("input"), str) and len(got) <= 60 and repr(got) not in message:
+        message = f"{message} (got {got!r})"
+    return _error_key(error["loc"]), message

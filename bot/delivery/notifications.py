@@ -1,7 +1,8 @@
-"""Escalation notices to owners, enqueued on the outbox (Slack DM and email).
+"""Notices to desk people about a ticket (escalated, assigned, reopened, an SLA step), enqueued on
+the outbox on every channel the person has an address on.
 
-The core describes the notice (`view` "escalation" plus JSON data); the Slack adapter renders the
-Block Kit and the email adapter the MIME. Codes in the facts are masked before they leave.
+The core describes the notice (`Notice`); each adapter renders it. Codes in the facts are masked
+before they leave.
 """
 
 from datetime import datetime
@@ -11,7 +12,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from bot.config.app import AppConfig
+from bot.config.app import AppConfig, Owner
+from bot.delivery.messages import Notice, SlaSummary, dump
 from bot.delivery.outbox import enqueue
 from bot.privacy.masking import mask_all
 from bot.store.models import Ticket
@@ -42,142 +44,92 @@ def masked_facts(ticket: Ticket) -> list[str]:
 
 
 def candidate_label(ticket: Ticket) -> str:
+    if ticket.identity_status == "unverified":
+        writer = ticket.candidate_key or "unknown writer"
+        return f"{writer} (identity unverified; names MCP {ticket.named_mcp_id})"
     if ticket.candidate_mcp_id:
         return f"MCP {ticket.candidate_mcp_id}"
     return ticket.candidate_key or "unknown candidate"
 
 
-def escalation_deliveries(
-    config: AppConfig, *, ticket: Ticket, recipient: str, level: str, reason: str
-) -> list[dict[str, Any]]:
-    """The outbox rows (Slack DM when the person has a Slack id, and email) telling `recipient`
-    (an owner id) about `ticket`. Dedupe keys `escalation:{ticket}:{level}:{channel}`."""
-    owner = config.owner(recipient)
+def contacts(owner: Owner) -> list[tuple[str, str]]:
+    """Where a desk person is told things: (channel, address) for each address `app.yaml`
+    gives them."""
+    found = [("slack", owner.slack_user_id)] if owner.slack_user_id else []
+    return [*found, ("email", owner.email)]
+
+
+def notice(config: AppConfig, *, ticket: Ticket, recipient: str, level: str, reason: str) -> Notice:
+    """The notice telling `recipient` (an owner id) about `ticket`, and why."""
     ref = f"{config.desk.ticket_prefix}-{ticket.id}"
     facts = masked_facts(ticket)
     issue = ticket.issue or "unknown issue"
-    title = f"{ref} {issue} ({ticket.priority}) needs you: {reason}"
-    data: dict[str, Any] = {
-        "ticket_id": ticket.id,
-        "ref": ref,
-        "issue": ticket.issue,
-        "priority": ticket.priority,
-        "status": ticket.status,
-        "owner": ticket.owner,
-        "recipient": recipient,
-        "routing_rule": ticket.routing_rule,
-        "level": level,
-        "reason": reason,
-        "candidate": candidate_label(ticket),
-        "subject": ticket.subject,
-        "facts": facts,
-        "first_response_due_at": _iso(ticket.first_response_due_at),
-        "sla_due_at": _iso(ticket.sla_due_at),
-    }
+    due = _iso(ticket.sla_due_at)
     lines = [
-        title,
-        f"Candidate: {data['candidate']}",
+        f"{ref} {issue} ({ticket.priority}) needs you: {reason}",
+        f"Candidate: {candidate_label(ticket)}",
         f"Owner: {ticket.owner or '-'} (rule {ticket.routing_rule or '-'})",
-        f"Resolution due: {data['sla_due_at'] or '-'}",
+        f"Resolution due: {due or '-'}",
         *(f"- {line}" for line in facts),
         f"Show it: triage tickets show {ref}",
     ]
-    rows: list[dict[str, Any]] = []
-    if owner.slack_user_id:
-        rows.append(
-            {
-                "channel": "slack",
-                "kind": "escalation",
-                "recipient": owner.slack_user_id,
-                "payload": {
-                    "channel": owner.slack_user_id,
-                    "text": title,
-                    "thread_ts": None,
-                    "view": "escalation",
-                    "data": data,
-                    "file": None,
-                },
-                "dedupe_key": f"escalation:{ticket.id}:{level}:slack",
-                "ticket_id": ticket.id,
-            }
-        )
-    rows.append(
+    return Notice(
+        text="\n".join(lines),
+        subject=f"[{ref}] {issue} ({ticket.priority}): {reason}",
+        ticket_id=ticket.id,
+        ref=ref,
+        issue=ticket.issue,
+        priority=ticket.priority,
+        status=ticket.status,
+        owner=ticket.owner,
+        recipient=recipient,
+        routing_rule=ticket.routing_rule,
+        level=level,
+        reason=reason,
+        candidate=candidate_label(ticket),
+        identity=ticket.identity_status,
+        about=ticket.subject,
+        facts=facts,
+        first_response_due_at=_iso(ticket.first_response_due_at),
+        sla_due_at=due,
+    )
+
+
+def escalation_deliveries(
+    config: AppConfig, *, ticket: Ticket, recipient: str, level: str, reason: str
+) -> list[dict[str, Any]]:
+    """The outbox rows telling `recipient` (an owner id) about `ticket`, one per channel they
+    have an address on. Dedupe keys `escalation:{ticket}:{level}:{channel}`."""
+    message = dump(notice(config, ticket=ticket, recipient=recipient, level=level, reason=reason))
+    return [
         {
-            "channel": "email",
+            "channel": channel,
             "kind": "escalation",
-            "recipient": owner.email,
-            "payload": {
-                "to": owner.email,
-                "subject": f"[{ref}] {issue} ({ticket.priority}): {reason}",
-                "text": "\n".join(lines),
-                "html": None,
-                "in_reply_to": None,
-                "references": [],
-                "ticket_id": ticket.id,
-                "auto": False,
-                "attachments": [],
-            },
-            "dedupe_key": f"escalation:{ticket.id}:{level}:email",
+            "recipient": address,
+            "payload": message,
+            "dedupe_key": f"escalation:{ticket.id}:{level}:{channel}",
             "ticket_id": ticket.id,
         }
-    )
-    return rows
+        for channel, address in contacts(config.owner(recipient))
+    ]
 
 
 def sla_summary_deliveries(
-    config: AppConfig,
-    *,
-    recipient: str,
-    data: dict[str, Any],
-    text: str,
-    subject: str,
-    key: str,
+    config: AppConfig, *, summary: SlaSummary, key: str
 ) -> list[dict[str, Any]]:
-    """The outbox rows (Slack DM when the person has a Slack id, and email) carrying one SLA
-    summary (`view` "sla-summary", `data` as JSON) to `recipient` (an owner id). Dedupe keys
-    `{key}:{channel}`, `key` naming the person and the sweep."""
-    owner = config.owner(recipient)
-    fallback = f"{data['total']} tickets need you: {data['overdue']} overdue (SLA sweep)"
-    rows: list[dict[str, Any]] = []
-    if owner.slack_user_id:
-        rows.append(
-            {
-                "channel": "slack",
-                "kind": "sla-summary",
-                "recipient": owner.slack_user_id,
-                "payload": {
-                    "channel": owner.slack_user_id,
-                    "text": fallback,
-                    "thread_ts": None,
-                    "view": "sla-summary",
-                    "data": data,
-                    "file": None,
-                },
-                "dedupe_key": f"{key}:slack",
-            }
-        )
-    rows.append(
+    """The outbox rows carrying one SLA summary to its person, one per channel they have an
+    address on. Dedupe keys `{key}:{channel}`, `key` naming the person and the sweep."""
+    message = dump(summary)
+    return [
         {
-            "channel": "email",
+            "channel": channel,
             "kind": "sla-summary",
-            "recipient": owner.email,
-            "payload": {
-                "to": owner.email,
-                "subject": subject,
-                "text": text,
-                "html": None,
-                "in_reply_to": None,
-                "references": [],
-                "ticket_id": None,
-                "auto": False,
-                "attachments": [],
-                "view": "sla-summary",
-                "data": data,
-            },
-            "dedupe_key": f"{key}:email",
+            "recipient": address,
+            "payload": message,
+            "dedupe_key": f"{key}:{channel}",
         }
-    )
-    return rows
+        for channel, address in contacts(config.owner(summary.recipient))
+    ]
 
 
 def notify_escalation(

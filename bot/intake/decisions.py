@@ -17,8 +17,9 @@ Action = Literal["answer", "escalate", "ask-id", "none"]
 
 ASK_FOR_ID = (
     "Thanks for your message. We could not match it to a candidate record{why}. "
-    "Please reply with your MCP ID (the 4 to 10 digit number on your transcript) so we can "
-    "check your records."
+    "Please reply with your MCP ID (the 4 to 10 digit number on your transcript). We share record "
+    "details only with the candidate: at the email address or Slack account on their record, or "
+    "after one of our agents has verified who you are."
 )
 # Issues a person always reviews, whatever the records say.
 ALWAYS_ESCALATE = {"unexpected-registration", "promo-code-rejected"}

@@ -148,7 +148,7 @@ def _previous_outcome(stored: Message) -> IntakeOutcome:
 
 def _thread_ticket_id(session: Session, message: InboundMessage) -> int | None:
     """The ticket this message continues: an id the adapter read (a `[TRI-12]` tag), else the
-    newest ticket of a message it replies to (email In-Reply-To/References, a Slack thread)."""
+    newest ticket of a message it replies to (the ids it names as answered, its thread)."""
     if message.ticket_id is not None:
         return message.ticket_id
     conditions = []

@@ -1,5 +1,8 @@
 """Triage one message: parse it, match it to known issues, identify the candidate, run each
-issue's records check and decide answer or escalate. Pure of side effects but the records read."""
+issue's records check and decide answer or escalate. Pure of side effects but the records read.
+
+A message whose writer is not proven to be the candidate it names (`bot.privacy.disclosure`)
+runs no check: it becomes the writer's own ticket, linked to that candidate, for a person."""
 
 import re
 from datetime import datetime
@@ -9,6 +12,7 @@ from sqlalchemy.orm import Session
 from bot.intake.decisions import decide
 from bot.matching.matcher import Classification
 from bot.ops.runtime import Runtime
+from bot.privacy.disclosure import judge, writer_key
 from bot.records.checks import run_check
 from bot.records.identify import Identification, identify
 from bot.records.result import CheckResult, unavailable_result
@@ -32,15 +36,25 @@ def triage_message(
     classification = runtime.matcher.classify_parsed(parsed)
     entities = classification.entities.model_dump()
     identification = _identify(session, runtime, message, entities["mcp_ids"])
+    disclosure = judge(message, identification)
+    if disclosure.unverified:
+        assert disclosure.about is not None
+        named, why = disclosure.about.mcp_id, disclosure.reason
+        return _unverified(runtime, message, classification, named, why, thread_ticket_id)
+    quoted = entities["mcp_ids"]
+    unmatched = identification.candidate is None and not identification.unavailable
+    if quoted and unmatched and not message.actor:
+        # An MCP id that matches nobody (or several) gets the same answer as one that matches
+        # someone the writer is not proven to be: the reply never tells which ids exist.
+        why = "the MCP id matches no single candidate"
+        return _unverified(runtime, message, classification, quoted[0], why, thread_ticket_id)
     candidate = identification.candidate
     verdicts = [
-        _verdict(runtime, issue_id, score, identification, entities, now)
+        verdict_for(runtime, issue_id, score, identification, entities, now)
         for issue_id, score in _issues(classification)
     ]
-    regions = entities["regions"]
-    desk_region = next((r for r in regions if r in DESK_REGIONS), None)
-    country = next((r for r in regions if r not in DESK_REGIONS), None)
-    sender_key = message.sender_email or message.slack_user_id
+    desk_region, country = _places(entities)
+    sender_key = writer_key(message)
     if message.on_behalf_of and not _MCP_ID.match(message.on_behalf_of):
         sender_key = message.on_behalf_of.lower()
     return TriagedMessage(
@@ -56,6 +70,57 @@ def triage_message(
         ticket_id=thread_ticket_id,
         entities=entities,
         actor=message.actor,
+    )
+
+
+def _places(entities: dict[str, list[str]]) -> tuple[str | None, str | None]:
+    """The desk region and the country the message itself names."""
+    regions = entities["regions"]
+    desk_region = next((r for r in regions if r in DESK_REGIONS), None)
+    country = next((r for r in regions if r not in DESK_REGIONS), None)
+    return desk_region, country
+
+
+def _unverified(
+    runtime: Runtime,
+    message: InboundMessage,
+    classification: Classification,
+    named: str,
+    why: str,
+    thread_ticket_id: int | None,
+) -> TriagedMessage:
+    """The writer's own ticket about a candidate they are not proven to be: keyed on the writer,
+    routed by what the text says (the candidate's region would hint at who they are), no records
+    check, no drafted answer, no name: a person verifies the writer first."""
+    entities = classification.entities.model_dump()
+    desk_region, country = _places(entities)
+    reason = f"identity unverified: the message names MCP {named}; {why}"
+    verdicts = []
+    for issue_id, score in _issues(classification):
+        known = runtime.knowledge.issues.get(issue_id) if issue_id else None
+        verdicts.append(
+            IssueVerdict(
+                issue=issue_id,
+                score=round(score, 3),
+                action="none" if issue_id == NOT_A_REQUEST else "escalate",
+                facts={"decision_reason": reason, "identity": "unverified", "named_mcp_id": named},
+                team=known.team if known else None,
+                default_priority=known.priority if known else "normal",
+            )
+        )
+    return TriagedMessage(
+        source=message.source,
+        candidate_key=writer_key(message),
+        region=desk_region,
+        country=country,
+        exams=entities["exams"],
+        signals=classification.signals,
+        verdicts=verdicts,
+        ticket_id=thread_ticket_id,
+        entities=entities,
+        actor=message.actor,
+        identity_unverified=True,
+        named_mcp_id=named,
     )
 
 
@@ -87,7 +152,7 @@ def _identify(
     )
 
 
-def _verdict(
+def verdict_for(
     runtime: Runtime,
     issue_id: str | None,
     score: float,
@@ -95,6 +160,7 @@ def _verdict(
     entities: dict[str, list[str]],
     now: datetime,
 ) -> IssueVerdict:
+    """Run the issue's records check for the identified candidate and decide what to do."""
     known = runtime.knowledge.issues.get(issue_id) if issue_id else None
     check: CheckResult | None = None
     if known is not None and known.check is not None:

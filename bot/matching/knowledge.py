@@ -9,12 +9,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bot.errors import UserError
+from bot.config.yaml_source import read_yaml
+from bot.errors import ConfigError, UserError
 
 EXAMS_FILE = "exams.yaml"
 
@@ -142,12 +142,13 @@ def _template_env() -> SandboxedEnvironment:
 
 
 def _read_yaml(path: Path) -> Any:
+    # The same strict reader as app.yaml: duplicate keys, bad encodings, binary content and
+    # runaway nesting are one line naming the file, not a traceback or a silent last-wins.
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise KnowledgeError(str(path), "", f"invalid YAML: {exc}") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise KnowledgeError(str(path), "", f"cannot read: {exc}") from exc
+        return read_yaml(path)[0]
+    except ConfigError as exc:
+        where = f"{exc.source}:{exc.line}" if exc.line else exc.source
+        raise KnowledgeError(where, exc.key, exc.problem) from None
 
 
 def _first_error(path: Path, exc: ValidationError) -> KnowledgeError:

@@ -3,8 +3,12 @@
 Code logs ids, sources, issue ids and counts, never what a candidate wrote; the filter here is
 the safety net for what slips through anyway: codes are masked wherever they appear (message,
 arguments, exception text), fields that carry message content are dropped, SQL parameters
-(which hold bodies) are cut out of database errors, and a line cannot grow long enough to hold
-a whole message.
+(which hold bodies) are cut out of database errors, query strings are cut out of request lines,
+and a line cannot grow long enough to hold a whole message.
+
+Libraries that log what they send or store below WARNING (slack_sdk's request and response
+bodies, bolt's responses, SQLAlchemy's statement parameters) are held at WARNING whatever
+`LOG_LEVEL` says: a DEBUG log carries no name, address or fact either.
 """
 
 import json
@@ -15,8 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from bot.config.settings import Settings
-from bot.privacy.masking import mask_secret
-from bot.text.parse import _CODE_AFTER_WORD, _CODE_SHAPE
+from bot.privacy.masking import mask_codes
 
 MAX_MESSAGE_CHARS = 400
 # `extra=` fields that would carry what someone wrote: dropped, whatever the caller meant.
@@ -26,22 +29,28 @@ CONTENT_FIELDS = frozenset(
 _STANDARD_FIELDS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 # SQLAlchemy appends the statement's parameters (message bodies, addresses) to its errors.
 _SQL_PARAMETERS = re.compile(r"\[parameters: .*?\](?=\s*(?:\n|\(Background|$))", re.DOTALL)
+# A request line's query string may hold an address or an id (`/healthz?email=...`).
+_QUERY = re.compile(r"(\b(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /[^\s?\"]*)\?[^\s\"]*")
 _HANDLER_NAME = "triage"
-
-
-def mask_codes(text: str) -> str:
-    """Mask every voucher or promotion code the parser would recognise in `text`."""
-    if not text:
-        return text
-    text = _CODE_AFTER_WORD.sub(
-        lambda m: m.group(0).replace(m.group(1), mask_secret(m.group(1))), text
-    )
-    return _CODE_SHAPE.sub(lambda m: mask_secret(m.group(0)), text)
+# Loggers that write message bodies, API payloads or SQL parameters below WARNING.
+QUIET_LIBRARIES = (
+    "slack_sdk",
+    "slack_bolt",
+    "sqlalchemy",
+    "urllib3",
+    "websocket",
+    "websockets",
+    "httpx",
+    "httpcore",
+    "python_multipart",
+    "multipart",
+)
 
 
 def scrub(text: str, *, limit: int | None = MAX_MESSAGE_CHARS) -> str:
     """What a log line may hold of `text`: codes masked, SQL parameters cut, length capped."""
     text = mask_codes(_SQL_PARAMETERS.sub("[parameters hidden]", text))
+    text = _QUERY.sub(r"\1?[query hidden]", text)
     if limit is not None and len(text) > limit:
         text = text[:limit] + f"... [{len(text) - limit} chars cut]"
     return text
@@ -149,8 +158,10 @@ def configure_logging(
     handler = make_handler(settings.env.log_format, stream)
     root.addHandler(handler)
     root.setLevel(level if level is not None else settings.env.log_level.upper())
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "slack_bolt", "slack_sdk"):
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", *QUIET_LIBRARIES):
         logger = logging.getLogger(name)
         logger.handlers.clear()  # uvicorn installs its own, which would skip the redaction
         logger.propagate = True
+    for name in QUIET_LIBRARIES:  # their DEBUG and INFO lines carry bodies and parameters
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.getEffectiveLevel()))
     return handler

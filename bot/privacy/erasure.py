@@ -1,260 +1,218 @@
-"""Forgetting a candidate: their personal data goes, the anonymised tickets and an audit stay.
+"""Forgetting a candidate: their personal data goes everywhere, anonymised tickets and one audit
+record stay.
 
-What goes: the candidate's records (the candidate row and, by cascade, emails, attempts,
-registrations, invitations, vouchers, certifications); the bodies, raw text and subjects of
-every message they sent, received or that belongs to their tickets; their addresses wherever
-they were a sender or recipient; mail bookkeeping about their addresses; outbox payloads about
-them (deliveries to them that were still waiting are cancelled). What stays: tickets with their
-issue, status, priority, owner, routing and SLA times, with the candidate key replaced by a
-random reference, entities reduced to exams and providers, facts removed; message ids (so a
-re-polled mail is still recognised and not taken in again); the audit trail with the
-candidate's identifiers replaced, plus an "erased" event on every ticket and one `Erasure` row.
+What goes:
+- their records (candidate, addresses, attempts, registrations, invitations, vouchers, ...);
+- every message they sent or were sent, or that belongs to their tickets: body, subject, raw
+  text, headers, their address, and the message ids (`external_id` becomes a one-way hash, so a
+  re-polled mail is still recognised and not taken in again; `thread_key` and `in_reply_to` go);
+- messages by others that name them (MCP id, address, Slack id, full name, a code, one of their
+  Message-IDs): every trace of them is replaced, and the raw text is dropped, since an encoded
+  MIME part cannot be redacted reliably;
+- outbox deliveries about them (to them, or on their tickets): payloads emptied, and any still
+  waiting is cancelled, never sent;
+- the issue corrections on their tickets, the Slack event rows of their messages, their
+  automatic-reply counters, bounce marks and quarantined mail;
+- finally any row of any table that still names them, found by a sweep of every text column.
+
+What stays: their tickets with issue, status, priority, owner, routing and SLA times, the
+candidate key replaced by `erased:<reference>`, entities reduced to exams and providers, facts
+removed; the audit trail with every trace of them replaced, plus an `erased` event on each
+ticket; and one `erasures` row saying who erased how much and when, holding no personal data.
 """
 
 import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.errors import UserError
+from bot.privacy import erase_steps as steps
+from bot.privacy.sweep import rows_naming, sweep
+from bot.privacy.traces import Traces
+from bot.records.source import DatabaseRecords, RecordsSource
 from bot.store.models import Message, Ticket, TicketMessage
 from bot.store.models.base import utcnow
 from bot.store.models.erasure import Erasure
-from bot.store.models.mail import AutoReply, BouncingAddress, QuarantinedMessage
 from bot.store.models.outbox import OutboxItem
-from bot.store.models.records import Candidate, CandidateEmail
-from bot.tickets.lifecycle import record_event
+from bot.store.models.records import Candidate
 
-ERASED = "[erased]"
 MCP_ID = re.compile(r"^\d{4,10}$")
-# Entities that say what the problem was, not who had it.
-KEPT_ENTITIES = ("exams", "providers")
+# Columns of `messages` that may name someone in a message written by somebody else.
+MENTION_COLUMNS = ("body", "subject", "raw", "in_reply_to", "thread_key", "meta")
 
 
 @dataclass
-class Subject:
-    """Who is being forgotten: every identifier we know them by."""
+class Person:
+    """Who is being forgotten: every identifier the desk may know them by."""
 
     mcp_id: str | None = None
     emails: set[str] = field(default_factory=set)
     slack_user_ids: set[str] = field(default_factory=set)
     names: set[str] = field(default_factory=set)
+    codes: set[str] = field(default_factory=set)  # voucher and promotion codes
 
     @property
     def keys(self) -> set[str]:
-        """The values tickets and messages may name them by (candidate key, sender), lower-cased."""
+        """What tickets, messages and deliveries name them by (key, sender, recipient)."""
         keys = self.emails | self.slack_user_ids | ({self.mcp_id} if self.mcp_id else set())
         return {key.lower() for key in keys}
 
-    @property
-    def identifiers(self) -> list[str]:
-        """Everything to replace in free text, longest first."""
-        return sorted(self.keys | self.names, key=len, reverse=True)
+    def traces(self) -> Traces:
+        return Traces(
+            mcp_id=self.mcp_id,
+            emails=set(self.emails),
+            slack_user_ids=set(self.slack_user_ids),
+            names=set(self.names),
+            codes=set(self.codes),
+        )
 
 
 @dataclass
 class Plan:
     """What an erasure touches; shown before asking for confirmation."""
 
-    subject: Subject
+    person: Person
+    traces: Traces
     ticket_ids: list[int]
-    message_ids: list[int]
+    message_ids: list[int]  # theirs: erased whole
+    mention_ids: list[int]  # others' messages naming them: redacted
     outbox_ids: list[int]
+    pending_outbox: int
     has_records: bool
 
     @property
     def empty(self) -> bool:
-        return not (self.ticket_ids or self.message_ids or self.outbox_ids or self.has_records)
+        return not (
+            self.ticket_ids or self.message_ids or self.mention_ids or self.outbox_ids
+            or self.has_records
+        )  # fmt: skip
 
 
-def find_subject(session: Session, identifier: str) -> Subject:
-    """The candidate named by an MCP id or an email address, with all their identifiers."""
+def find_person(session: Session, identifier: str, records: RecordsSource | None = None) -> Person:
+    """The candidate named by an MCP id or an email address, with every identifier on record."""
     identifier = identifier.strip()
     if MCP_ID.match(identifier):
-        subject = Subject(mcp_id=identifier)
+        person = Person(mcp_id=identifier)
     elif "@" in identifier and " " not in identifier:
-        email = identifier.lower()
-        owner = session.scalar(select(CandidateEmail.mcp_id).where(CandidateEmail.email == email))
-        subject = Subject(mcp_id=owner, emails={email})
+        person = Person(emails={identifier.lower()})
     else:
         raise UserError(f"not an MCP id or an email address: {identifier!r}")
-    if subject.mcp_id:
-        candidate = session.get(Candidate, subject.mcp_id)
-        if candidate is not None:
-            subject.names.add(candidate.name)
-            if candidate.slack_user_id:
-                subject.slack_user_ids.add(candidate.slack_user_id)
-        subject.emails |= set(
-            session.scalars(
-                select(CandidateEmail.email).where(CandidateEmail.mcp_id == subject.mcp_id)
-            )
-        )
-    return subject
+    found = (records or DatabaseRecords(session)).get(identifier)
+    if found is not None:
+        candidate = found.candidate
+        person.mcp_id = candidate.mcp_id
+        person.names.add(candidate.name)
+        person.emails |= {e.lower() for e in candidate.emails}
+        if candidate.slack_user_id:
+            person.slack_user_ids.add(candidate.slack_user_id)
+        person.codes |= {v.code for v in found.vouchers}
+        person.codes |= {i.promo_code for i in found.invitations if i.promo_code}
+    return person
 
 
-def plan_erasure(session: Session, subject: Subject) -> Plan:
-    keys = sorted(subject.keys)
+def plan_erasure(session: Session, person: Person) -> Plan:
+    """Find everything that is theirs or names them; reads only."""
+    keys = sorted(person.keys)
+    by_mcp = [person.mcp_id] if person.mcp_id else []
     ticket_ids = list(
         session.scalars(
             select(Ticket.id).where(
-                or_(
-                    func.lower(Ticket.candidate_key).in_(keys),
-                    Ticket.candidate_mcp_id == subject.mcp_id if subject.mcp_id else False,
-                )
+                or_(func.lower(Ticket.candidate_key).in_(keys), Ticket.candidate_mcp_id.in_(by_mcp))
             )
         )
     )
     linked = select(TicketMessage.message_id).where(TicketMessage.ticket_id.in_(ticket_ids))
-    conditions = [
-        func.lower(Message.sender).in_(keys),
-        func.lower(Message.recipient).in_(keys),
-        Message.id.in_(linked),
-    ]
-    if subject.mcp_id:
-        conditions.append(Message.candidate_mcp_id == subject.mcp_id)
-    message_ids = list(session.scalars(select(Message.id).where(or_(*conditions))))
-    outbox_ids = list(
-        session.scalars(
-            select(OutboxItem.id).where(
-                or_(
-                    OutboxItem.ticket_id.in_(ticket_ids), func.lower(OutboxItem.recipient).in_(keys)
-                )
+    own = session.execute(
+        select(Message.id, Message.external_id, Message.subject).where(
+            or_(
+                func.lower(Message.sender).in_(keys),
+                func.lower(Message.recipient).in_(keys),
+                Message.candidate_mcp_id.in_(by_mcp),
+                Message.id.in_(linked),
             )
         )
+    ).all()
+    traces = person.traces()
+    for row in own:
+        traces.add_message(external_id=row.external_id, subject=row.subject)
+    message_ids = [row.id for row in own]
+    columns = [Message.__table__.c[name] for name in MENTION_COLUMNS]
+    mention_ids = sorted(
+        set(rows_naming(session, Message.__table__, columns, traces)) - set(message_ids)
     )
-    has_records = bool(subject.mcp_id and session.get(Candidate, subject.mcp_id))
-    return Plan(subject, ticket_ids, message_ids, outbox_ids, has_records)
+    about_them = or_(
+        OutboxItem.ticket_id.in_(ticket_ids),
+        func.lower(OutboxItem.recipient).in_(keys),
+        OutboxItem.dedupe_key.in_([f"reply:{i}" for i in message_ids]),
+    )
+    outbox = session.execute(select(OutboxItem.id, OutboxItem.status).where(about_them)).all()
+    return Plan(
+        person=person,
+        traces=traces,
+        ticket_ids=ticket_ids,
+        message_ids=message_ids,
+        mention_ids=mention_ids,
+        outbox_ids=[row.id for row in outbox],
+        pending_outbox=sum(row.status == "pending" for row in outbox),
+        has_records=bool(person.mcp_id and session.get(Candidate, person.mcp_id)),
+    )
 
 
 def forget(
-    session: Session, *, identifier: str, actor: str, now: datetime | None = None
+    session: Session,
+    *,
+    identifier: str,
+    actor: str,
+    records: RecordsSource | None = None,
+    now: datetime | None = None,
 ) -> Erasure:
     """Erase the candidate's personal data; returns the audit row. The caller commits."""
     now = now or utcnow()
-    subject = find_subject(session, identifier)
-    plan = plan_erasure(session, subject)
+    plan = plan_erasure(session, find_person(session, identifier, records))
     if plan.empty:
         raise UserError(f"nothing is stored about {identifier.strip()!r}")
     reference = secrets.token_hex(8)
     anonymous = f"erased:{reference}"
-    scrub = _scrubber(subject, anonymous)
-
-    for message in session.scalars(select(Message).where(Message.id.in_(plan.message_ids))):
-        _erase_message(message, subject)
-    for ticket in session.scalars(select(Ticket).where(Ticket.id.in_(plan.ticket_ids))):
-        _erase_ticket(ticket, anonymous)
-        for event in ticket.events:
-            event.actor = scrub(event.actor)
-            event.reason = scrub(event.reason) if event.reason else event.reason
-            event.data = scrub(event.data)
-        record_event(
-            session, ticket=ticket, actor=actor, action="erased", reason="personal data erased",
-            data={"erasure": reference}, now=now,
-        )  # fmt: skip
-    cancelled = 0
-    for item in session.scalars(select(OutboxItem).where(OutboxItem.id.in_(plan.outbox_ids))):
-        cancelled += _erase_delivery(item, subject, scrub, anonymous)
-    mail_rows = _erase_mail_bookkeeping(session, subject)
-    if plan.has_records:
-        session.execute(delete(CandidateEmail).where(CandidateEmail.mcp_id == subject.mcp_id))
-        session.execute(delete(Candidate).where(Candidate.mcp_id == subject.mcp_id))
-
-    erasure = Erasure(
-        reference=reference,
-        actor=actor,
-        erased_at=now,
-        counts={
-            "tickets": len(plan.ticket_ids),
-            "messages": len(plan.message_ids),
-            "deliveries": len(plan.outbox_ids),
-            "deliveries_cancelled": cancelled,
-            "mail_rows": mail_rows,
-            "records": plan.has_records,
-        },
+    person, traces = plan.person, plan.traces
+    slack_ids = steps.slack_ids_of(session, plan.message_ids)  # before their ids are hashed
+    counts: dict[str, int | bool] = {
+        "tickets": len(plan.ticket_ids),
+        "messages": steps.erase_messages(session, plan.message_ids, person.keys),
+        "mentions": steps.redact_mentions(session, plan.mention_ids, traces, anonymous),
+    }
+    steps.anonymise_tickets(
+        session, plan.ticket_ids, traces, anonymous=anonymous, actor=actor,
+        reference=reference, now=now,
+    )  # fmt: skip
+    emptied, cancelled = steps.empty_deliveries(
+        session, plan.outbox_ids, person.keys, anonymous=anonymous, reference=reference
     )
+    counts |= {"deliveries": emptied, "deliveries_cancelled": cancelled}
+    counts["corrections"] = steps.delete_corrections(session, plan.ticket_ids)
+    counts["slack_events"] = steps.delete_slack_events(session, slack_ids)
+    counts["mail_rows"] = steps.erase_mail_bookkeeping(session, person.emails, traces)
+    counts["records"] = steps.delete_records(session, person.mcp_id) if plan.has_records else False
+    session.flush()
+    counts["other_rows"] = sum(sweep(session, traces, anonymous).values())
+
+    erasure = Erasure(reference=reference, actor=actor, erased_at=now, counts=counts)
     session.add(erasure)
     session.flush()
     return erasure
 
 
-def _scrubber(subject: Subject, replacement: str):  # type: ignore[no-untyped-def]
-    """A function replacing the subject's identifiers in strings, lists and dicts."""
-    identifiers = [i for i in subject.identifiers if i]
-    pattern = (
-        re.compile("|".join(re.escape(i) for i in identifiers), re.IGNORECASE)
-        if identifiers
-        else None
+def was_erased(session: Session, *, source: str, external_id: str) -> bool:
+    """Whether a message with this id was taken in once and has since been erased: intake
+    must not take it in again (a re-polled mailbox, a re-fed file)."""
+    return (
+        session.scalar(
+            select(Message.id).where(
+                Message.source == source, Message.external_id == steps.tombstone(external_id)
+            )
+        )
+        is not None
     )
-
-    def scrub(value: Any) -> Any:
-        if pattern is None:
-            return value
-        if isinstance(value, str):
-            return pattern.sub(replacement, value)
-        if isinstance(value, list):
-            return [scrub(v) for v in value]
-        if isinstance(value, dict):
-            return {k: scrub(v) for k, v in value.items()}
-        return value
-
-    return scrub
-
-
-def _erase_message(message: Message, subject: Subject) -> None:
-    message.body = ERASED
-    message.raw = None
-    if message.subject:
-        message.subject = ERASED
-    if message.sender and message.sender.lower() in subject.keys:
-        message.sender = None
-    if message.recipient and message.recipient.lower() in subject.keys:
-        message.recipient = None
-    message.candidate_mcp_id = None
-    message.meta = {"erased": True}
-
-
-def _erase_ticket(ticket: Ticket, anonymous: str) -> None:
-    ticket.candidate_key = anonymous
-    ticket.candidate_mcp_id = None
-    if ticket.subject:
-        ticket.subject = ERASED
-    if ticket.answer:
-        ticket.answer = ERASED
-    entities = ticket.entities if isinstance(ticket.entities, dict) else {}
-    ticket.entities = {k: entities[k] for k in KEPT_ENTITIES if k in entities}
-    ticket.facts = {}
-    ticket.facts_summary = []
-
-
-def _erase_delivery(item: OutboxItem, subject: Subject, scrub: Any, anonymous: str) -> int:
-    """Deliveries to the candidate are cancelled if waiting and emptied; notices to agents
-    about them keep going with the identifiers replaced. Returns 1 when one was cancelled."""
-    to_candidate = item.recipient.lower() in subject.keys
-    if not to_candidate:
-        item.payload = scrub(item.payload)
-        return 0
-    cancelled = item.status == "pending"
-    if cancelled:
-        item.status, item.last_error, item.claimed_until = "dead", "cancelled: erased", None
-    item.recipient = anonymous
-    item.payload = {"erased": True}
-    return int(cancelled)
-
-
-def _erase_mail_bookkeeping(session: Session, subject: Subject) -> int:
-    if not subject.emails:
-        return 0
-    emails = sorted(subject.emails)
-    removed = 0
-    for model in (AutoReply, BouncingAddress):
-        removed += session.execute(delete(model).where(model.address.in_(emails))).rowcount or 0
-    needles = [e.encode() for e in emails]
-    for row_id, raw in session.execute(select(QuarantinedMessage.id, QuarantinedMessage.raw)):
-        if any(n in bytes(raw).lower() for n in needles):
-            session.execute(delete(QuarantinedMessage).where(QuarantinedMessage.id == row_id))
-            removed += 1
-    return removed

@@ -1,22 +1,137 @@
-"""Masking of secrets (voucher and promotion codes) before they reach logs, digests or channels."""
+"""Voucher and promotion codes: how they are recognised in text, and masked before they reach
+logs, digests or channels.
+
+One rule for the parser, the log filter and every output: a code is recognised whatever case
+it is written in and however its groups are joined (`IN26-9F3D-7Q2K`, `in26-9f3d-7q2k`,
+`IN26 9F3D 7Q2K`), and an exam code (`71-621`), a date or an MCP ID never is.
+"""
 
 import re
+from collections.abc import Iterator
+from itertools import pairwise
 
 _VISIBLE = 4
+Span = tuple[int, int]
+
+# A run of letter-and-digit groups joined by a dash (spaces around it allowed) or by spaces;
+# which runs are codes is decided in `_codes_in_run`, because "every group mixes letters and
+# digits when they are joined by spaces" is beyond a readable regex.
+_GROUP = r"[A-Za-z0-9]{3,12}"
+_JOINT = r"[ \t]*-[ \t]*|[ \t]+"
+_RUN = re.compile(rf"(?<![\w-]){_GROUP}(?:(?:{_JOINT}){_GROUP})*(?![\w-])")
+_GROUP_IN_RUN = re.compile(_GROUP)
+# Cheap test first: a code holds a letter next to a digit somewhere; most text has none.
+_MIXED_HINT = re.compile(r"[A-Za-z]\d|\d[A-Za-z]")
+# A code right after the word "code" may be one group (`promo code is x9k2p7q1`).
+CODE_AFTER_WORD = re.compile(
+    r"\bcode\b(?:\s+(?:is|was))?\s*[:=]?\s*[\"']?((?=[A-Za-z0-9-]*\d)(?=[A-Za-z0-9-]*[A-Za-z])"
+    r"[A-Za-z0-9][A-Za-z0-9-]{5,30})(?![\w-])",
+    re.IGNORECASE,
+)
+_MAX_GROUPS = 6
+_SPACED_MIN_GROUPS = 3
+_SPACED_MIN_CHARS = 4
+
+
+def _mixed(group: str) -> bool:
+    return any(c.isdigit() for c in group) and any(c.isalpha() for c in group)
+
+
+def _codes_in_run(text: str, start: int, end: int) -> Iterator[Span]:
+    """The codes in one run of groups.
+
+    Dash-joined groups form a chunk: 2 to 6 groups with at least one mixing letters and digits
+    (`ABCD-EFGH-7Q2K`, not `pre-2026` or `71-621`). Chunks joined by spaces belong to one code
+    only when each of their groups mixes letters and digits and has four characters or more, so
+    ordinary words and `3rd`-like ordinals never join; three such groups make a code alone.
+    """
+    groups = [(m.start() + start, m.end() + start) for m in _GROUP_IN_RUN.finditer(text[start:end])]
+    chunks: list[list[Span]] = [[groups[0]]]
+    for previous, current in pairwise(groups):
+        if "-" in text[previous[1] : current[0]]:
+            chunks[-1].append(current)
+        else:
+            chunks.append([current])
+
+    def dashed_code(chunk: list[Span]) -> bool:
+        return 2 <= len(chunk) <= _MAX_GROUPS and any(_mixed(text[a:b]) for a, b in chunk)
+
+    def joins_by_space(chunk: list[Span]) -> bool:
+        words = [text[a:b] for a, b in chunk]
+        return all(_mixed(w) and len(w) >= _SPACED_MIN_CHARS for w in words) and (
+            len(chunk) == 1 or dashed_code(chunk)
+        )
+
+    i = 0
+    while i < len(chunks):
+        j, dashed = i, 0
+        while j < len(chunks) and joins_by_space(chunks[j]):
+            dashed += len(chunks[j]) > 1
+            if dashed > 1:  # two dashed codes side by side are two codes
+                break
+            j += 1
+        joined = chunks[i:j]
+        if joined and (dashed or sum(len(c) for c in joined) >= _SPACED_MIN_GROUPS):
+            yield joined[0][0][0], joined[-1][-1][1]
+        elif not joined and dashed_code(chunks[i]):
+            yield chunks[i][0][0], chunks[i][-1][1]
+        i = max(j, i + 1)
+
+
+def find_codes(text: str) -> list[tuple[Span, str]]:
+    """Every voucher or promotion code in `text`, as (span, code as written), in text order."""
+    found: list[tuple[Span, str]] = []
+    if "code" in text.lower():
+        found += [(m.span(1), m.group(1)) for m in CODE_AFTER_WORD.finditer(text)]
+    if _MIXED_HINT.search(text):
+        for run in _RUN.finditer(text):
+            if _MIXED_HINT.search(run.group(0)):
+                found += [((a, b), text[a:b]) for a, b in _codes_in_run(text, *run.span())]
+    found.sort()
+    kept: list[tuple[Span, str]] = []
+    for span, code in found:  # a code after "code" may also be a run: keep the longer, once
+        if kept and span[0] < kept[-1][0][1]:
+            if span[1] - span[0] > kept[-1][0][1] - kept[-1][0][0]:
+                kept[-1] = (span, code)
+            continue
+        kept.append((span, code))
+    return kept
 
 
 def mask_secret(code: str | None) -> str:
-    """Show only the last four characters of a code: `ABCD-EFGH-7Q2K` -> `****-7Q2K`."""
+    """Show only the last four letters or digits of a code: `ABCD-EFGH-7Q2K` -> `****-7Q2K`,
+    `in26 9f3d 7q2k` -> `****-7q2k`."""
     if not code:
         return ""
-    code = code.strip()
-    if len(code) <= _VISIBLE:
-        return "*" * len(code)
-    return "****-" + code[-_VISIBLE:]
+    visible = re.sub(r"[^A-Za-z0-9]", "", code)
+    if len(visible) <= _VISIBLE:
+        return "*" * len(visible)
+    return "****-" + visible[-_VISIBLE:]
+
+
+def mask_codes(text: str) -> str:
+    """`text` with every code `find_codes` recognises masked."""
+    if not text:
+        return text
+    pieces, cursor = [], 0
+    for (start, end), code in find_codes(text):
+        pieces += [text[cursor:start], mask_secret(code)]
+        cursor = end
+    pieces.append(text[cursor:])
+    return "".join(pieces)
+
+
+def _loose(code: str) -> re.Pattern[str]:
+    """Matches `code` in any case, with or without dashes or spaces between its characters."""
+    chars = re.sub(r"[^A-Za-z0-9]", "", code)
+    body = r"[\s-]*".join(re.escape(c) for c in chars)
+    return re.compile(rf"(?<![A-Za-z0-9]){body}(?![A-Za-z0-9])", re.IGNORECASE)
 
 
 def mask_all(text: str, codes: list[str]) -> str:
-    """Replace every occurrence of the given codes in `text` with their masked form."""
+    """Replace every occurrence of the given codes in `text`, however written, with their masked
+    form."""
     for code in sorted({c for c in codes if c}, key=len, reverse=True):
-        text = re.sub(re.escape(code), mask_secret(code), text, flags=re.IGNORECASE)
+        if len(re.sub(r"[^A-Za-z0-9]", "", code)) > _VISIBLE:
+            text = _loose(code).sub(mask_secret(code), text)
     return text

@@ -1,14 +1,12 @@
-"""Import records files (CSV or JSON Lines) into the database: validate every row, report the bad
-ones as `file:line: reason`, upsert the good ones on their natural keys.
+"""Import records files (CSV or JSON Lines, read by `reading`) into the database: validate every
+row, report the bad ones as `file:line: reason`, upsert the good ones on their natural keys.
 
 A row goes in whole or not at all (a candidate with its addresses included); re-importing the same
 files changes nothing. Rows are written in batches with executemany, one transaction per batch;
 if the database refuses a batch, its rows are retried one by one so only the bad row is lost.
 """
 
-import csv
-import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import UserError
 from bot.records.bulk import bulk_insert
+from bot.records.reading import Line, file_encoding, read_rows
 from bot.records.schemas import ROW_MODELS, Row
 from bot.store.models.records import (
     Candidate,
@@ -114,28 +113,33 @@ def import_records(
 ) -> ImportReport:
     """Import every records file found in `paths`; bad rows are reported, never fatal."""
     report = ImportReport()
-    for kind, path in records_files(paths):
+    files = records_files(paths)
+    # Every file's encoding is checked before the first row is written: a latin-1 export
+    # stops the import whole, not half-way.
+    encodings = {path: file_encoding(path) for _, path in files}
+    for kind, path in files:
         file_report = FileReport(str(path), kind)
         report.files.append(file_report)
         advance = progress(path.name, path.stat().st_size) if progress else None
-        _import_file(sessions, path, ROW_MODELS[kind], file_report, batch_size, advance)
+        rows = read_rows(path, ROW_MODELS[kind], encodings[path], advance)
+        _import_file(sessions, path, rows, ROW_MODELS[kind], file_report, batch_size)
     return report
 
 
 def _import_file(
     sessions: sessionmaker[Session],
     path: Path,
+    rows: Iterable[Line],
     model: type[Row],
     report: FileReport,
     batch_size: int,
-    advance: Callable[[int], None] | None,
 ) -> None:
     seen: set[int] = set()  # hashes of the natural keys met so far in this file
     batch: list[tuple[int, Row]] = []
     with sessions() as session:  # an empty table needs no lookup of existing rows
         table = _TABLES[model.file][0].__table__
         fresh = not session.scalar(select(exists().select_from(table)))
-    for line, data, problem in _read(path, model, advance):
+    for line, data, problem in rows:
         report.rows += data is not None or problem is not None
         if problem is not None:
             report.errors.append(f"{path}:{line}: {problem}")
@@ -163,57 +167,6 @@ def _import_file(
         _write(sessions, path, batch, report, fresh=fresh)
     prefix = len(str(path)) + 1  # errors found when writing come late: put them in line order
     report.errors.sort(key=lambda error: int(error[prefix:].split(":", 1)[0]))
-
-
-def _read(
-    path: Path, model: type[Row], advance: Callable[[int], None] | None
-) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
-    """(line, row data, problem) for each row; a header problem stops the file at line 1."""
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        lines = _counting(handle, advance)
-        if path.suffix == ".jsonl":
-            for number, text in enumerate(lines, start=1):
-                if not text.strip():
-                    continue
-                try:
-                    data = json.loads(text)
-                except json.JSONDecodeError as exc:
-                    yield number, None, f"not valid JSON: {exc.msg}"
-                    continue
-                if not isinstance(data, dict):
-                    yield number, None, "expected a JSON object"
-                    continue
-                yield number, data, None
-            return
-        reader = csv.DictReader(lines)
-        headers = [h.strip() for h in reader.fieldnames or []]
-        missing = [h for h in model.required_headers() if h not in headers]
-        if missing:
-            yield 1, None, f"missing column(s): {', '.join(missing)}; file skipped"
-            return
-        reader.fieldnames = headers
-        start = reader.line_num + 1
-        for data in reader:
-            if None in data:
-                cells = len(headers) + len(data[None])
-                yield start, None, f"{cells} cells, the header has {len(headers)}"
-            else:
-                yield start, data, None
-            start = reader.line_num + 1
-
-
-def _counting(lines: Iterable[str], advance: Callable[[int], None] | None) -> Iterator[str]:
-    if advance is None:
-        yield from lines
-        return
-    pending = 0
-    for text in lines:
-        pending += len(text)
-        if pending > 1 << 20:
-            advance(pending)
-            pending = 0
-        yield text
-    advance(pending)
 
 
 def _reason(exc: ValidationError) -> str:

@@ -10,13 +10,14 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError
 from alembic.util.exc import CommandError
-from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import DatabaseUnavailable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+CONNECT_TIMEOUT = 10  # seconds
 
 
 def make_engine(url: str, **kwargs: object) -> Engine:
@@ -25,6 +26,10 @@ def make_engine(url: str, **kwargs: object) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    if "connect_timeout" not in make_url(url).query and "connect_args" not in kwargs:
+        # An unreachable host fails in seconds instead of hanging `triage db status` (and the
+        # systemd unit that runs it) for minutes.
+        kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
@@ -65,7 +70,7 @@ def current_revisions(engine: Engine) -> set[str]:
 
 def upgrade(engine: Engine) -> list[str]:
     """Apply every pending migration; returns the revisions applied (none when current)."""
-    before = _checked_revisions(engine)
+    before = checked_revisions(engine)
     if before == head_revisions():
         return []
     try:
@@ -80,14 +85,17 @@ def upgrade(engine: Engine) -> list[str]:
 
 
 def is_current(engine: Engine) -> bool:
-    return _checked_revisions(engine) == head_revisions()
+    return checked_revisions(engine) == head_revisions()
 
 
-def _checked_revisions(engine: Engine) -> set[str]:
+def checked_revisions(engine: Engine) -> set[str]:
+    """The database's revisions; a database that is down, or not a database, is one line."""
     try:
         return current_revisions(engine)
     except OperationalError as exc:
         raise DatabaseUnavailable(f"cannot reach the database: {_first_line(exc)}") from None
+    except DBAPIError as exc:  # e.g. SQLite given a file that is not a database
+        raise DatabaseUnavailable(f"cannot use the database: {_first_line(exc)}") from None
 
 
 def ping(engine: Engine) -> bool:

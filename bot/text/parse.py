@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
-from bot.privacy.masking import mask_all, mask_secret
+from bot.privacy.masking import find_codes, mask_all, mask_secret
 from bot.text.quoting import split_signature, strip_history
 from bot.text.regions import alias_table
 from bot.text.tone import read_signals
@@ -21,15 +21,6 @@ _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _MCP_ID = re.compile(
     r"\b(?:mcp(?:[\s_-]*id)?|member[\s_-]*(?:id|number)|candidate[\s_-]*(?:id|number)|id)"
     r"\b[\s#:.=]*(?:(?:no\.?|number|is|was)\b)?[\s#:.=]*(\d{4,10})(?![\d-])",
-    re.IGNORECASE,
-)
-# A code has letters and digits in dash-separated groups (`X9K2-7Q2K`), or follows the word
-# "code" directly. Exam codes (digits only) and MCP IDs never qualify.
-_CODE_SHAPE = re.compile(
-    r"(?<![\w-])(?=[A-Z0-9-]*\d)(?=[A-Z0-9-]*[A-Z])[A-Z0-9]{3,}(?:-[A-Z0-9]{3,}){1,4}(?![\w-])"
-)
-_CODE_AFTER_WORD = re.compile(
-    r"\bcode\b(?:\s+(?:is|was))?\s*[:=]?\s*[\"']?((?=[A-Za-z0-9-]*\d)(?=[A-Za-z0-9-]*[A-Za-z])[A-Za-z0-9][A-Za-z0-9-]{5,30})(?![\w-])",
     re.IGNORECASE,
 )
 # The character before a code is checked in Python: a leading look-behind would run at every
@@ -91,7 +82,6 @@ def _may_name_a_place(words: set[str]) -> bool:
 
 _MONTH_WORDS = frozenset(_MONTHS) | {"today", "yesterday"}
 _MCP_WORDS = frozenset({"mcp", "id", "member", "candidate"})
-_CODE_HINT = re.compile(r"[A-Z][A-Z0-9]*-[A-Z0-9]|[A-Z0-9]-[A-Z0-9]*[A-Z]")
 
 
 def _unique(items: list[str]) -> list[str]:
@@ -225,11 +215,8 @@ def parse_message(text: str, *, today: date | None = None) -> ParsedMessage:
     if not words.isdisjoint(_MCP_WORDS):
         mcp = [(m.span(1), m.group(1)) for m in _MCP_ID.finditer(scan)]
         scan = _blank(scan, [span for span, _ in mcp])
-    codes = []
-    if "code" in words:
-        codes += [(m.span(1), m.group(1)) for m in _CODE_AFTER_WORD.finditer(scan)]
-    if _CODE_HINT.search(scan):
-        codes += [(m.span(), m.group(0)) for m in _CODE_SHAPE.finditer(scan)]
+    # Codes by the one rule the log filter and every output mask with (any case, any spacing).
+    codes = find_codes(scan)
     scan = _blank(scan, [span for span, _ in codes])
     secret_codes = _unique([code for _, code in sorted(codes)])
 

@@ -1,91 +1,350 @@
-"""What an agent does to a ticket from a chat tool: escalate it onwards, acknowledge an escalation,
-send the drafted answer to the candidate. Transport-agnostic: the Slack buttons call these."""
+"""The one place each ticket action is carried out, whichever door it came through (the `triage
+tickets` CLI, Slack, the email "solved, thanks"): the who-may-do-what check, the lifecycle change
+and its audit event, the SLA bookkeeping, routing, and the notifications. A door translates a
+request into one call here, and the `Done` it returns into its own words.
 
+Functions take the session first and everything else by keyword; the caller commits. A refusal
+is a `NotAllowed` (a `UserError`), raised before anything changed.
+"""
+
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.config.settings import Settings
+from bot.config.app import AppConfig
+from bot.delivery.messages import THREAD, Answer, Note, dump
 from bot.delivery.notifications import notify_escalation
 from bot.delivery.outbox import enqueue
-from bot.delivery.replies import reply_subject
+from bot.delivery.replies import private_address, reply_subject
 from bot.errors import UserError
-from bot.records.source import records_source
+from bot.matching.corrections import UNKNOWN, record_correction
+from bot.records.source import RecordsSource
 from bot.store.models import Message, Ticket, TicketMessage
-from bot.store.models.base import utcnow
-from bot.tickets import lifecycle as tickets
-from bot.tickets import sla
+from bot.text.regions import DESK_REGIONS
+from bot.tickets import lifecycle, sla
 from bot.tickets.escalation import chain_recipients
+from bot.tickets.permissions import Act, Actor, Place, allowed, who_may
+from bot.tickets.queue import open_load
+from bot.tickets.routing import Route, route
+
+CHAIN_RULE = "escalation-chain"
 
 
-def next_in_chain(settings: Settings, ticket: Ticket) -> str:
-    """Whom an escalation goes to: the owner while it is not escalated yet, then the next person
-    of the chain after the current owner, the triage lead at the end."""
-    config = settings.app
-    people = chain_recipients(config, ticket)
-    if ticket.owner and ticket.status != tickets.ESCALATED:
-        return ticket.owner
-    if ticket.owner in people:
-        later = people[people.index(ticket.owner) + 1 :]
-        if later:
-            return later[0]
-    return config.triage_lead
+class NotAllowed(UserError):
+    """The actor's roles do not grant this action on this ticket (nothing was changed)."""
 
 
-def escalate_onward(
+@dataclass(frozen=True)
+class Done:
+    """What an action did, for the door to say."""
+
+    ticket_id: int
+    ref: str
+    action: str
+    status: str
+    owner: str | None
+    rule: str | None = None
+    # send answer: the channel and address the answer went to
+    delivered_by: str | None = None
+    delivered_to: str | None = None
+    changed: bool = True
+
+
+def may(
+    config: AppConfig,
+    actor: Actor,
+    act: Act,
+    *,
+    ticket: Ticket | None = None,
+    named_target: bool = False,
+) -> bool:
+    """Does the table (with this desk's overrides) let `actor` do `act` here?"""
+    return allowed(
+        actor, act, _place(config, actor, ticket), named_target=named_target,
+        overrides=config.permissions,
+    )  # fmt: skip
+
+
+def authorize(
+    config: AppConfig,
+    actor: Actor,
+    act: Act,
+    *,
+    ticket: Ticket | None = None,
+    named_target: bool = False,
+) -> None:
+    """Raise `NotAllowed`, with who does have the right, unless `may` says yes."""
+    if may(config, actor, act, ticket=ticket, named_target=named_target):
+        return
+    ref = lifecycle.display_id(config, ticket.id) if ticket is not None else "that"
+    what = f"{act.value.replace('_', ' ')} {ref}"
+    if named_target and may(config, actor, act, ticket=ticket):
+        raise NotAllowed(
+            f"Sorry, front-line agents escalate along the escalation chain: leave out the name and"
+            f" {ref} goes to the next person (a lead can name someone)."
+        )
+    owner = ticket.owner if ticket is not None else None
+    who = who_may(act, owner=owner, overrides=config.permissions)
+    raise NotAllowed(f"Sorry, only {who} can {what}.")
+
+
+def _place(config: AppConfig, actor: Actor, ticket: Ticket | None) -> Place:
+    me = actor.owner_id
+    led = frozenset(name for name, team in config.teams.items() if me and team.lead == me)
+    if ticket is None:
+        return Place(None, None, None, led_teams=led, triage_lead=config.triage_lead)
+    team = ticket.team or (config.team_of(ticket.owner) if ticket.owner else None)
+    return Place(
+        ticket_owner=ticket.owner,
+        ticket_team=team,
+        ticket_candidate=ticket.candidate_key,
+        led_teams=led,
+        triage_lead=config.triage_lead,
+    )
+
+
+def _done(config: AppConfig, ticket: Ticket, action: str, **extra: object) -> Done:
+    return Done(
+        ticket_id=ticket.id,
+        ref=lifecycle.display_id(config, ticket.id),
+        action=action,
+        status=ticket.status,
+        owner=ticket.owner,
+        rule=ticket.routing_rule,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def assign(
     session: Session,
-    settings: Settings,
+    config: AppConfig,
     *,
     ticket: Ticket,
-    actor: str,
+    owner: str,
+    actor: Actor,
+    now: datetime,
+    reason: str | None = None,
+) -> Done:
+    """Give the ticket to `owner` (an owner id): an assignment when nobody owns it, a reassignment
+    when someone does. The new owner is told; running SLA targets move into their calendar."""
+    act = Act.ASSIGN if ticket.owner is None else Act.REASSIGN
+    authorize(config, actor, act, ticket=ticket)
+    if owner == ticket.owner:
+        return _done(config, ticket, act.value, changed=False)
+    before = sla.calendar_for(config, ticket.owner)
+    event = lifecycle.assign(
+        session, ticket=ticket, owner=owner, actor=actor.name, now=now, config=config,
+        reason=reason, action=act.value,
+    )  # fmt: skip
+    sla.hand_over(ticket, now=now, old=before, new=sla.calendar_for(config, owner))
+    session.flush()
+    verb = "assigned" if act is Act.ASSIGN else "reassigned"
+    notify_escalation(
+        session, config, ticket=ticket, recipient=owner, level=f"{act.value}-{event.id}",
+        reason=reason or f"{verb} to you by {actor.name}", now=now,
+    )  # fmt: skip
+    return _done(config, ticket, act.value)
+
+
+def escalate(
+    session: Session,
+    config: AppConfig,
+    *,
+    ticket: Ticket,
+    actor: Actor,
+    now: datetime,
     to: str | None = None,
     reason: str | None = None,
-    now: datetime | None = None,
-) -> str:
-    """Escalate to `to` or the next person of the chain, start the SLA clock if it is not
-    running, and notify them; returns the owner id."""
-    now = now or utcnow()
-    config = settings.app
-    owner = to or next_in_chain(settings, ticket)
-    event = tickets.escalate(
-        session, ticket=ticket, owner=owner, rule=f"manual:{actor}", actor=actor, now=now,
-        config=config, reason=reason,
+    records: RecordsSource | None = None,
+) -> Done:
+    """Hand the ticket up to `to`, or when nobody is named to the next person (`next_owner`),
+    mark it escalated, keep its SLA clock running in the new owner's calendar, tell them."""
+    authorize(config, actor, Act.ESCALATE, ticket=ticket, named_target=to is not None)
+    lifecycle.check_transition(ticket, lifecycle.ESCALATED, config=config)
+    chosen = (
+        Route(to, None, f"manual:{actor.name}")
+        if to is not None
+        else next_owner(session, config, ticket=ticket, records=records)
+    )
+    before = sla.calendar_for(config, ticket.owner)
+    sla.resume(ticket, now=now, calendar=before)  # it waits on a person again
+    event = lifecycle.escalate(
+        session, ticket=ticket, owner=chosen.owner, rule=chosen.rule, team=chosen.team,
+        actor=actor.name, now=now, config=config, reason=reason,
     )  # fmt: skip
     if ticket.sla_due_at is None:
         sla.start_clock(ticket, config=config, now=now)
+    else:
+        sla.hand_over(ticket, now=now, old=before, new=sla.calendar_for(config, chosen.owner))
     session.flush()
     notify_escalation(
-        session, config, ticket=ticket, recipient=owner, level=f"manual-{event.id}",
-        reason=reason or f"escalated by {actor}", now=now,
+        session, config, ticket=ticket, recipient=chosen.owner, level=f"manual-{event.id}",
+        reason=reason or f"escalated by {actor.name}", now=now,
     )  # fmt: skip
-    return owner
+    return _done(config, ticket, "escalate")
+
+
+def next_owner(
+    session: Session, config: AppConfig, *, ticket: Ticket, records: RecordsSource | None = None
+) -> Route:
+    """Whom an escalation goes to when nobody is named: a ticket nobody owns goes by the routing
+    rules; an owned one to its owner while it is not escalated yet, then to the next person of
+    the escalation chain after the current owner, the triage lead at the end."""
+    if ticket.owner is None:
+        region, country = candidate_place(ticket, records)
+        entities = ticket.entities or {}
+        return route(
+            config, issue=ticket.issue, region=region, country=country,
+            exams=entities.get("exams") or [], priority=ticket.priority, source=ticket.source,
+            open_load=open_load(session),
+        )  # fmt: skip
+    if ticket.status != lifecycle.ESCALATED:
+        return Route(ticket.owner, ticket.team, CHAIN_RULE)
+    people = chain_recipients(config, ticket)
+    later = people[people.index(ticket.owner) + 1 :] if ticket.owner in people else []
+    person = later[0] if later else config.triage_lead
+    return Route(person, None, CHAIN_RULE)
+
+
+def candidate_place(ticket: Ticket, records: RecordsSource | None) -> tuple[str | None, str | None]:
+    """(desk region, country) for routing: the candidate's record when known, else what the
+    message named (a desk region, or a country), as at intake."""
+    if records is not None and ticket.candidate_mcp_id:
+        found = records.get(ticket.candidate_mcp_id)
+        if found is not None:
+            return found.candidate.region, found.candidate.country
+    named = (ticket.entities or {}).get("regions") or []
+    return (
+        next((r for r in named if r in DESK_REGIONS), None),
+        next((r for r in named if r not in DESK_REGIONS), None),
+    )
+
+
+def resolve(
+    session: Session,
+    config: AppConfig,
+    *,
+    ticket: Ticket,
+    actor: Actor,
+    now: datetime,
+    note: str | None = None,
+) -> Done:
+    """Resolve the ticket: a paused clock is resumed first, so the business time it took
+    (`resolution_seconds`, in the owner's calendar) leaves out the time it waited."""
+    authorize(config, actor, Act.RESOLVE, ticket=ticket)
+    lifecycle.check_transition(ticket, lifecycle.RESOLVED, config=config)
+    calendar = sla.calendar_for(config, ticket.owner)
+    sla.resume(ticket, now=now, calendar=calendar)
+    lifecycle.resolve(
+        session, ticket=ticket, actor=actor.name, now=now, note=note, config=config,
+        business_seconds=sla.elapsed_business_seconds(ticket, now=now, calendar=calendar),
+    )  # fmt: skip
+    return _done(config, ticket, "resolve")
+
+
+def reopen(
+    session: Session,
+    config: AppConfig,
+    *,
+    ticket: Ticket,
+    actor: Actor,
+    now: datetime,
+    reason: str | None = None,
+) -> Done:
+    """Bring a resolved or closed ticket back; its owner, if any, is told."""
+    authorize(config, actor, Act.REOPEN, ticket=ticket)
+    event = lifecycle.reopen(
+        session, ticket=ticket, actor=actor.name, now=now, reason=reason, config=config
+    )
+    if ticket.owner is not None:
+        session.flush()
+        notify_escalation(
+            session, config, ticket=ticket, recipient=ticket.owner, level=f"reopen-{event.id}",
+            reason=reason or f"reopened by {actor.name}", now=now,
+        )  # fmt: skip
+    return _done(config, ticket, "reopen")
+
+
+def merge(
+    session: Session,
+    config: AppConfig,
+    *,
+    ticket: Ticket,
+    into: Ticket,
+    actor: Actor,
+    now: datetime,
+) -> Done:
+    """Move `ticket`'s messages and history onto `into` and close it as merged."""
+    authorize(config, actor, Act.MERGE, ticket=ticket)
+    authorize(config, actor, Act.MERGE, ticket=into)
+    lifecycle.merge(session, ticket=ticket, into=into, actor=actor.name, now=now, config=config)
+    return _done(config, ticket, "merge")
 
 
 def acknowledge(
-    session: Session, *, ticket: Ticket, actor: str, now: datetime | None = None
-) -> None:
+    session: Session, config: AppConfig, *, ticket: Ticket, actor: Actor, now: datetime
+) -> Done:
     """Note on the audit trail that `actor` has seen the escalation and is on it."""
-    tickets.record_event(
-        session, ticket=ticket, actor=actor, action="acknowledge", from_status=ticket.status,
-        to_status=ticket.status, reason="escalation acknowledged", now=now or utcnow(),
+    authorize(config, actor, Act.ACKNOWLEDGE, ticket=ticket)
+    lifecycle.record_event(
+        session, ticket=ticket, actor=actor.name, action="acknowledge", from_status=ticket.status,
+        to_status=ticket.status, reason="escalation acknowledged", now=now,
     )  # fmt: skip
+    return _done(config, ticket, "acknowledge")
+
+
+def relabel(
+    session: Session,
+    config: AppConfig,
+    *,
+    ticket: Ticket,
+    issue: str,
+    catalogue: Collection[str],
+    actor: Actor,
+    now: datetime,
+) -> Done:
+    """Correct the ticket's issue (`unknown`: none fits) and keep the correction as a labelled
+    example for the matcher. The owner stays: relabelling is not a handoff."""
+    authorize(config, actor, Act.RELABEL, ticket=ticket)
+    if issue != UNKNOWN and issue not in catalogue:
+        raise UserError(f"`{issue}` is not a known issue.")
+    corrected = None if issue == UNKNOWN else issue
+    if corrected == ticket.issue:
+        return _done(config, ticket, "relabel", changed=False)
+    record_correction(
+        session, ticket_id=ticket.id, corrected=issue, actor=actor.name, source=ticket.source,
+        now=now,
+    )  # fmt: skip
+    lifecycle.record_event(
+        session, ticket=ticket, actor=actor.name, action="relabel", from_status=ticket.status,
+        to_status=ticket.status, now=now, reason=f"relabelled {ticket.issue or UNKNOWN} -> {issue}",
+        data={"from": ticket.issue, "to": corrected},
+    )  # fmt: skip
+    ticket.issue = corrected
+    ticket.updated_at = now
+    return _done(config, ticket, "relabel")
 
 
 def send_answer(
     session: Session,
-    settings: Settings,
+    config: AppConfig,
     *,
     ticket: Ticket,
-    actor: str,
-    now: datetime | None = None,
-) -> str:
-    """Queue the ticket's drafted answer to the candidate on the channel they wrote on (their
-    Slack thread, else email); marks the ticket answered. Returns where it goes."""
-    now = now or utcnow()
-    config = settings.app
+    actor: Actor,
+    now: datetime,
+    records: RecordsSource | None = None,
+) -> Done:
+    """Send the ticket's drafted answer to the candidate privately (`private_address`); when
+    they asked where others read, that conversation only hears that it was answered."""
+    authorize(config, actor, Act.SEND_ANSWER, ticket=ticket)
+    ref = lifecycle.display_id(config, ticket.id)
     if not ticket.answer:
-        raise UserError(f"{tickets.display_id(config, ticket.id)} has no drafted answer to send.")
+        raise UserError(f"{ref} has no drafted answer to send.")
+    if ticket.status != lifecycle.ANSWERED:
+        lifecycle.check_transition(ticket, lifecycle.ANSWERED, config=config)
     first = session.scalar(
         select(Message)
         .join(TicketMessage, TicketMessage.message_id == Message.id)
@@ -93,51 +352,33 @@ def send_answer(
         .order_by(Message.id)
         .limit(1)
     )
-    ref = tickets.display_id(config, ticket.id)
-    if first is not None and first.source == "slack" and first.meta.get("ts"):
-        where = f"Slack thread in {first.channel}"
-        enqueue(
-            session, channel="slack", kind="answer", recipient=first.channel or "",
-            dedupe_key=f"answer:{ticket.id}:slack", ticket_id=ticket.id, now=now,
-            payload={
-                "channel": first.channel, "text": ticket.answer,
-                "thread_ts": first.thread_key or first.meta["ts"], "view": "answer",
-                "data": {"ticket_id": ticket.id, "ref": ref, "answer": ticket.answer}, "file": None,
-            },
+    channel, address, reply_to = private_address(ticket, first, records)
+    answer = Answer(
+        text=ticket.answer, subject=reply_subject(ticket.subject, ref), ticket_id=ticket.id,
+        ref=ref, reply_to=reply_to,
+    )  # fmt: skip
+    enqueue(
+        session, channel=channel, kind="answer", recipient=address, payload=dump(answer),
+        dedupe_key=f"answer:{ticket.id}", ticket_id=ticket.id, now=now,
+    )  # fmt: skip
+    if first is not None and first.channel:
+        note = Note(
+            text=f"{ref}: answer sent to the candidate privately.", ticket_id=ticket.id,
+            reply_to=dict(first.meta.get(THREAD) or {}),
         )  # fmt: skip
-    else:
-        address = _candidate_email(session, settings, ticket=ticket, first=first)
-        where = f"email to {address}"
         enqueue(
-            session, channel="email", kind="answer", recipient=address,
-            dedupe_key=f"answer:{ticket.id}:email", ticket_id=ticket.id, now=now,
-            payload={
-                "to": address, "subject": reply_subject(ticket.subject, ref),
-                "text": ticket.answer, "html": None,
-                "in_reply_to": first.external_id if first and first.source == "email" else None,
-                "references": [first.external_id] if first and first.source == "email" else [],
-                "ticket_id": ticket.id, "auto": False, "attachments": [],
-            },
+            session, channel=first.source, kind="note", recipient=first.channel,
+            payload=dump(note), dedupe_key=f"answer-note:{ticket.id}", ticket_id=ticket.id,
+            now=now,
         )  # fmt: skip
-    if ticket.status != tickets.ANSWERED:
-        tickets.transition(
-            session, ticket=ticket, to_status=tickets.ANSWERED, actor=actor, action="answer",
-            reason=f"drafted answer sent by {actor}", now=now, config=config,
+    calendar = sla.calendar_for(config, ticket.owner)
+    sla.resume(ticket, now=now, calendar=calendar)
+    if ticket.status != lifecycle.ANSWERED:
+        lifecycle.transition(
+            session, ticket=ticket, to_status=lifecycle.ANSWERED, actor=actor.name,
+            action="answer", reason=f"drafted answer sent by {actor.name}", now=now, config=config,
         )  # fmt: skip
     ticket.decision = "answer"
-    tickets.record_first_response(session, ticket=ticket, now=now)
-    return where
-
-
-def _candidate_email(
-    session: Session, settings: Settings, *, ticket: Ticket, first: Message | None
-) -> str:
-    if first is not None and first.source == "email" and first.sender:
-        return first.sender
-    if ticket.candidate_key and "@" in ticket.candidate_key:
-        return ticket.candidate_key
-    if ticket.candidate_mcp_id:
-        records = records_source(settings, session).get(ticket.candidate_mcp_id)
-        if records is not None and records.candidate.emails:
-            return records.candidate.emails[0]
-    raise UserError("No address for the candidate: answer them by hand.")
+    seconds = sla.elapsed_business_seconds(ticket, now=now, calendar=calendar)
+    lifecycle.record_first_response(session, ticket=ticket, now=now, business_seconds=seconds)
+    return _done(config, ticket, "answer", delivered_by=channel, delivered_to=address)

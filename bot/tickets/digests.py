@@ -18,8 +18,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.config.app import AppConfig
-from bot.delivery.notifications import candidate_label, masked_facts
+from bot.delivery.messages import Chart, DigestMessage, dump
+from bot.delivery.notifications import candidate_label, contacts, masked_facts
 from bot.delivery.outbox import enqueue
+from bot.privacy.masking import mask_codes
 from bot.store.models import OPEN_STATUSES, Ticket
 from bot.store.models.sla import DigestRun
 from bot.tickets.charts import new_tickets_chart
@@ -31,6 +33,7 @@ CHART_DAYS = 14
 MAX_PER_GROUP = 25  # the oldest are listed; the rest are counted
 UNKNOWN = "unknown issue"
 CHART_CID = "digest-chart"
+SUBJECT_CHARS = 90
 
 
 class DigestTicket(BaseModel):
@@ -43,6 +46,7 @@ class DigestTicket(BaseModel):
     sla_state: str
     due_at: datetime | None
     candidate: str
+    subject: str | None = None  # what the candidate wrote: escaped in HTML, codes masked
     facts: str
 
 
@@ -167,8 +171,17 @@ def _digest_ticket(config: AppConfig, ticket: Ticket, *, now: datetime, state: s
         sla_state=state,
         due_at=due,
         candidate=candidate_label(ticket),
+        subject=_one_line(ticket.subject),
         facts="; ".join(masked_facts(ticket)) or "no record facts",
     )
+
+
+def _one_line(text: str | None) -> str | None:
+    """A subject as one short line, codes masked (a digest is read on a phone)."""
+    if not text or not text.strip():
+        return None
+    line = mask_codes(" ".join(text.split()))
+    return line if len(line) <= SUBJECT_CHARS else line[: SUBJECT_CHARS - 1] + "…"
 
 
 def _change(session: Session, *, owner_id: str, now: datetime, open_now: int) -> DigestChange:
@@ -222,9 +235,11 @@ def chart_png(digest: Digest) -> bytes:
 
 
 def _environment() -> Environment:
+    # Candidate addresses and subjects are in the digest: HTML templates (`*.html.j2`) escape
+    # every value; `select_autoescape(["html"])` alone would not match that name.
     return Environment(
         loader=FileSystemLoader(TEMPLATES),
-        autoescape=select_autoescape(["html"]),
+        autoescape=select_autoescape(enabled_extensions=("html", "html.j2")),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -274,52 +289,23 @@ def send_digest(
     png = chart_png(digest)
     chart_b64 = base64.b64encode(png).decode("ascii")
     filename = f"digest-{owner_id}-{digest.local_date}.png"
-    text = render_text(digest)
+    message = dump(
+        DigestMessage(
+            text=render_text(digest),
+            subject=subject(digest),
+            html=render_html(digest),
+            digest=digest.model_dump(mode="json"),
+            chart=Chart(filename=filename, title="New tickets", data_b64=chart_b64,
+                        content_id=CHART_CID),
+        )
+    )  # fmt: skip
     added: dict[str, bool] = {}
-    if "slack" in wanted and owner.slack_user_id:
-        added["slack"] = enqueue(
-            session,
-            channel="slack",
-            kind="digest",
-            recipient=owner.slack_user_id,
-            payload={
-                "channel": owner.slack_user_id,
-                "text": subject(digest),
-                "thread_ts": None,
-                "view": "digest",
-                "data": digest.model_dump(mode="json"),
-                "file": {"filename": filename, "title": "New tickets", "data_b64": chart_b64},
-            },
-            dedupe_key=f"digest:{owner_id}:{digest.local_date}:slack",
-            now=now,
-        )
-    if "email" in wanted:
-        added["email"] = enqueue(
-            session,
-            channel="email",
-            kind="digest",
-            recipient=owner.email,
-            payload={
-                "to": owner.email,
-                "subject": subject(digest),
-                "text": text,
-                "html": render_html(digest),
-                "in_reply_to": None,
-                "references": [],
-                "ticket_id": None,
-                "auto": False,
-                "attachments": [
-                    {
-                        "filename": filename,
-                        "content_type": "image/png",
-                        "data_b64": chart_b64,
-                        "inline_cid": CHART_CID,
-                    }
-                ],
-            },
-            dedupe_key=f"digest:{owner_id}:{digest.local_date}:email",
-            now=now,
-        )
+    for channel, address in contacts(owner):
+        if channel in wanted:
+            added[channel] = enqueue(
+                session, channel=channel, kind="digest", recipient=address, payload=message,
+                dedupe_key=f"digest:{owner_id}:{digest.local_date}:{channel}", now=now,
+            )  # fmt: skip
     if any(added.values()):
         session.add(
             DigestRun(owner=owner_id, run_at=now, counts=digest.counts.model_dump(), channels=added)

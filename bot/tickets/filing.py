@@ -3,19 +3,26 @@
 The intake (`bot/intake/flow.py`) parses, matches and checks the records, builds a `TriagedMessage`
 and calls `file_triaged_message` in the same transaction that stored the message, so the tickets,
 their audit trail and the owners' notifications commit together.
+
+A message joins, answers or resolves only its writer's own tickets: a ticket number in a subject,
+the earlier message it replies to or the thread it is in names a ticket, but the ticket's
+candidate key must be the writer's (an agent logging a message may name any).
 """
 
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from bot.config.app import AppConfig
 from bot.delivery.notifications import notify_escalation
 from bot.store.models import OPEN_STATUSES, Message, Ticket, TicketMessage
+from bot.store.models.tickets import UNVERIFIED
+from bot.tickets import actions, sla
 from bot.tickets import lifecycle as tickets
-from bot.tickets import sla
+from bot.tickets.permissions import Act, Actor
 from bot.tickets.priority import priority_for, rank
+from bot.tickets.queue import open_load
 from bot.tickets.routing import DEFAULT_RULE, Route, pick_member, route
 from bot.types import NOT_A_REQUEST, FiledTicket, IssueVerdict, TriagedMessage
 
@@ -78,9 +85,17 @@ def _referenced_ticket(session: Session, *, triage: TriagedMessage) -> Ticket | 
     ticket = session.get(Ticket, triage.ticket_id)
     if ticket is None or ticket.status not in OPEN_STATUSES:
         return None
-    if triage.candidate_key and ticket.candidate_key not in (None, triage.candidate_key):
-        return None  # someone else's ticket number in a subject line
+    if not _writers_own(ticket, triage):
+        return None  # someone else's ticket number in a subject line, or their thread
     return ticket
+
+
+def _writers_own(ticket: Ticket, triage: TriagedMessage) -> bool:
+    """Whether the message's writer may join, answer or resolve `ticket`: it is keyed on them
+    (a ticket with no key belongs to nobody a message can prove to be); agents may name any."""
+    if triage.actor:
+        return True
+    return triage.candidate_key is not None and ticket.candidate_key == triage.candidate_key
 
 
 def _filed(config: AppConfig, ticket: Ticket, created: bool, verdict: IssueVerdict) -> FiledTicket:
@@ -97,6 +112,7 @@ def _filed(config: AppConfig, ticket: Ticket, created: bool, verdict: IssueVerdi
         answer=verdict.answer if verdict.action == "answer" else None,
         facts_summary=list(verdict.facts_summary),
         group_id=ticket.group_id,
+        identity_unverified=ticket.identity_status == UNVERIFIED,
     )
 
 
@@ -137,9 +153,24 @@ def _create(
         chase_count=triage.signals.chasing,
     )
     tickets.link_message(session, ticket=ticket, message=message)
+    if triage.identity_unverified:
+        _mark_unverified(session, ticket=ticket, triage=triage, now=now)
     sla.start_clock(ticket, config=config, now=now)
-    _act(session, config, ticket=ticket, triage=triage, verdict=verdict, now=now)
+    carry_out(session, config, ticket=ticket, triage=triage, verdict=verdict, now=now)
     return ticket
+
+
+def _mark_unverified(
+    session: Session, *, ticket: Ticket, triage: TriagedMessage, now: datetime
+) -> None:
+    """Link the ticket to the candidate the writer names, for an agent to verify."""
+    ticket.identity_status, ticket.named_mcp_id = UNVERIFIED, triage.named_mcp_id
+    tickets.record_event(
+        session, ticket=ticket, actor=tickets.SYSTEM, action="identity-unverified",
+        from_status=ticket.status, to_status=ticket.status, now=now,
+        reason=f"names MCP {triage.named_mcp_id}; the writer is not proven to be them",
+        data={"named_mcp_id": triage.named_mcp_id},
+    )  # fmt: skip
 
 
 def _thread(
@@ -153,6 +184,9 @@ def _thread(
     now: datetime,
 ) -> None:
     tickets.link_message(session, ticket=ticket, message=message)
+    named_only_now = ticket.identity_status is None and not ticket.candidate_mcp_id
+    if triage.identity_unverified and named_only_now:
+        _mark_unverified(session, ticket=ticket, triage=triage, now=now)
     ticket.chase_count = max(ticket.chase_count + 1, triage.signals.chasing)
     tickets.record_event(
         session, ticket=ticket, actor=triage.actor or triage.candidate_key or "candidate",
@@ -176,19 +210,19 @@ def _thread(
         # The candidate wrote: the clock resumes, measured in the calendar of the owner who has
         # the ticket from now on (routing first when this message escalates it).
         if verdict.action == "escalate":
-            _act(session, config, ticket=ticket, triage=triage, verdict=verdict, now=now)
+            carry_out(session, config, ticket=ticket, triage=triage, verdict=verdict, now=now)
             sla.resume(ticket, now=now, calendar=sla.calendar_for(config, ticket.owner))
         else:
             sla.resume(ticket, now=now, calendar=sla.calendar_for(config, ticket.owner))
-            _act(session, config, ticket=ticket, triage=triage, verdict=verdict, now=now)
+            carry_out(session, config, ticket=ticket, triage=triage, verdict=verdict, now=now)
     elif ticket.status == tickets.NEW or (
         ticket.status == tickets.ANSWERED and verdict.action == "escalate"
     ):
-        _act(session, config, ticket=ticket, triage=triage, verdict=verdict, now=now)
+        carry_out(session, config, ticket=ticket, triage=triage, verdict=verdict, now=now)
     ticket.updated_at = now
 
 
-def _act(
+def carry_out(
     session: Session,
     config: AppConfig,
     *,
@@ -230,16 +264,6 @@ def _act(
             session, config, ticket=ticket, recipient=chosen.owner, level=f"route-{event.id}",
             reason=f"assigned to you by rule {chosen.rule}", now=now,
         )  # fmt: skip
-
-
-def open_load(session: Session) -> dict[str, int]:
-    """Open tickets per owner, for choosing among a team's members."""
-    query = (
-        select(Ticket.owner, func.count())
-        .where(Ticket.status.in_(OPEN_STATUSES), Ticket.owner.is_not(None))
-        .group_by(Ticket.owner)
-    )
-    return {owner: count for owner, count in session.execute(query).all()}
 
 
 def choose_owner(
@@ -293,23 +317,21 @@ def _resolve_thanked(
     if referenced is not None:
         targets = [referenced]
     else:
-        targets = _thread_tickets(session, message=message)
-        if triage.candidate_key:
-            targets = [t for t in targets if t.candidate_key in (None, triage.candidate_key)]
+        targets = [t for t in _thread_tickets(session, message=message) if _writers_own(t, triage)]
         if not targets and triage.candidate_key:
             mine = tickets.open_tickets_of(session, candidate_key=triage.candidate_key)
             targets = mine if len(mine) == 1 else []  # several open: a person decides
     thanks = IssueVerdict(issue=NOT_A_REQUEST, action="none")
     filed = []
-    for ticket in targets:
+    writer = Actor(
+        name=triage.candidate_key or "candidate", kind="candidate",
+        candidate_key=triage.candidate_key,
+    )  # fmt: skip
+    for ticket in [t for t in targets if actions.may(config, writer, Act.RESOLVE, ticket=t)]:
         tickets.link_message(session, ticket=ticket, message=message)
-        calendar = sla.calendar_for(config, ticket.owner)
-        sla.resume(ticket, now=now, calendar=calendar)
-        tickets.resolve(
-            session, ticket=ticket, actor=triage.candidate_key or "candidate", now=now,
+        actions.resolve(
+            session, config, ticket=ticket, actor=writer, now=now,
             note="the candidate wrote that it is solved",
-            business_seconds=sla.elapsed_business_seconds(ticket, now=now, calendar=calendar),
-            config=config,
         )  # fmt: skip
         filed.append(_filed(config, ticket, False, thanks))
     session.flush()

@@ -193,6 +193,7 @@ def assign(
     config: AppConfig,
     rule: str | None = None,
     reason: str | None = None,
+    action: str = "assign",
 ) -> TicketEvent:
     """Give `ticket` to `owner` (a known owner id); the state does not change."""
     if config.find_owner(owner) is None:
@@ -209,7 +210,7 @@ def assign(
         session,
         ticket=ticket,
         actor=actor,
-        action="assign",
+        action=action,
         from_status=ticket.status,
         to_status=ticket.status,
         reason=reason,
@@ -385,13 +386,3 @@ def link_message(session: Session, *, ticket: Ticket, message: Message) -> None:
     """Attach `message` to `ticket` (once)."""
     if session.get(TicketMessage, (ticket.id, message.id)) is None:
         session.add(TicketMessage(ticket_id=ticket.id, message_id=message.id))
-
-
-def messages_of(session: Session, *, ticket_id: int) -> list[Message]:
-    query = (
-        select(Message)
-        .join(TicketMessage, TicketMessage.message_id == Message.id)
-        .where(TicketMessage.ticket_id == ticket_id)
-        .order_by(Message.received_at, Message.id)
-    )
-    return list(session.scalars(query))

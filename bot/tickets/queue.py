@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import Select, case, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from bot.store.models.base import utcnow
@@ -60,3 +60,13 @@ def counts_by_issue(session: Session, *, owner: str | None) -> dict[str, int]:
         query = query.where(Ticket.owner == owner)
     counts = Counter(issue or "unknown" for issue in session.scalars(query))
     return dict(counts.most_common())
+
+
+def open_load(session: Session) -> dict[str, int]:
+    """Open tickets per owner, for choosing among a team's members."""
+    query = (
+        select(Ticket.owner, func.count())
+        .where(Ticket.status.in_(OPEN_STATUSES), Ticket.owner.is_not(None))
+        .group_by(Ticket.owner)
+    )
+    return {owner: count for owner, count in session.execute(query).all()}

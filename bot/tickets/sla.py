@@ -127,6 +127,26 @@ def resume(ticket: Ticket, *, now: datetime, calendar: Calendar | None) -> timed
     return paused
 
 
+def hand_over(ticket: Ticket, *, now: datetime, old: Calendar | None, new: Calendar | None) -> None:
+    """A new owner takes the ticket: the business time left on each running target, counted in
+    the old owner's calendar, is laid out again in the new owner's, so the candidate's promise
+    neither shrinks nor grows by the handoff. A target already missed stays where it was; a
+    paused clock is measured from when it stopped."""
+    if old == new:
+        return
+    since = ticket.sla_paused_at or now
+
+    def carried(due: datetime) -> datetime:
+        if due <= since:
+            return due
+        return add_business_time(since, business_time_between(since, due, old), new)
+
+    if ticket.first_response_at is None and ticket.first_response_due_at is not None:
+        ticket.first_response_due_at = carried(ticket.first_response_due_at)
+    if ticket.sla_due_at is not None:
+        ticket.sla_due_at = carried(ticket.sla_due_at)
+
+
 def elapsed_business_seconds(ticket: Ticket, *, now: datetime, calendar: Calendar | None) -> int:
     """Business time since the ticket opened, minus the time it spent paused."""
     elapsed = business_time_between(ticket.created_at, now, calendar)

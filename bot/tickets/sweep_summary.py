@@ -22,13 +22,13 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy import Row, delete, select
 from sqlalchemy.orm import Session
 
 from bot.config.app import AppConfig
+from bot.delivery.messages import SlaSummary, WorstCase
 from bot.delivery.notifications import enqueue_many, escalation_deliveries, sla_summary_deliveries
 from bot.delivery.outbox import enqueue
 from bot.store.models import Ticket
@@ -51,34 +51,6 @@ class Told:
     steps: int
     summary: bool
     deliveries: int  # outbox items enqueued
-
-
-class WorstCase(BaseModel):
-    ticket_id: int
-    ref: str
-    issue: str | None
-    priority: str
-    level: int
-    target: str  # "first response" | "resolution"
-    late: str  # "overdue by 2d 4h" | "due in 45m"
-    overdue_seconds: int  # negative while not yet due
-
-
-class SlaSummary(BaseModel):
-    """What one person is told when many tickets came due for them at once."""
-
-    view: Literal["sla-summary"] = "sla-summary"
-    recipient: str  # an owner id
-    recipient_name: str
-    prefix: str  # the desk's ticket prefix
-    at: str  # the sweep's moment (ISO 8601, UTC)
-    total: int
-    overdue: int
-    due_soon: int
-    by_priority: dict[str, int]
-    worst: list[WorstCase]  # most overdue first
-    more: int  # steps not listed in `worst`
-    queue_command: str  # the CLI line that lists their queue
 
 
 class _Deferred(Exception):
@@ -136,10 +108,7 @@ def tell(session: Session, config: AppConfig, recipient: str, *, now: datetime) 
     if len(taken) <= config.escalation.summary_threshold:
         return _notices(session, config, recipient, taken, now=now)
     summary = build_summary(config, recipient, taken, now=now)
-    rows = sla_summary_deliveries(
-        config, recipient=recipient, data=summary.model_dump(mode="json"),
-        text=summary_text(summary), subject=summary_subject(summary), key=stem,
-    )  # fmt: skip
+    rows = sla_summary_deliveries(config, summary=summary, key=stem)
     added = sum(enqueue(session, **row, now=now) for row in rows)
     if not added:
         raise _Deferred  # a concurrent sweep summarised them this minute: roll back, keep pending
@@ -174,30 +143,40 @@ def build_summary(
         p for p in priorities if p not in PRIORITY_ORDER
     )
     worst = heapq.nsmallest(WORST, taken, key=lambda row: (row.due_at, row.ticket_id))
+    cases = [
+        WorstCase(
+            ticket_id=row.ticket_id,
+            ref=f"{prefix}-{row.ticket_id}",
+            issue=row.issue,
+            priority=row.priority,
+            level=row.level,
+            target=row.target,
+            late=_late(row.due_at, now),
+            overdue_seconds=int((now - row.due_at).total_seconds()),
+        )
+        for row in worst
+    ]
+    by_priority = {p: priorities[p] for p in order}
+    queue_command = f"triage tickets list --owner {recipient}"
     return SlaSummary(
+        text=summary_text(
+            at=now,
+            total=len(taken),
+            overdue=overdue,
+            by_priority=by_priority,
+            worst=cases,
+            queue_command=queue_command,
+        ),
+        subject=f"SLA: {len(taken)} tickets need you ({overdue} overdue)",
         recipient=recipient,
-        recipient_name=config.owner(recipient).name,
-        prefix=prefix,
         at=now.isoformat(),
         total=len(taken),
         overdue=overdue,
         due_soon=len(taken) - overdue,
-        by_priority={p: priorities[p] for p in order},
-        worst=[
-            WorstCase(
-                ticket_id=row.ticket_id,
-                ref=f"{prefix}-{row.ticket_id}",
-                issue=row.issue,
-                priority=row.priority,
-                level=row.level,
-                target=row.target,
-                late=_late(row.due_at, now),
-                overdue_seconds=int((now - row.due_at).total_seconds()),
-            )
-            for row in worst
-        ],
-        more=len(taken) - len(worst),
-        queue_command=f"triage tickets list --owner {recipient}",
+        by_priority=by_priority,
+        worst=cases,
+        more=len(taken) - len(cases),
+        queue_command=queue_command,
     )
 
 
@@ -207,26 +186,25 @@ def _late(due: datetime, now: datetime) -> str:
     return f"due in {sla.format_span(due - now)}"
 
 
-def summary_subject(summary: SlaSummary) -> str:
-    return f"SLA: {summary.total} tickets need you ({summary.overdue} overdue)"
-
-
-def summary_text(summary: SlaSummary) -> str:
+def summary_text(
+    *, at: datetime, total: int, overdue: int, by_priority: dict[str, int],
+    worst: list[WorstCase], queue_command: str,
+) -> str:  # fmt: skip
     """The summary as plain text (email, and any channel without a richer view)."""
-    priorities = ", ".join(f"{n} {p}" for p, n in summary.by_priority.items())
+    priorities = ", ".join(f"{n} {p}" for p, n in by_priority.items())
     lines = [
-        f"The SLA sweep at {summary.at[:16].replace('T', ' ')} UTC escalated {summary.total} "
-        f"tickets to you: {summary.overdue} overdue, {summary.due_soon} due soon.",
+        f"The SLA sweep at {at:%Y-%m-%d %H:%M} UTC escalated {total} tickets to you: "
+        f"{overdue} overdue, {total - overdue} due soon.",
         f"By priority: {priorities}.",
         "",
         "Most overdue first:",
         *(
             f"- {case.ref} {case.issue or 'unknown issue'} ({case.priority}): "
             f"{case.target} {case.late}"
-            for case in summary.worst
+            for case in worst
         ),
     ]
-    if summary.more:
-        lines.append(f"... and {summary.more} more.")
-    lines += ["", f"Your queue: {summary.queue_command}"]
+    if total > len(worst):
+        lines.append(f"... and {total - len(worst)} more.")
+    lines += ["", f"Your queue: {queue_command}"]
     return "\n".join(lines)

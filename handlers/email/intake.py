@@ -24,7 +24,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config.settings import Settings
 from bot.delivery.autoreply_limits import record_reply, reply_allowed
 from bot.delivery.bounces import mark_bouncing, tickets_of_messages
+from bot.delivery.messages import THREAD
 from bot.intake.quarantine import quarantine
+from bot.privacy.erasure import was_erased
 from bot.store.models.base import utcnow
 from bot.store.models.messages import Message
 from bot.types import InboundMessage, IntakeOutcome
@@ -103,9 +105,13 @@ def ingest_bytes(
             raw,
             ticket_prefix=desk.ticket_prefix,
             max_attachment_bytes=config.max_attachment_bytes,
+            trusted_authserv_id=config.trusted_authserv_id,
         )
     except UnparseableEmail as exc:
         return quarantined(session, raw=raw, origin=origin, error=str(exc), now=now)
+    if was_erased(session, source="email", external_id=parsed.external_id):
+        # Taken in once and erased since (a re-polled mailbox): taking it again would undo that.
+        return IngestResult(status="duplicate", origin=origin)
 
     if (
         noise is None
@@ -168,9 +174,12 @@ def inbound(
             if noise.bounce.original_message_id:  # thread the bounce onto the bounced message
                 in_reply_to.insert(0, noise.bounce.original_message_id)
             ticket_id = ticket_id or noise.bounce.original_ticket_id
+    external_id = identity(session, parsed)
+    # Where a reply belongs, in this adapter's own terms: the core hands it back untouched.
+    meta[THREAD] = {"message_id": external_id, "references": list(parsed.in_reply_to)}
     return to_inbound(
         parsed,
-        external_id=identity(session, parsed),
+        external_id=external_id,
         suppress_reply=noise is not None,
         # Over the reply limit is still a person writing: triaged, just not answered.
         automated=noise is not None and noise.reason != "auto-reply-limit",

@@ -6,10 +6,10 @@ Such mail is still taken in (stored, threaded onto its ticket) with `suppress_re
 
 import re
 from email.message import EmailMessage, Message
-from email.utils import parseaddr
 
 from pydantic import BaseModel
 
+from handlers.email.addresses import is_null_sender, sender_of
 from handlers.email.parse import message_ids, ticket_tag
 from handlers.email.text import header
 
@@ -80,6 +80,8 @@ def detect_noise(
         return Noise(reason="auto-reply", detail=f"subject {subject[:80]!r}")
     if header(message, "return-path").strip() == "<>":
         return Noise(reason="null-sender", detail="empty Return-Path")
+    if is_null_sender(message):  # a bounce or notice from no one: never a person's request
+        return Noise(reason="null-sender", detail="empty From")
     return None
 
 
@@ -98,7 +100,7 @@ def bounce_reason(message: EmailMessage) -> str | None:
         report_type = (message.get_param("report-type") or "").lower()  # type: ignore[union-attr]
         if report_type == "delivery-status":
             return "delivery status report"
-    sender = parseaddr(header(message, "from"))[1].lower()
+    sender = sender_of(message).address or ""
     local = sender.split("@")[0]
     if local in BOUNCE_SENDERS:
         return f"from {sender}"

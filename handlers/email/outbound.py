@@ -1,8 +1,12 @@
 """Sending: an outbox item (channel "email") becomes a MIME message sent by SMTP, and the sent
 message is stored on its ticket. The outbox retries what fails for a reason worth retrying.
 
-Payload (see the common conventions): to, subject, text, html, in_reply_to, references,
-ticket_id, auto, attachments [{filename, content_type, data_b64, inline_cid}].
+The payload is one of the core's channel-neutral messages (`bot.delivery.messages`) and the
+recipient the outbox row's; threading comes from the `reply_to` data this adapter left on the
+message being answered (`thread` in its meta: the Message-ID and the references before it).
+
+The recipient is one plain address (as `handlers.email.addresses` parsed it); anything else is
+refused, so no display name or header text ever becomes a recipient.
 """
 
 import base64
@@ -26,6 +30,7 @@ from bot.store.models.base import utcnow
 from bot.store.models.messages import Message, TicketMessage
 from bot.store.models.outbox import OutboxItem
 from bot.store.models.tickets import Ticket
+from handlers.email.addresses import PLAIN_ADDRESS
 from handlers.email.parse import message_ids
 
 TIMEOUT = 30
@@ -55,18 +60,21 @@ def bracketed(ids: list[str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def build_mime(payload: dict[str, Any], *, desk: Desk, message_id: str) -> EmailMessage:
-    """The MIME message for an email payload: text, optional HTML alternative with inline images
-    (by Content-ID), attachments, threading headers, and the loop-protection headers."""
+def build_mime(payload: dict[str, Any], *, to: str, desk: Desk, message_id: str) -> EmailMessage:
+    """The MIME message for one of the core's messages (`bot.delivery.messages`, as JSON): its
+    text, an HTML alternative with the chart inline when it has them, threading from our own
+    `reply_to` data (the Message-ID it answers, and the references before it), and the
+    loop-protection headers when the bot wrote it on its own."""
     message = EmailMessage()
     message["From"] = formataddr((desk.name, desk.bot_email))
-    message["To"] = payload["to"]
+    message["To"] = to
     subject = payload.get("subject") or f"{desk.name}"
     message["Subject"] = tagged_subject(subject, payload.get("ticket_id"), desk.ticket_prefix)
     message["Date"] = format_datetime(utcnow())
     message["Message-ID"] = message_id
-    replied = bracketed([payload["in_reply_to"]] if payload.get("in_reply_to") else [])
-    references = bracketed([*payload.get("references", []), *replied])
+    thread = payload.get("reply_to") or {}
+    replied = bracketed([thread["message_id"]] if thread.get("message_id") else [])
+    references = bracketed([*thread.get("references", []), *replied])
     if replied:
         message["In-Reply-To"] = replied[0]
     if references:
@@ -76,39 +84,27 @@ def build_mime(payload: dict[str, Any], *, desk: Desk, message_id: str) -> Email
         message["X-Auto-Response-Suppress"] = "All"  # asks Exchange not to answer it
     message["X-Loop"] = desk.bot_email
     message.set_content(payload.get("text") or "", cte="quoted-printable")
-    attachments = payload.get("attachments") or []
+    chart = payload.get("chart")
     if payload.get("html"):
         message.add_alternative(payload["html"], subtype="html", cte="quoted-printable")
-        html_part = message.get_payload()[-1]  # type: ignore[index]
-        for attachment in attachments:
-            if attachment.get("inline_cid"):
-                maintype, subtype = _types(attachment)
-                html_part.add_related(
-                    base64.b64decode(attachment["data_b64"]),
-                    maintype=maintype,
-                    subtype=subtype,
-                    cid=f"<{attachment['inline_cid'].strip('<>')}>",
-                    filename=attachment.get("filename"),
-                    disposition="inline",
-                )
-    for attachment in attachments:
-        if attachment.get("inline_cid") and payload.get("html"):
-            continue
-        maintype, subtype = _types(attachment)
+        if chart:
+            html_part = message.get_payload()[-1]  # type: ignore[index]
+            html_part.add_related(
+                base64.b64decode(chart["data_b64"]),
+                maintype="image",
+                subtype="png",
+                cid=f"<{chart['content_id'].strip('<>')}>",
+                filename=chart.get("filename"),
+                disposition="inline",
+            )
+    elif chart:
         message.add_attachment(
-            base64.b64decode(attachment["data_b64"]),
-            maintype=maintype,
-            subtype=subtype,
-            filename=attachment.get("filename") or "attachment",
+            base64.b64decode(chart["data_b64"]),
+            maintype="image",
+            subtype="png",
+            filename=chart.get("filename") or "chart.png",
         )
     return message
-
-
-def _types(attachment: dict[str, Any]) -> tuple[str, str]:
-    maintype, _, subtype = (attachment.get("content_type") or "application/octet-stream").partition(
-        "/"
-    )
-    return maintype, subtype or "octet-stream"
 
 
 def smtp_send(message: EmailMessage, *, env: EnvSettings, envelope_from: str) -> None:
@@ -168,7 +164,7 @@ def store_sent(
         external_id=message_id,
         direction="out",
         sender=parseaddr(str(message["From"]))[1] or None,
-        recipient=payload["to"],
+        recipient=item.recipient,
         subject=str(message["Subject"]),
         body=payload.get("text") or "",
         raw=message.as_string(),
@@ -199,10 +195,10 @@ def make_sender(
 
     def sender(item: OutboxItem) -> None:
         payload = item.payload
-        if not payload.get("to"):
-            raise PermanentDeliveryError("email payload without a 'to' address")
+        if not item.recipient or not PLAIN_ADDRESS.fullmatch(item.recipient):
+            raise PermanentDeliveryError("email recipient is not one plain address")
         message_id = message_id_for(item, desk.message_id_domain)
-        message = build_mime(payload, desk=desk, message_id=message_id)
+        message = build_mime(payload, to=item.recipient, desk=desk, message_id=message_id)
         deliver(message)
         session = object_session(item)
         if session is not None:  # the outbox's own transaction records the result

@@ -17,6 +17,12 @@ character), or base64 when it holds NUL bytes; `meta["raw_encoding"]` says which
 gives back the exact bytes. An attachment larger than `email.max_attachment_bytes` is cut from the
 stored raw (a one-line note takes its place) and recorded with `oversized: true`; the original
 stays in the mailbox (IMAP processed folder, Maildir, mbox).
+
+Sender: From, Reply-To, To and Cc are read from the raw headers (`handlers.email.addresses`). The
+sender is *unproven* (`sender_verified` false, the reason in `sender_problem`) when From is not
+exactly one plain address, or when the desk's trusted mail server reports that it failed its
+checks (`handlers.email.authresults`). Reply-To is kept for agents to see, never used as a
+recipient.
 """
 
 import base64
@@ -25,17 +31,17 @@ import re
 from datetime import datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage, Message
-from email.utils import getaddresses, parseaddr
 from typing import Any
 
 from pydantic import BaseModel
 
 from bot.store.models.base import utcnow
 from bot.types import InboundMessage
+from handlers.email.addresses import read_addresses, sender_of
+from handlers.email.authresults import from_unproven
 from handlers.email.text import header, html_to_text, part_text
 
 MESSAGE_ID = re.compile(r"<[^<>\s]+>")
-MAX_ADDRESS = 320  # longer is no address (and no column holds it)
 TNEF_TYPES = {"application/ms-tnef", "application/vnd.ms-tnef"}
 KEPT_HEADERS = (
     "from", "to", "cc", "reply-to", "date", "message-id", "in-reply-to", "references",
@@ -66,6 +72,9 @@ class ParsedEmail(BaseModel):
     subject: str | None
     sender_email: str | None
     sender_name: str | None
+    # False when the From proves nothing (see the module docstring); `sender_problem` says why.
+    sender_verified: bool = True
+    sender_problem: str | None = None
     reply_to: str | None = None
     to: list[str] = []
     text: str
@@ -226,7 +235,11 @@ def fingerprint(message: EmailMessage, text: str, attachments: list[Attachment])
 
 
 def parse_email(
-    raw: bytes, *, ticket_prefix: str = "TRI", max_attachment_bytes: int = 5_000_000
+    raw: bytes,
+    *,
+    ticket_prefix: str = "TRI",
+    max_attachment_bytes: int = 5_000_000,
+    trusted_authserv_id: str | None = None,
 ) -> ParsedEmail:
     """Parse one message; raises `UnparseableEmail` for bytes that are not mail."""
     return parse_message(
@@ -234,22 +247,38 @@ def parse_email(
         raw,
         ticket_prefix=ticket_prefix,
         max_attachment_bytes=max_attachment_bytes,
+        trusted_authserv_id=trusted_authserv_id,
     )
 
 
 def parse_message(
-    message: EmailMessage, raw: bytes, *, ticket_prefix: str, max_attachment_bytes: int
+    message: EmailMessage,
+    raw: bytes,
+    *,
+    ticket_prefix: str,
+    max_attachment_bytes: int,
+    trusted_authserv_id: str | None = None,
 ) -> ParsedEmail:
     """`ParsedEmail` from a message `read_message` returned (it may trim oversized parts)."""
     try:
-        return _parse(message, raw, ticket_prefix=ticket_prefix, max_bytes=max_attachment_bytes)
+        return _parse(
+            message, raw, ticket_prefix=ticket_prefix, max_bytes=max_attachment_bytes,
+            trusted_authserv_id=trusted_authserv_id,
+        )  # fmt: skip
     except UnparseableEmail:
         raise
     except Exception as exc:  # a construct the library trips on: keep the message, raw
         raise UnparseableEmail(f"cannot read the message: {type(exc).__name__}: {exc}") from None
 
 
-def _parse(message: EmailMessage, raw: bytes, *, ticket_prefix: str, max_bytes: int) -> ParsedEmail:
+def _parse(
+    message: EmailMessage,
+    raw: bytes,
+    *,
+    ticket_prefix: str,
+    max_bytes: int,
+    trusted_authserv_id: str | None,
+) -> ParsedEmail:
     text, html_only, fallback = body_text(message)
     found = attachments_of(message, max_bytes=max_bytes)
     attachments = [attachment for _, attachment in found]
@@ -262,8 +291,15 @@ def _parse(message: EmailMessage, raw: bytes, *, ticket_prefix: str, max_bytes: 
                     text = body_text(inner)[0]
                     break
     subject = header(message, "subject") or None
-    name, address = parseaddr(header(message, "from") or header(message, "sender"))
-    reply_to = parseaddr(header(message, "reply-to"))[1] or None
+    sender = sender_of(message)
+    problem = sender.problem
+    if sender.address and trusted_authserv_id:
+        domain = sender.address.rpartition("@")[2]
+        problem = from_unproven(
+            message, from_domain=domain, trusted_authserv_id=trusted_authserv_id
+        )
+    reply_to = next(iter(read_addresses(message, "reply-to").addresses), None)
+    recipients = read_addresses(message, "to").addresses + read_addresses(message, "cc").addresses
     own_id = next(iter(message_ids(header(message, "message-id"))), None)
     references = message_ids(header(message, "references"))
     replied = message_ids(header(message, "in-reply-to"))
@@ -277,10 +313,12 @@ def _parse(message: EmailMessage, raw: bytes, *, ticket_prefix: str, max_bytes: 
         external_id=own_id or f"<sha256-{print_[:40]}@no-message-id.invalid>",
         fingerprint=print_,
         subject=subject,
-        sender_email=address.lower() if 0 < len(address) <= MAX_ADDRESS else None,
-        sender_name=name or None,
+        sender_email=sender.address,
+        sender_name=sender.name,
+        sender_verified=problem is None,
+        sender_problem=problem,
         reply_to=reply_to,
-        to=[a for _, a in getaddresses([header(message, "to"), header(message, "cc")]) if a],
+        to=recipients,
         text=text,
         html_only=html_only,
         ticket_id=ticket_tag(subject, ticket_prefix),
@@ -328,6 +366,7 @@ def to_inbound(
         "defects": parsed.defects,
         "raw_trimmed": parsed.raw_trimmed,
         "message_id_missing": parsed.message_id is None,
+        "sender_unproven": parsed.sender_problem,
     }
     meta.update({key: value for key, value in optional.items() if value})
     meta.update(extra_meta or {})
@@ -338,6 +377,7 @@ def to_inbound(
         subject=parsed.subject,
         sender_email=parsed.sender_email,
         sender_name=parsed.sender_name,
+        sender_verified=parsed.sender_verified,
         thread_key=parsed.thread_key,
         in_reply_to=in_reply_to if in_reply_to is not None else parsed.in_reply_to,
         ticket_id=ticket_id if ticket_id is not None else parsed.ticket_id,

@@ -1,22 +1,19 @@
-"""Who may do what from Slack. Checked on the server for every command and button press.
-
-Agents are the users listed in `slack.agent_users`, members of `slack.agent_user_groups`, or of
-`slack.agent_channels`; everyone else is refused politely. Owners act only on their own tickets,
-except the triage lead (any ticket) and a team's lead (that team's tickets); front-line agents who
-own nothing may triage (escalate, send drafted answers, correct the issue) but not resolve,
-assign or reassign.
+"""Who is asking, from Slack: agents are the users listed in `slack.agent_users`, members of
+`slack.agent_user_groups` or of `slack.agent_channels`; everyone else is refused politely before
+anything is read. What an agent may then do to a ticket is the core's table
+(`bot/tickets/permissions.py`), checked in the action layer for every command and button press.
 """
 
 import logging
 import threading
 import time
 from dataclasses import dataclass
-from enum import StrEnum
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.config.app import AppConfig
+from bot.tickets import permissions
 
 log = logging.getLogger("triage.slack")
 
@@ -25,23 +22,6 @@ REFUSAL = (
     "post in the help channel or write to the desk and an agent will pick it up."
 )
 CACHE_SECONDS = 120.0
-
-
-class Act(StrEnum):
-    VIEW = "view"
-    OPEN = "open"
-    RECORDS = "records"
-    ASSIGN = "assign"
-    ESCALATE = "escalate"
-    RESOLVE = "resolve"
-    SEND_ANSWER = "send-answer"
-    CORRECT = "correct"
-    ACKNOWLEDGE = "acknowledge"
-    REASSIGN = "reassign"
-
-
-# What an agent who owns no tickets may do to any ticket (triage work).
-FRONT_LINE = {Act.VIEW, Act.OPEN, Act.RECORDS, Act.ESCALATE, Act.SEND_ANSWER, Act.CORRECT}
 
 
 @dataclass(frozen=True)
@@ -61,26 +41,13 @@ class Actor:
         """How the audit trail names this person: their owner id, else their Slack id."""
         return self.owner_id or f"slack:{self.slack_user_id}"
 
-
-def refusal(owner: str | None, what: str) -> str:
-    return f"Only {owner or 'its owner'}, their team's lead or the triage lead can {what}."
-
-
-def may(
-    actor: Actor, act: Act, *, ticket_owner: str | None = None, ticket_team: str | None = None
-) -> bool:
-    """The rule for one action on one ticket (its current owner and team, if any)."""
-    if not actor.agent:
-        return False
-    if act in (Act.VIEW, Act.OPEN, Act.RECORDS, Act.CORRECT):
-        return True
-    if actor.triage_lead or (ticket_team is not None and ticket_team in actor.leads):
-        return True
-    if actor.owner_id is None:
-        return act in FRONT_LINE
-    if act is Act.ASSIGN and ticket_owner is None:  # taking an unowned ticket
-        return True
-    return ticket_owner == actor.owner_id
+    def principal(self) -> permissions.Actor:
+        """This person as the core's action layer sees them (a non-agent holds no agent role)."""
+        return permissions.Actor(
+            name=self.name,
+            kind="agent" if self.agent else "candidate",
+            owner_id=self.owner_id if self.agent else None,
+        )
 
 
 class Directory:

@@ -1,7 +1,9 @@
 """Buttons and menus on ticket messages and escalation DMs.
 
-Each press is acknowledged at once; the lazy listener checks, on the server, that the presser may
-act on that ticket (a forged payload naming someone else's ticket is refused), then calls the core.
+Each press is acknowledged at once; the lazy listener hands it to the action layer
+(`bot.tickets.actions`), which checks on the server that the presser may do it to that ticket (a
+forged payload naming someone else's ticket is refused, and nothing changes), then says what
+happened, ephemerally.
 """
 
 import logging
@@ -9,26 +11,30 @@ from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
+from sqlalchemy.orm import Session
 
-from bot.matching.corrections import UNKNOWN, record_correction
+from bot.matching.corrections import UNKNOWN
+from bot.store.models.base import utcnow
 from bot.store.models.tickets import Ticket
+from bot.tickets import actions
 from handlers.slack import blocks, core
-from handlers.slack.access import REFUSAL, Act, Actor, may, refusal
-from handlers.slack.app import Deps
-from handlers.slack.commands import Reply, owner_of, run_reporting_errors
+from handlers.slack.access import REFUSAL, Actor
+from handlers.slack.deps import Deps
 from handlers.slack.ids import Action
+from handlers.slack.respond import Reply, owner_of, run_reporting_errors
 
 log = logging.getLogger("triage.slack")
 
-ACTS = {
-    Action.ASSIGN_TO_ME: Act.ASSIGN,
-    Action.ESCALATE: Act.ESCALATE,
-    Action.RESOLVE: Act.RESOLVE,
-    Action.SEND_ANSWER: Act.SEND_ANSWER,
-    Action.NOT_THIS_ISSUE: Act.CORRECT,
-    Action.ACKNOWLEDGE: Act.ACKNOWLEDGE,
-    Action.REASSIGN: Act.REASSIGN,
-}
+PRESSES = (
+    Action.ASSIGN_TO_ME,
+    Action.ESCALATE,
+    Action.RESOLVE,
+    Action.SEND_ANSWER,
+    Action.NOT_THIS_ISSUE,
+    Action.ACKNOWLEDGE,
+    Action.REASSIGN,
+    Action.REOPEN,
+)
 
 
 def register(app: App, deps: Deps) -> None:
@@ -47,7 +53,7 @@ def register(app: App, deps: Deps) -> None:
 
         return work
 
-    for action_id in ACTS:
+    for action_id in PRESSES:
         app.action(action_id.value)(ack=ack_only, lazy=[lazy_for(action_id)])
 
 
@@ -70,51 +76,64 @@ def press(
         ticket_id, choice = ticket_id_of(pressed)
     except (KeyError, ValueError):
         return blocks.message("That button no longer points at a ticket.")
-    prefix = deps.prefix
-    ref = blocks.ticket_ref(ticket_id, prefix)
-    act = ACTS[action]
     with context["db"].transaction() as session:
-        ticket = core.lock_ticket(session, ticket_id, prefix=prefix)
-        if not may(actor, act, ticket_owner=ticket.owner, ticket_team=ticket.team):
-            log.warning("refused %s on %s by %s (owner %s)", act, ref, actor.name, ticket.owner)
-            return blocks.message(refusal(ticket.owner, f"do that on {ref}"))
-        outcome = _do(action, session, ticket=ticket, choice=choice, actor=actor, deps=deps)
-        text = outcome(ref)
+        ticket = core.lock_ticket(session, ticket_id, prefix=deps.prefix)
+        text = carry_out(action, session, ticket=ticket, choice=choice, actor=actor, deps=deps)
     deps.flush_outbox()
     return blocks.message(text)
 
 
-def _do(
-    action: Action, session: Any, *, ticket: Ticket, choice: str | None, actor: Actor, deps: Deps
-) -> Callable[[str], str]:
-    """Call the core for one action; returns how to say what happened."""
-    if action is Action.ASSIGN_TO_ME:
-        if actor.owner_id is None:
-            return lambda ref: "You are not an owner in app.yaml, so tickets cannot be yours."
-        core.assign(session, deps.settings, ticket=ticket, owner=actor.owner_id, actor=actor.name)
-        return lambda ref: f"{ref} is yours now."
+def carry_out(
+    action: Action,
+    session: Session,
+    *,
+    ticket: Ticket,
+    choice: str | None,
+    actor: Actor,
+    deps: Deps,
+) -> str:
+    """Call the action layer for one press; returns what to tell the presser."""
+    config, now, who = deps.settings.app, utcnow(), actor.principal()
+    ref = blocks.ticket_ref(ticket.id, deps.prefix)
+    if action in (Action.ASSIGN_TO_ME, Action.REASSIGN):
+        if action is Action.REASSIGN and not choice:
+            return "Pick someone to reassign to."
+        owner = owner_of(deps, choice) if action is Action.REASSIGN and choice else actor.owner_id
+        if owner is None:
+            return "You are not an owner in app.yaml, so tickets cannot be yours."
+        done = actions.assign(session, config, ticket=ticket, owner=owner, actor=who, now=now)
+        if action is Action.ASSIGN_TO_ME:
+            return f"{ref} is yours now."
+        return f"{ref} reassigned to {done.owner}."
     if action is Action.ESCALATE:
-        to = core.escalate(
-            session, deps.settings, ticket=ticket, owner=None, actor=actor.name, reason=None
-        )
-        return lambda ref: f"{ref} escalated to {to}."
+        done = actions.escalate(
+            session, config, ticket=ticket, actor=who, now=now,
+            records=core.records(session, deps.settings),
+        )  # fmt: skip
+        return f"{ref} escalated to {done.owner}."
     if action is Action.RESOLVE:
-        core.resolve(session, deps.settings, ticket=ticket, actor=actor.name, note=None)
-        return lambda ref: f"{ref} resolved."
+        actions.resolve(session, config, ticket=ticket, actor=who, now=now)
+        return f"{ref} resolved."
+    if action is Action.REOPEN:
+        done = actions.reopen(session, config, ticket=ticket, actor=who, now=now)
+        return f"{ref} reopened ({done.status})."
     if action is Action.ACKNOWLEDGE:
-        core.acknowledge(session, ticket=ticket, actor=actor.name)
-        return lambda ref: f"{ref} acknowledged: noted on its audit trail."
+        actions.acknowledge(session, config, ticket=ticket, actor=who, now=now)
+        return f"{ref} acknowledged: noted on its audit trail."
     if action is Action.SEND_ANSWER:
-        where = core.send_answer(session, deps.settings, ticket=ticket, actor=actor.name)
-        return lambda ref: f"{ref}: the answer is on its way to the candidate ({where})."
-    if action is Action.REASSIGN:
-        if not choice:
-            return lambda ref: "Pick someone to reassign to."
-        owner = owner_of(deps, choice)
-        core.assign(session, deps.settings, ticket=ticket, owner=owner, actor=actor.name)
-        return lambda ref: f"{ref} reassigned to {owner}."
+        done = actions.send_answer(
+            session, config, ticket=ticket, actor=who, now=now,
+            records=core.records(session, deps.settings),
+        )  # fmt: skip
+        where = (
+            "a Slack DM to their user on record"
+            if done.delivered_by == "slack"
+            else f"{done.delivered_by} to {done.delivered_to}"
+        )
+        return f"{ref}: the answer is on its way to the candidate privately ({where})."
     issue = choice or UNKNOWN
-    if issue != UNKNOWN and issue not in core.catalogue(deps.runtime):
-        return lambda ref: f"`{issue}` is not a known issue."
-    record_correction(session, ticket_id=ticket.id, corrected=issue, actor=actor.name)
-    return lambda ref: f"Thanks: {ref} noted as `{issue}`; it joins the labelled examples."
+    actions.relabel(
+        session, config, ticket=ticket, issue=issue, catalogue=core.catalogue(deps.runtime),
+        actor=who, now=now,
+    )  # fmt: skip
+    return f"Thanks: {ref} noted as `{issue}`; it joins the labelled examples."

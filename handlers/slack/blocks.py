@@ -3,12 +3,17 @@
 Builders take JSON-safe dicts (the outbox payload's `data`, or what a handler read from the core)
 and return `(fallback_text, blocks)`. Record facts appear only when the caller says the place is
 private (a DM or an ephemeral message to an agent).
+
+`section` and `context` take mrkdwn the builders composed; every value from the data goes in
+through `esc` (`mrkdwn.escape`), so nothing a candidate wrote can mention, broadcast or link.
+Text objects are `verbatim`: Slack does not turn bare URLs, channel names or @words into links.
 """
 
 from datetime import UTC, datetime
 from typing import Any
 
 from handlers.slack.ids import Action, Block
+from handlers.slack.mrkdwn import escape as esc
 
 Blocks = list[dict[str, Any]]
 MAX_SECTION = 2900  # Slack refuses a section text over 3000 characters
@@ -19,12 +24,16 @@ def _text(value: str) -> str:
     return value if len(value) <= MAX_SECTION else value[: MAX_SECTION - 1] + "…"
 
 
+def _mrkdwn(markdown: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": _text(markdown), "verbatim": True}
+
+
 def section(markdown: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _text(markdown)}}
+    return {"type": "section", "text": _mrkdwn(markdown)}
 
 
 def context(markdown: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _text(markdown)}]}
+    return {"type": "context", "elements": [_mrkdwn(markdown)]}
 
 
 def button(label: str, action: Action, value: str, style: str | None = None) -> dict[str, Any]:
@@ -40,7 +49,7 @@ def button(label: str, action: Action, value: str, style: str | None = None) -> 
 
 
 def ticket_ref(ticket_id: Any, prefix: str = "TRI") -> str:
-    return f"{prefix}-{ticket_id}"
+    return esc(f"{prefix}-{ticket_id}")
 
 
 def when(value: str) -> str:
@@ -55,12 +64,13 @@ def when(value: str) -> str:
 
 
 def message(text: str) -> tuple[str, Blocks]:
-    return text, [section(text)]
+    """A plain-text answer (escaped; backticks and asterisks keep their formatting)."""
+    return esc(text), [section(esc(text))]
 
 
 def _entity_line(entities: dict[str, Any]) -> str:
     parts = [
-        f"{kind.replace('_', ' ')}: {', '.join(str(v) for v in values)}"
+        f"{esc(kind.replace('_', ' '))}: {', '.join(esc(v) for v in values)}"
         for kind, values in entities.items()
         if values
     ]
@@ -72,18 +82,27 @@ def _id(ticket: dict[str, Any]) -> Any:
 
 
 def _ticket_line(ticket: dict[str, Any], prefix: str) -> str:
-    owner = f" → *{ticket['owner']}*" if ticket.get("owner") else ""
-    rule = f" (rule `{ticket['routing_rule']}`)" if ticket.get("routing_rule") else ""
-    title = f" {ticket['title']}" if ticket.get("title") else ""
+    owner = f" → *{esc(ticket['owner'])}*" if ticket.get("owner") else ""
+    rule = f" (rule `{esc(ticket['routing_rule'])}`)" if ticket.get("routing_rule") else ""
+    title = f" {esc(ticket['title'])}" if ticket.get("title") else ""
     return (
-        f"*{ticket_ref(_id(ticket), prefix)}* `{ticket.get('issue') or UNKNOWN}`{title} · "
-        f"{ticket.get('status', 'new')} · {ticket.get('priority', 'normal')} · "
-        f"{ticket.get('action') or ticket.get('decision') or 'none'}{owner}{rule}"
+        f"*{ticket_ref(_id(ticket), prefix)}* `{esc(ticket.get('issue') or UNKNOWN)}`{title} · "
+        f"{esc(ticket.get('status', 'new'))} · {esc(ticket.get('priority', 'normal'))} · "
+        f"{esc(ticket.get('action') or ticket.get('decision') or 'none')}{owner}{rule}"
     )
 
 
-def ticket_actions(ticket_id: int, catalogue: list[str], current: str | None) -> dict[str, Any]:
-    """Assign to me, Escalate, Resolve, Send answer and the Not-this-issue menu for one ticket."""
+def ticket_actions(
+    ticket_id: int,
+    catalogue: list[str],
+    current: str | None,
+    status: str | None = None,
+    *,
+    identity: str | None = None,
+) -> dict[str, Any]:
+    """Assign to me, Escalate, Resolve, Send answer and the Not-this-issue menu for one ticket
+    (and Verify identity when its writer is not proven to be the candidate they name; Reopen
+    instead of the others once it is resolved or closed)."""
     value = str(ticket_id)
     choices = [i for i in [*catalogue, UNKNOWN] if i != (current or UNKNOWN)][:100]
     menu = {
@@ -95,6 +114,12 @@ def ticket_actions(ticket_id: int, catalogue: list[str], current: str | None) ->
             for issue in choices
         ],
     }
+    if status in ("resolved", "closed"):
+        return {
+            "type": "actions",
+            "block_id": f"{Block.TICKET_ACTIONS.value}:{value}",
+            "elements": [button("Reopen", Action.REOPEN, value), menu],
+        }
     return {
         "type": "actions",
         "block_id": f"{Block.TICKET_ACTIONS.value}:{value}",
@@ -103,9 +128,17 @@ def ticket_actions(ticket_id: int, catalogue: list[str], current: str | None) ->
             button("Escalate", Action.ESCALATE, value),
             button("Resolve", Action.RESOLVE, value),
             button("Send answer", Action.SEND_ANSWER, value),
+            *verify_button(identity, value),
             menu,
         ],
     }
+
+
+def verify_button(identity: str | None, value: str) -> list[dict[str, Any]]:
+    """The Verify identity button, for a ticket whose writer is not proven to be whom they name."""
+    if identity != "unverified":
+        return []
+    return [button("Verify identity", Action.VERIFY_IDENTITY, value)]
 
 
 def triage_result(data: dict[str, Any], *, private: bool) -> tuple[str, Blocks]:
@@ -117,28 +150,33 @@ def triage_result(data: dict[str, Any], *, private: bool) -> tuple[str, Blocks]:
     prefix = data.get("prefix", "TRI")
     tickets: list[dict[str, Any]] = data.get("tickets", [])
     issues = data.get("issues") or [t.get("issue") for t in tickets if t.get("issue")]
-    fallback = f"Understood: {', '.join(issues) or UNKNOWN}" + (
+    fallback = f"Understood: {', '.join(esc(i) for i in issues) or UNKNOWN}" + (
         f" — {', '.join(ticket_ref(t['id'], prefix) for t in tickets)}" if tickets else ""
     )
-    blocks: Blocks = [section(f"*Understood:* {', '.join(f'`{i}`' for i in issues) or UNKNOWN}")]
+    understood = ", ".join(f"`{esc(i)}`" for i in issues) or UNKNOWN
+    blocks: Blocks = [section(f"*Understood:* {understood}")]
     if data.get("note"):
-        blocks.append(context(data["note"]))
+        blocks.append(context(esc(data["note"])))
     blocks.append(context(f"Entities: {_entity_line(data.get('entities', {}))}"))
     if private and data.get("candidate"):
-        blocks.append(context(f"Candidate: {data['candidate']}"))
+        blocks.append(context(f"Candidate: {esc(data['candidate'])}"))
     for ticket in tickets:
         blocks.append(section(_ticket_line(ticket, prefix)))
         if private and ticket.get("facts_summary"):
-            blocks.append(
-                section("*Facts*\n" + "\n".join(f"• {f}" for f in ticket["facts_summary"]))
-            )
+            blocks.append(section(_facts(ticket["facts_summary"])))
         if ticket.get("answer"):
             blocks.append(
-                section("*Drafted answer*\n" + ticket["answer"])
+                section("*Drafted answer*\n" + esc(ticket["answer"]))
                 if private
                 else context("An answer is drafted: an agent can send it with *Send answer*.")
             )
-        blocks.append(ticket_actions(_id(ticket), data.get("catalogue", []), ticket.get("issue")))
+        actions = ticket_actions(
+            _id(ticket),
+            data.get("catalogue", []),
+            ticket.get("issue"),
+            identity=ticket.get("identity"),
+        )
+        blocks.append(actions)
     if not tickets:
         blocks.append(context("No ticket opened."))
     return fallback, blocks
@@ -148,35 +186,48 @@ def ticket_detail(data: dict[str, Any], *, private: bool) -> tuple[str, Blocks]:
     """One ticket: its state, owner, SLA, facts (private only), answer and audit trail."""
     prefix = data.get("prefix", "TRI")
     ref = ticket_ref(data["id"], prefix)
-    fallback = f"{ref}: {data.get('issue') or UNKNOWN} ({data.get('status')})"
+    fallback = f"{ref}: {esc(data.get('issue') or UNKNOWN)} ({esc(data.get('status'))})"
     blocks: Blocks = [section(_ticket_line(data, prefix))]
-    details = [f"Subject: {data['subject']}" if data.get("subject") else None]
-    details.append(f"Candidate: {data['candidate']}" if private and data.get("candidate") else None)
-    details.append(f"SLA due: {data['sla_due_at']}" if data.get("sla_due_at") else None)
-    details.append(f"Opened: {data['created_at']}" if data.get("created_at") else None)
+    details = [f"Subject: {esc(data['subject'])}" if data.get("subject") else None]
+    details.append(
+        f"Candidate: {esc(data['candidate'])}" if private and data.get("candidate") else None
+    )
+    details.append(f"SLA due: {esc(data['sla_due_at'])}" if data.get("sla_due_at") else None)
+    details.append(f"Opened: {esc(data['created_at'])}" if data.get("created_at") else None)
     if any(details):
         blocks.append(context(" · ".join(d for d in details if d)))
     if private and data.get("facts_summary"):
-        blocks.append(section("*Facts*\n" + "\n".join(f"• {f}" for f in data["facts_summary"])))
+        blocks.append(section(_facts(data["facts_summary"])))
     if private and data.get("answer"):
-        blocks.append(section("*Drafted answer*\n" + data["answer"]))
+        blocks.append(section("*Drafted answer*\n" + esc(data["answer"])))
     if data.get("events"):
-        trail = "\n".join(f"{e['at']} {e['actor']}: {e['action']}" for e in data["events"][-8:])
+        trail = "\n".join(
+            f"{esc(e['at'])} {esc(e['actor'])}: {esc(e['action'])}" for e in data["events"][-8:]
+        )
         blocks.append(context(trail))
-    blocks.append(ticket_actions(data["id"], data.get("catalogue", []), data.get("issue")))
+    actions = ticket_actions(
+        data["id"], data.get("catalogue", []), data.get("issue"), data.get("status"),
+        identity=data.get("identity"),
+    )  # fmt: skip
+    blocks.append(actions)
     return fallback, blocks
+
+
+def _facts(lines: list[Any]) -> str:
+    return "*Facts*\n" + "\n".join(f"• {esc(line)}" for line in lines)
 
 
 def queue_list(
     title: str, entries: list[dict[str, Any]], prefix: str = "TRI"
 ) -> tuple[str, Blocks]:
     """A list of tickets, one line each (breached marked)."""
+    title = esc(title)
     if not entries:
         return f"{title}: nothing here.", [section(f"*{title}*: nothing here.")]
     lines = [
         ("🔴 " if entry.get("breached") else "")
         + _ticket_line(entry, prefix)
-        + (f" · due {entry['sla_due_at']}" if entry.get("sla_due_at") else "")
+        + (f" · due {esc(entry['sla_due_at'])}" if entry.get("sla_due_at") else "")
         for entry in entries
     ]
     return f"{title}: {len(entries)} tickets", [
@@ -194,22 +245,23 @@ def escalation(data: dict[str, Any]) -> tuple[str, Blocks]:
     prefix = data.get("prefix", "TRI")
     ticket_id = data.get("ticket_id") or data.get("id")
     ref = ticket_ref(ticket_id, prefix)
-    reason = data.get("reason") or "escalated to you"
-    fallback = f"{ref} escalated to you: {data.get('issue') or UNKNOWN} ({reason})"
+    reason = esc(data.get("reason") or "escalated to you")
+    issue = esc(data.get("issue") or UNKNOWN)
+    fallback = f"{ref} escalated to you: {issue} ({reason})"
     blocks: Blocks = [
         section(
-            f":rotating_light: *{ref}* `{data.get('issue') or UNKNOWN}` · "
-            f"{data.get('priority', 'normal')} — {reason}"
+            f":rotating_light: *{ref}* `{issue}` · {esc(data.get('priority', 'normal'))} — {reason}"
         )
     ]
     about = data.get("summary") or data.get("subject")
     if about:
-        blocks.append(section(f">{about}"))
+        # one quoted line per line written, so a newline cannot end the quote early
+        blocks.append(section("\n".join(f">{esc(line)}" for line in str(about).splitlines())))
     level = str(data.get("level") or "")
     extra = [
-        f"Candidate: {data['candidate']}" if data.get("candidate") else None,
+        f"Candidate: {esc(data['candidate'])}" if data.get("candidate") else None,
         f"Escalation step {level}" if level.isdigit() else None,
-        f"Resolution due: {when(data['sla_due_at'])}" if data.get("sla_due_at") else None,
+        f"Resolution due: {esc(when(data['sla_due_at']))}" if data.get("sla_due_at") else None,
     ]
     if any(extra):
         blocks.append(context(" · ".join(e for e in extra if e)))
@@ -217,7 +269,7 @@ def escalation(data: dict[str, Any]) -> tuple[str, Blocks]:
     if isinstance(facts, dict):
         facts = [f"{k}: {v}" for k, v in facts.items()]
     if facts:
-        blocks.append(section("*Facts*\n" + "\n".join(f"• {f}" for f in facts)))
+        blocks.append(section(_facts(facts)))
     value = str(ticket_id)
     blocks.append(
         {
@@ -226,6 +278,7 @@ def escalation(data: dict[str, Any]) -> tuple[str, Blocks]:
             "elements": [
                 button("Acknowledge", Action.ACKNOWLEDGE, value, "primary"),
                 button("Resolve", Action.RESOLVE, value),
+                *verify_button(data.get("identity"), value),
                 {
                     "type": "users_select",
                     "action_id": Action.REASSIGN.value,
@@ -240,26 +293,26 @@ def escalation(data: dict[str, Any]) -> tuple[str, Blocks]:
 def sla_summary(data: dict[str, Any]) -> tuple[str, Blocks]:
     """One DM for many tickets that came due for a person in one SLA sweep (`SlaSummary` as
     JSON): the counts, the worst cases (most overdue first), and where their queue is."""
-    total, overdue = data.get("total", 0), data.get("overdue", 0)
+    total, overdue = int(data.get("total", 0)), int(data.get("overdue", 0))
     title = f"{total} tickets need you: {overdue} overdue"
-    counts = [f"{overdue} overdue", f"{data.get('due_soon', 0)} due soon"] + [
-        f"{n} {priority}" for priority, n in (data.get("by_priority") or {}).items()
+    counts = [f"{overdue} overdue", f"{int(data.get('due_soon', 0))} due soon"] + [
+        f"{int(n)} {esc(priority)}" for priority, n in (data.get("by_priority") or {}).items()
     ]
     lines = [
-        f"• *{case.get('ref') or ticket_ref(case.get('ticket_id'), data.get('prefix', 'TRI'))}* "
-        f"`{case.get('issue') or UNKNOWN}` · {case.get('priority', 'normal')} — "
-        f"{case.get('target', '')} {case.get('late', '')}".rstrip()
+        f"• *{esc(case.get('ref') or '')}* `{esc(case.get('issue') or UNKNOWN)}` · "
+        f"{esc(case.get('priority', 'normal'))} — {esc(case.get('target', ''))} "
+        f"{esc(case.get('late', ''))}".rstrip()
         for case in data.get("worst") or []
     ]
     if data.get("more"):
-        lines.append(f"… and {data['more']} more")
+        lines.append(f"… and {int(data['more'])} more")
     blocks: Blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": f":rotating_light: {title}"}},
         context(" · ".join(counts)),
     ]
     if lines:
         blocks.append(section("*Most overdue first*\n" + "\n".join(lines)))
-    blocks.append(context(f"Your queue: `{data.get('command', '/triage')} queue`"))
+    blocks.append(context(f"Your queue: `{esc(data.get('command') or '/triage')} queue`"))
     return f"{title} (SLA sweep)", blocks
 
 
@@ -270,10 +323,12 @@ def digest(data: dict[str, Any]) -> tuple[str, Blocks]:
         f", {data['local_date']}" if data.get("local_date") else ""
     )
     counts = data.get("counts") or {}
-    fallback = f"{title}: {counts.get('open', 0)} open, {counts.get('breached', 0)} breached"
+    fallback = f"{esc(title)}: {counts.get('open', 0)} open, {counts.get('breached', 0)} breached"
     blocks: Blocks = [{"type": "header", "text": {"type": "plain_text", "text": title[:150]}}]
     if counts:
-        blocks.append(context(" · ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.items())))
+        blocks.append(
+            context(" · ".join(f"{esc(k.replace('_', ' '))}: {esc(v)}" for k, v in counts.items()))
+        )
     change = data.get("change") or {}
     if change.get("new") or change.get("resolved") or change.get("open_delta"):
         blocks.append(
@@ -287,8 +342,8 @@ def digest(data: dict[str, Any]) -> tuple[str, Blocks]:
         hidden = group.get("count", len(lines)) - len(lines)
         if hidden > 0:
             lines.append(f"… and {hidden} more")
-        label = group.get("label") or group.get("issue") or UNKNOWN
-        heading = f"*{label}* ({group.get('count', len(lines))})"
+        label = esc(group.get("label") or group.get("issue") or UNKNOWN)
+        heading = f"*{label}* ({esc(group.get('count', len(lines)))})"
         blocks.append(section("\n".join([heading, *(f"• {line}" for line in lines)])))
     if not data.get("groups"):
         blocks.append(section("No open tickets."))
@@ -297,26 +352,28 @@ def digest(data: dict[str, Any]) -> tuple[str, Blocks]:
 
 def digest_line(ticket: dict[str, Any] | str) -> str:
     if isinstance(ticket, str):
-        return ticket
+        return esc(ticket)
     state = ticket.get("sla_state", "")
     mark = "🔴 " if state == "breached" else ("🟠 " if state == "due soon" else "")
-    parts = [ticket.get("ref") or ticket_ref(_id(ticket)), ticket.get("age"), state,
-             ticket.get("candidate"), ticket.get("facts")]  # fmt: skip
-    return mark + " · ".join(str(p) for p in parts if p)
+    subject = f"“{ticket['subject']}”" if ticket.get("subject") else None
+    parts = [ticket.get("ref") or f"TRI-{_id(ticket)}", ticket.get("age"), state,
+             ticket.get("candidate"), subject, ticket.get("facts")]  # fmt: skip
+    return mark + " · ".join(esc(p) for p in parts if p)
 
 
 def answer(data: dict[str, Any]) -> tuple[str, Blocks]:
     """A drafted answer sent to the candidate (posted in their thread)."""
-    text = data.get("answer") or data.get("text") or ""
+    text = esc(data.get("answer") or data.get("text") or "")
     return text, [section(text)]
 
 
 def kb_results(query: str, hits: list[dict[str, Any]]) -> tuple[str, Blocks]:
+    query = esc(query)
     if not hits:
         return f"No known issue matches “{query}”.", [section(f"No known issue matches “{query}”.")]
     lines = [
-        f"*`{hit['id']}`* {hit['title']} ({hit['score']:.0f})"
-        + (f"\n>{hit['example']}" if hit.get("example") else "")
+        f"*`{esc(hit['id'])}`* {esc(hit['title'])} ({hit['score']:.0f})"
+        + (f"\n>{esc(hit['example'])}" if hit.get("example") else "")
         for hit in hits
     ]
     return f"{len(hits)} known issues match “{query}”", [
@@ -326,9 +383,15 @@ def kb_results(query: str, hits: list[dict[str, Any]]) -> tuple[str, Blocks]:
 
 
 def records(data: dict[str, Any]) -> tuple[str, Blocks]:
-    """A candidate's records summary (only ever sent ephemerally or by DM)."""
-    title = data.get("title") or "Records"
-    lines = data.get("lines") or []
+    """A candidate's records summary (only ever sent ephemerally or by DM).
+
+    `data`: `title`, `contact`, `checks` [{name, outcome, summary}]."""
+    title = esc(data.get("title") or "Records")
+    lines = [esc(data["contact"])] if data.get("contact") else []
+    lines += [
+        f"*{esc(c['name'])}* ({esc(c['outcome'])}): {esc(c['summary'])}"
+        for c in data.get("checks") or []
+    ]
     return title, [section(f"*{title}*"), section("\n".join(lines) or "no records")]
 
 
@@ -351,7 +414,7 @@ def home(data: dict[str, Any]) -> dict[str, Any]:
             {
                 **section(
                     "*Open tickets per issue*\n"
-                    + "\n".join(f"`{k}`: {v}" for k, v in counts.items())
+                    + "\n".join(f"`{esc(k)}`: {esc(v)}" for k, v in counts.items())
                 ),
                 "block_id": Block.HOME_COUNTS.value,
             }
@@ -362,21 +425,3 @@ def home(data: dict[str, Any]) -> dict[str, Any]:
             {**section("*Latest digest*\n" + data["digest"]), "block_id": Block.HOME_DIGEST.value}
         )
     return {"type": "home", "blocks": blocks[:100]}
-
-
-VIEWS = {
-    "reply": lambda data: triage_result(data, private=bool(data.get("private"))),
-    "escalation": escalation,
-    "digest": digest,
-    "answer": answer,
-    "sla-summary": sla_summary,
-}
-
-
-def render(view: str, data: dict[str, Any], fallback: str) -> tuple[str, Blocks]:
-    """Blocks for an outbox payload's `view`; an unknown view is sent as its plain text."""
-    builder = VIEWS.get(view)
-    if builder is None or (view == "reply" and "tickets" not in data):
-        return message(fallback or data.get("text", ""))
-    text, blocks = builder(data)
-    return fallback or text, blocks

@@ -12,7 +12,8 @@ from bot.cli.common import state
 from bot.config.settings import Settings
 from bot.matching.corrections import export_jsonl
 from bot.ops.metrics import MULTIPROC_ENV
-from handlers.slack.app import require_credentials
+from handlers.slack.deps import require_credentials
+from handlers.slack.gate import DEFAULT_MAX_BODY, MAX_BODY_ENV
 from handlers.slack.server import DELIVER_EVERY_ENV, EVENTS_PATH
 
 BOT_SCOPES = [
@@ -52,6 +53,12 @@ def serve(
     deliver_every: float = typer.Option(
         5.0, "--deliver-every", min=0, help="Seconds between Slack outbox retries (0: off)."
     ),
+    max_body: int = typer.Option(
+        DEFAULT_MAX_BODY,
+        "--max-body",
+        min=1024,
+        help="Largest request body accepted, in bytes; a larger one is refused (413) unread.",
+    ),
 ) -> None:
     """Run the Slack app: every request at /slack/events, health at GET /healthz."""
     cli = state(ctx)
@@ -67,13 +74,16 @@ def serve(
         from handlers.slack.server import create_web_app, prefer_short_requests
 
         prefer_short_requests()
-        web = create_web_app(settings, engine=engine, deliver_every=deliver_every)
+        web = create_web_app(
+            settings, engine=engine, deliver_every=deliver_every, max_body=max_body
+        )
         uvicorn.run(web, host=host, port=port, log_config=None, access_log=False)
         return
     # Worker processes rebuild the settings from the environment: hand them the same config.
     os.environ["TRIAGE_CONFIG"] = str(settings.config_path.resolve())
     os.environ["DATABASE_URL"] = settings.database_url
     os.environ[DELIVER_EVERY_ENV] = str(deliver_every)
+    os.environ[MAX_BODY_ENV] = str(max_body)
     # Each worker counts its own requests: they share counters through files (a fresh directory
     # unless the operator set one), so /metrics on any worker shows the sum.
     os.environ.setdefault(MULTIPROC_ENV, tempfile.mkdtemp(prefix="triage-metrics-"))

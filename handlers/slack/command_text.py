@@ -13,6 +13,7 @@ USAGE = {
     "assign": "/triage assign <id> [@user]",
     "escalate": "/triage escalate <id> [@user] [reason]",
     "resolve": "/triage resolve <id> [note]",
+    "reopen": "/triage reopen <id> [reason]",
     "kb": "/triage kb <words>",
     "help": "/triage help",
 }
@@ -67,12 +68,12 @@ def parse(text: str) -> Command:
         if not rest or " " in rest:
             raise UsageError(usage("records"))
         return Command("records", candidate=_unwrap_mailto(rest))
-    if name in ("assign", "escalate", "resolve"):
+    if name in ("assign", "escalate", "resolve", "reopen"):
         first, _, tail = rest.partition(" ")
         ticket_id = _ticket_id(first, name)
         user, tail = _leading_mention(tail.strip())
-        if name == "resolve" and user:
-            raise UsageError(usage("resolve"))
+        if name in ("resolve", "reopen") and user:
+            raise UsageError(usage(name))
         if name == "assign" and tail:
             raise UsageError(usage("assign"))
         return Command(name, ticket_id=ticket_id, user=user, text=tail)

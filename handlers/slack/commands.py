@@ -4,24 +4,24 @@ Every answer is ephemeral (only the agent sees it), so record facts can be shown
 """
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 
 from bot.errors import UserError
+from bot.store.models.base import utcnow
+from bot.tickets import actions
+from bot.tickets.permissions import Act
 from bot.tickets.queue import counts_by_issue, queue
 from bot.types import InboundMessage
 from handlers.slack import blocks, core
-from handlers.slack.access import REFUSAL, Act, Actor, may, refusal
-from handlers.slack.app import Database, Deps
+from handlers.slack.access import REFUSAL, Actor
 from handlers.slack.command_text import Command, UsageError, help_text, parse
+from handlers.slack.deps import Database, Deps
+from handlers.slack.mrkdwn import escape as esc
+from handlers.slack.respond import Reply, owner_of, run_reporting_errors
 
 log = logging.getLogger("triage.slack")
-
-Reply = tuple[str, blocks.Blocks]
-# What may be repeated in a public thread: no ids, addresses or codes.
-PUBLIC_ENTITIES = ("exams", "providers", "regions", "error_messages")
 
 
 def register(app: App, deps: Deps) -> None:
@@ -33,10 +33,10 @@ def register(app: App, deps: Deps) -> None:
         try:
             parsed = parse(command.get("text", ""))
         except UsageError as exc:
-            ack(response_type="ephemeral", text=str(exc))
+            ack(response_type="ephemeral", text=esc(str(exc)))
             return
         if parsed.name == "help":
-            ack(response_type="ephemeral", text=help_text(slash))
+            ack(response_type="ephemeral", text=esc(help_text(slash)))
             return
         ack()
 
@@ -54,22 +54,6 @@ def register(app: App, deps: Deps) -> None:
         )
 
     app.command(slash)(ack=acknowledge, lazy=[work])
-
-
-def run_reporting_errors(respond: Respond, work: Callable[[], Reply | None]) -> None:
-    """Run slow work and answer with its result; its errors reach the user and the log."""
-    try:
-        result = work()
-    except UserError as exc:
-        result = blocks.message(str(exc))
-    except Exception as exc:
-        log.exception("slack work failed")
-        result = blocks.message(
-            f":warning: Sorry, that failed ({type(exc).__name__}); it has been logged."
-        )
-    if result is not None:
-        text, body = result
-        respond(text=text, blocks=body, response_type="ephemeral", replace_original=False)
 
 
 def run(
@@ -97,52 +81,55 @@ def run(
             text, body = blocks.queue_list(f"Queue: {parsed.text}", rows, prefix)
             counts = counts_by_issue(session, owner=None if parsed.text == "open" else owner)
             if counts:
-                body.append(blocks.context(" · ".join(f"{k}: {v}" for k, v in counts.items())))
+                line = " · ".join(f"{esc(k)}: {esc(v)}" for k, v in counts.items())
+                body.append(blocks.context(line))
             return text, body
         if parsed.name == "records":
+            actions.authorize(deps.settings.app, actor.principal(), Act.SEE_RECORDS)
             return blocks.records(
                 core.records_summary(session, settings=deps.settings, candidate=parsed.candidate)
             )
         assert parsed.ticket_id is not None
         ticket = core.lock_ticket(session, parsed.ticket_id, prefix=prefix)
-        ref = blocks.ticket_ref(ticket.id, prefix)
         if parsed.name == "ticket":
             data = {**core.ticket_data(session, ticket, prefix=prefix)}
             data["catalogue"] = core.catalogue(deps.runtime)
             return blocks.ticket_detail(data, private=True)
-        act = {"assign": Act.ASSIGN, "escalate": Act.ESCALATE, "resolve": Act.RESOLVE}[parsed.name]
-        if not may(actor, act, ticket_owner=ticket.owner, ticket_team=ticket.team):
-            return blocks.message(refusal(ticket.owner, f"{parsed.name} {ref}"))
-        target = owner_of(deps, parsed.user) if parsed.user else actor.owner_id
-        if parsed.name == "assign":
-            if target is None:
-                return blocks.message("Name an owner: `/triage assign ID @user`.")
-            core.assign(session, deps.settings, ticket=ticket, owner=target, actor=actor.name)
-            outcome = f"{ref} assigned to {target}."
-        elif parsed.name == "escalate":
-            to = core.escalate(
-                session,
-                deps.settings,
-                ticket=ticket,
-                owner=target if parsed.user else None,
-                actor=actor.name,
-                reason=parsed.text or None,
-            )
-            outcome = f"{ref} escalated to {to}."
-        else:
-            core.resolve(
-                session, deps.settings, ticket=ticket, actor=actor.name, note=parsed.text or None
-            )
-            outcome = f"{ref} resolved."
+        outcome = act(parsed, session, ticket=ticket, actor=actor, deps=deps)
     deps.flush_outbox()
     return blocks.message(outcome)
 
 
-def owner_of(deps: Deps, slack_user_id: str) -> str:
-    owner = deps.settings.app.owner_by_slack(slack_user_id)
-    if owner is None:
-        raise UserError(f"<@{slack_user_id}> is not an owner in app.yaml.")
-    return owner.id
+def act(parsed: Command, session: Any, *, ticket: Any, actor: Actor, deps: Deps) -> str:
+    """One ticket action through the action layer (which checks the right to it); what to say."""
+    config, now, who = deps.settings.app, utcnow(), actor.principal()
+    if parsed.name == "assign":
+        target = owner_of(deps, parsed.user) if parsed.user else actor.owner_id
+        if target is None:
+            raise UserError("Name an owner: `/triage assign ID @user`.")
+        done = actions.assign(session, config, ticket=ticket, owner=target, actor=who, now=now)
+        verb = "assigned" if done.action == "assign" else "reassigned"
+        return (
+            f"{done.ref} {verb} to {done.owner}."
+            if done.changed
+            else f"{done.ref} is {done.owner}'s."
+        )
+    if parsed.name == "escalate":
+        done = actions.escalate(
+            session, config, ticket=ticket, actor=who, now=now,
+            to=owner_of(deps, parsed.user) if parsed.user else None, reason=parsed.text or None,
+            records=core.records(session, deps.settings),
+        )  # fmt: skip
+        return f"{done.ref} escalated to {done.owner}."
+    if parsed.name == "reopen":
+        done = actions.reopen(
+            session, config, ticket=ticket, actor=who, now=now, reason=parsed.text or None
+        )
+        return f"{done.ref} reopened ({done.status})."
+    done = actions.resolve(
+        session, config, ticket=ticket, actor=who, now=now, note=parsed.text or None
+    )
+    return f"{done.ref} resolved."
 
 
 def open_ticket(
@@ -153,50 +140,21 @@ def open_ticket(
         source="slack",
         external_id=f"command:{command.get('trigger_id') or command.get('channel_id')}",
         text=parsed.text,
-        slack_channel=command.get("channel_id"),
+        # A command is a private exchange with the agent, not a message in their channel.
         on_behalf_of=parsed.candidate,
         actor=actor.name,
         # the agent sees the outcome ephemerally; nothing is posted in the agents' channel
         suppress_reply=True,
-        meta={"slack_command": command.get("command"), "team_id": command.get("team_id")},
+        meta={
+            "slack_command": command.get("command"),
+            "team_id": command.get("team_id"),
+            "channel_id": command.get("channel_id"),
+        },
     )
     with db.transaction() as session:
         outcome = core.take_in(session, deps.runtime, message)
-        data = outcome_data(session, outcome, deps=deps, private=True)
+        data = core.outcome_data(
+            session, outcome, runtime=deps.runtime, prefix=deps.prefix, private=True
+        )
     deps.flush_outbox()
     return blocks.triage_result(data, private=True)
-
-
-def outcome_data(session: Any, outcome: Any, *, deps: Deps, private: bool) -> dict[str, Any]:
-    """What the builders need from an intake outcome (and its tickets' entities)."""
-    tickets = []
-    entities: dict[str, Any] = {}
-    for t in outcome.tickets:
-        row = core.get_ticket(session, t.ticket_id, prefix=deps.prefix)
-        entities = entities or {
-            kind: values
-            for kind, values in (row.entities or {}).items()
-            if private or kind in PUBLIC_ENTITIES
-        }
-        tickets.append(
-            {
-                "id": t.ticket_id,
-                "issue": t.issue,
-                "status": t.status,
-                "priority": t.priority,
-                "action": t.action,
-                "owner": t.owner,
-                "routing_rule": t.routing_rule,
-                "answer": t.answer,
-                "facts_summary": t.facts_summary if private else [],
-            }
-        )
-    return {
-        "prefix": deps.prefix,
-        "tickets": tickets,
-        "issues": outcome.issues or ([outcome.issue] if outcome.issue else []),
-        "entities": entities,
-        "candidate": outcome.candidate_mcp_id if private else None,
-        "catalogue": core.catalogue(deps.runtime),
-        "private": private,
-    }

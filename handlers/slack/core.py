@@ -1,6 +1,7 @@
-"""The core calls the Slack adapter makes, in one place: the seam between Slack and `bot`.
+"""The core reads the Slack adapter makes, in one place: the seam between Slack and `bot`.
 
 Each function translates arguments and results; the rules live in the core modules it calls.
+Ticket actions go straight to the action layer (`bot.tickets.actions`).
 """
 
 from datetime import datetime
@@ -17,11 +18,9 @@ from bot.matching.search import search_issues
 from bot.ops.runtime import Runtime
 from bot.records.catalogue import load_catalogue
 from bot.records.checks import run_all_checks
-from bot.records.source import records_source
+from bot.records.source import RecordsSource, records_source
 from bot.store.models.base import utcnow
 from bot.store.models.tickets import Ticket
-from bot.tickets import actions as agent_actions
-from bot.tickets import lifecycle as tickets
 from bot.types import InboundMessage, IntakeOutcome
 
 
@@ -46,6 +45,7 @@ def ticket_data(session: Session, ticket: Ticket, *, prefix: str) -> dict[str, A
         "facts_summary": masked_facts(ticket),
         "subject": ticket.subject,
         "candidate": candidate_label(ticket),
+        "identity": ticket.identity_status,
         "sla_due_at": _when(ticket.sla_due_at),
         "created_at": _when(ticket.created_at),
         "events": [
@@ -76,63 +76,36 @@ def lock_ticket(session: Session, ticket_id: int, *, prefix: str) -> Ticket:
     return ticket
 
 
-def assign(session: Session, settings: Settings, *, ticket: Ticket, owner: str, actor: str) -> None:
-    tickets.assign(
-        session, ticket=ticket, owner=owner, actor=actor, now=utcnow(), config=settings.app
-    )
-
-
-def escalate(
-    session: Session,
-    settings: Settings,
-    *,
-    ticket: Ticket,
-    owner: str | None,
-    actor: str,
-    reason: str | None,
-) -> str:
-    return agent_actions.escalate_onward(
-        session, settings, ticket=ticket, actor=actor, to=owner, reason=reason
-    )
-
-
-def resolve(
-    session: Session, settings: Settings, *, ticket: Ticket, actor: str, note: str | None
-) -> None:
-    tickets.resolve(
-        session, ticket=ticket, actor=actor, now=utcnow(), note=note, config=settings.app
-    )
-
-
-def acknowledge(session: Session, *, ticket: Ticket, actor: str) -> None:
-    agent_actions.acknowledge(session, ticket=ticket, actor=actor)
-
-
-def send_answer(session: Session, settings: Settings, *, ticket: Ticket, actor: str) -> str:
-    """Queue the drafted answer to the candidate through the ticket's channel; returns where."""
-    return agent_actions.send_answer(session, settings, ticket=ticket, actor=actor)
+def records(session: Session, settings: Settings) -> RecordsSource:
+    """The desk's records source, for the actions that route or answer by the record."""
+    return records_source(settings, session)
 
 
 def records_summary(session: Session, *, settings: Settings, candidate: str) -> dict[str, Any]:
-    """The candidate and every check's outcome, as a title and lines (codes masked)."""
-    session_or_none = session if settings.app.records.source == "database" else None
-    records = records_source(settings, session_or_none).get(candidate)
-    if records is None:
+    """The candidate and every check's outcome (codes masked), as `blocks.records` reads it."""
+    found = records(session, settings).get(candidate)
+    if found is None:
         raise UserError(f"No candidate with MCP id or email {candidate!r}.")
     checks = run_all_checks(
-        records,
+        found,
         catalogue=load_catalogue(settings.knowledge_dir),
         exams=[],
         today=utcnow().date(),
         vouchers_per_beta_exam=settings.app.records.vouchers_per_beta_exam,
     )
-    person = records.candidate
-    lines = [f"{', '.join(person.emails) or 'no email'} · {person.country} ({person.region})"]
-    for name, result in checks.items():
-        outcome = "escalate" if result.escalate else ("settled" if result.settles else "-")
-        summary = "; ".join(result.summary) or "no records"
-        lines.append(f"*{name}* ({outcome}): {summary}")
-    return {"title": f"{person.name} · MCP {person.mcp_id}", "lines": lines}
+    person = found.candidate
+    return {
+        "title": f"{person.name} · MCP {person.mcp_id}",
+        "contact": f"{', '.join(person.emails) or 'no email'} · {person.country} ({person.region})",
+        "checks": [
+            {
+                "name": name,
+                "outcome": "escalate" if r.escalate else ("settled" if r.settles else "-"),
+                "summary": "; ".join(r.summary) or "no records",
+            }
+            for name, r in checks.items()
+        ],
+    }
 
 
 def search_knowledge(runtime: Runtime, query: str) -> list[dict[str, Any]]:
@@ -142,3 +115,45 @@ def search_knowledge(runtime: Runtime, query: str) -> list[dict[str, Any]]:
 def catalogue(runtime: Runtime) -> list[str]:
     """The known issue ids, for the Not-this-issue menu."""
     return sorted(runtime.knowledge.issues)
+
+
+# What may be repeated in a public thread: no ids, addresses or codes.
+PUBLIC_ENTITIES = ("exams", "providers", "regions", "error_messages")
+
+
+def outcome_data(
+    session: Session, outcome: IntakeOutcome, *, runtime: Runtime, prefix: str, private: bool
+) -> dict[str, Any]:
+    """What the builders need from an intake outcome (and its tickets' entities); facts and
+    the candidate only when the place is `private`."""
+    tickets = []
+    entities: dict[str, Any] = {}
+    for t in outcome.tickets:
+        row = get_ticket(session, t.ticket_id, prefix=prefix)
+        entities = entities or {
+            kind: values
+            for kind, values in (row.entities or {}).items()
+            if private or kind in PUBLIC_ENTITIES
+        }
+        tickets.append(
+            {
+                "id": t.ticket_id,
+                "issue": t.issue,
+                "status": t.status,
+                "priority": t.priority,
+                "action": t.action,
+                "owner": t.owner,
+                "routing_rule": t.routing_rule,
+                "answer": t.answer,
+                "facts_summary": t.facts_summary if private else [],
+            }
+        )
+    return {
+        "prefix": prefix,
+        "tickets": tickets,
+        "issues": outcome.issues or ([outcome.issue] if outcome.issue else []),
+        "entities": entities,
+        "candidate": outcome.candidate_mcp_id if private else None,
+        "catalogue": catalogue(runtime),
+        "private": private,
+    }

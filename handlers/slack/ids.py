@@ -12,7 +12,9 @@ class Action(StrEnum):
     NOT_THIS_ISSUE = "ticket_not_this_issue"
     ACKNOWLEDGE = "ticket_acknowledge"
     REASSIGN = "ticket_reassign"
+    REOPEN = "ticket_reopen"
     OPEN_TICKET = "ticket_open"
+    VERIFY_IDENTITY = "ticket_verify_identity"
 
 
 class Block(StrEnum):

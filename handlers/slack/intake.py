@@ -18,13 +18,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from bot.delivery.messages import THREAD
 from bot.errors import DatabaseUnavailable
 from bot.intake.events import claim_event
 from bot.store.models.outbox import OutboxItem
 from bot.types import InboundMessage, IntakeOutcome
 from handlers.slack import core
-from handlers.slack.app import Database, Deps
-from handlers.slack.commands import outcome_data
+from handlers.slack.deps import Database, Deps
+from handlers.slack.mrkdwn import to_plain
 
 log = logging.getLogger("triage.slack")
 
@@ -75,20 +76,28 @@ def register(app: App, deps: Deps) -> None:
 def inbound(
     event: dict[str, Any], *, name: str | None = None, email: str | None = None
 ) -> InboundMessage:
-    """The core's view of a Slack message: external id channel:ts, thread key the thread's ts,
-    the event verbatim as its raw form, and the poster's profile email to identify them by."""
+    """The core's view of a Slack message: its plain text, external id channel:ts, thread key
+    the thread's ts, the event verbatim as its raw form, the poster's profile email to identify
+    them by, and where a reply goes (the thread) as this adapter's own data."""
     channel, ts = event["channel"], event["ts"]
+    thread_ts = event.get("thread_ts") or ts
     return InboundMessage(
         source="slack",
         external_id=f"{channel}:{ts}",
-        text=_MENTION.sub("", event.get("text") or "").strip(),
+        # the core reads plain text: Slack's markup (`&lt;`, `<@U1>`, `<url|label>`) decoded
+        text=to_plain(_MENTION.sub("", event.get("text") or "")).strip(),
         sender_email=email,
         sender_name=name,
         slack_user_id=event.get("user"),
         slack_channel=channel,
-        thread_key=event.get("thread_ts") or ts,
+        thread_key=thread_ts,
         raw=json.dumps(event, ensure_ascii=False),
-        meta={"ts": ts, "thread_ts": event.get("thread_ts"), "team": event.get("team")},
+        meta={
+            "ts": ts,
+            "thread_ts": event.get("thread_ts"),
+            "team": event.get("team"),
+            THREAD: {"thread_ts": thread_ts},
+        },
     )
 
 
@@ -110,7 +119,10 @@ def take(
             if not claim_event(session, source="slack", event_id=event_id, kind=event["type"]):
                 log.info("slack event %s already taken; ignoring the repeat", event_id)
                 return
-            outcome = core.take_in(session, deps.runtime, inbound(event, name=name, email=email))
+            message = inbound(event, name=name, email=email)
+            if private:  # an agent's own DM: they may read the facts of whoever it names
+                message = message.model_copy(update={"actor": deps.directory.actor(user).name})
+            outcome = core.take_in(session, deps.runtime, message)
             if outcome.duplicate:
                 return
             enrich_reply(session, outcome, deps=deps, private=private)
@@ -140,8 +152,9 @@ def tell_poster(deps: Deps, event: dict[str, Any], text: str) -> None:
 
 
 def enrich_reply(session: Session, outcome: IntakeOutcome, *, deps: Deps, private: bool) -> bool:
-    """Add what the Slack view shows to the reply the core queued: entities, the catalogue for
-    the Not-this-issue menu and, in an agent's DM only, the facts and drafted answers."""
+    """Add what the Slack view shows to the reply the core queued (as its `extra`): entities,
+    the catalogue for the Not-this-issue menu and, in an agent's DM only, the facts and drafted
+    answers."""
     item = session.scalar(
         select(OutboxItem).where(
             OutboxItem.dedupe_key == f"reply:{outcome.message_id}", OutboxItem.channel == "slack"
@@ -149,16 +162,8 @@ def enrich_reply(session: Session, outcome: IntakeOutcome, *, deps: Deps, privat
     )
     if item is None or item.status != "pending":
         return False
-    extra = outcome_data(session, outcome, deps=deps, private=private)
-    by_id = {t["id"]: t for t in extra["tickets"]}
-    data = dict(item.payload.get("data") or {})
-    data["tickets"] = [
-        {**by_id.get(t.get("ticket_id") or t.get("id"), {}), **t}
-        if not private
-        else {**t, **by_id.get(t.get("ticket_id") or t.get("id"), {})}
-        for t in data.get("tickets", extra["tickets"])
-    ]
-    for key in ("prefix", "issues", "entities", "catalogue", "private", "candidate"):
-        data[key] = extra[key]
-    item.payload = {**item.payload, "data": data}
+    extra = core.outcome_data(
+        session, outcome, runtime=deps.runtime, prefix=deps.prefix, private=private
+    )
+    item.payload = {**item.payload, "extra": extra}
     return True

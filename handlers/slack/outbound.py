@@ -1,4 +1,5 @@
-"""Delivering the outbox's Slack items: Block Kit from `view` + `data`, DMs, uploaded charts.
+"""Delivering the outbox's Slack items: the core's channel-neutral messages rendered as Block
+Kit, posted in the thread their `reply_to` names or as DMs, with charts uploaded.
 
 Errors are sorted for the outbox: rate limits (after the SDK's own retries, with Retry-After),
 server errors and broken connections are transient; a channel or token Slack refuses is permanent.
@@ -16,7 +17,9 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.config.settings import Settings
 from bot.delivery.outbox import PermanentDeliveryError, Sender, TransientDeliveryError
 from bot.store.models.outbox import OutboxItem
-from handlers.slack.blocks import render
+from handlers.slack import blocks
+from handlers.slack.deps import web_client
+from handlers.slack.mrkdwn import escape as esc
 
 log = logging.getLogger("triage.slack")
 
@@ -46,8 +49,6 @@ def sender(settings: Settings) -> tuple[str, Sender] | None:
 
 
 def make_sender(settings: Settings, *, client: WebClient | None = None) -> Sender:
-    from handlers.slack.app import web_client
-
     client = client or web_client(settings)
 
     def send(item: OutboxItem) -> None:
@@ -79,44 +80,74 @@ def classify(exc: SlackApiError) -> Exception:
     return TransientDeliveryError(f"Slack error: {error or status}")
 
 
+def render(payload: dict[str, Any]) -> tuple[str, blocks.Blocks]:
+    """Block Kit for one of the core's messages (`bot.delivery.messages`, as JSON); a view this
+    adapter does not know, or cannot read, is sent as its plain text."""
+    view, text = payload.get("view"), str(payload.get("text") or "")
+    try:
+        if view == "reply":  # the notification line is the core's plain text: escaped too
+            return esc(text) or "Triage reply", _reply_blocks(payload)[1]
+        if view == "notice":
+            ref = str(payload["ref"])
+            data = {**payload, "subject": payload.get("about"), "prefix": ref.rpartition("-")[0]}
+            return blocks.escalation(data)
+        if view == "digest":
+            return esc(text), blocks.digest(payload.get("digest") or {})[1]
+        if view == "answer":
+            return blocks.answer({"text": text})
+        if view == "sla-summary":
+            return blocks.sla_summary(payload)
+    except (KeyError, TypeError, ValueError):
+        log.warning("unreadable %s message; sent as plain text", view)
+    return blocks.message(text)
+
+
+def _reply_blocks(payload: dict[str, Any]) -> tuple[str, blocks.Blocks]:
+    """The triage reply: the core's public ticket lines, with what intake added for Slack (the
+    facts and drafted answers only when the place is an agent's DM)."""
+    extra = payload.get("extra") or {}
+    private = bool(extra.get("private"))
+    added = {t["id"]: t for t in extra.get("tickets", [])}
+    tickets = [
+        {**t, **added.get(t["ticket_id"], {})}
+        if private
+        else {**added.get(t["ticket_id"], {}), **t}
+        for t in payload.get("tickets", [])
+    ]
+    data = {**extra, "tickets": tickets, "note": payload.get("note")}
+    return blocks.triage_result(data, private=private)
+
+
 def deliver(client: WebClient, item: OutboxItem) -> None:
+    """Post one outbox item: to a user id as a DM, else to the channel, in the thread the
+    message's `reply_to` names; then upload its chart, if it has one. A retry after the post
+    went out but the upload failed only uploads."""
     payload: dict[str, Any] = dict(item.payload)
-    channel = payload.get("channel") or item.recipient
-    posted = payload.get("posted")  # a retry after the post succeeded but the upload failed
+    thread_ts = (payload.get("reply_to") or {}).get("thread_ts")
+    posted = payload.get("posted")
     if posted is None:
-        if _USER_ID.match(channel) and not payload.get("user"):
+        channel = item.recipient
+        if _USER_ID.match(channel):
             channel = client.conversations_open(users=channel)["channel"]["id"]
-        text, blocks = render(
-            payload.get("view", ""), payload.get("data") or {}, payload.get("text", "")
+        text, body = render(payload)
+        response = client.chat_postMessage(
+            channel=channel,
+            text=text,
+            blocks=body,
+            thread_ts=thread_ts,
+            unfurl_links=False,
+            # Which delivery this is: lets a check (or an operator) tell a repeat from two
+            # messages that happen to read the same.
+            metadata={"event_type": "triage_delivery", "event_payload": {"outbox_id": item.id}},
         )
-        if payload.get("user"):  # visible to that one person only
-            response = client.chat_postEphemeral(
-                channel=channel,
-                user=payload["user"],
-                text=text,
-                blocks=blocks,
-                thread_ts=payload.get("thread_ts"),
-            )
-            posted = {"channel": channel, "ts": response.get("message_ts")}
-        else:
-            response = client.chat_postMessage(
-                channel=channel,
-                text=text,
-                blocks=blocks,
-                thread_ts=payload.get("thread_ts"),
-                unfurl_links=False,
-                # Which delivery this is: lets a check (or an operator) tell a repeat from two
-                # messages that happen to read the same.
-                metadata={"event_type": "triage_delivery", "event_payload": {"outbox_id": item.id}},
-            )
-            posted = {"channel": response.get("channel", channel), "ts": response.get("ts")}
+        posted = {"channel": response.get("channel", channel), "ts": response.get("ts")}
         item.payload = {**payload, "posted": posted}
-    upload = payload.get("file")
-    if upload:
+    chart = payload.get("chart")
+    if chart:
         client.files_upload_v2(
             channel=posted["channel"],
-            content=base64.b64decode(upload["data_b64"]),
-            filename=upload.get("filename", "chart.png"),
-            title=upload.get("title"),
-            thread_ts=payload.get("thread_ts") or posted.get("ts"),
+            content=base64.b64decode(chart["data_b64"]),
+            filename=chart.get("filename", "chart.png"),
+            title=chart.get("title"),
+            thread_ts=thread_ts or posted.get("ts"),
         )

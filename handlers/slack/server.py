@@ -1,8 +1,10 @@
 """The HTTP face of the Slack app: an ASGI app (Starlette) for uvicorn.
 
 `POST /slack/events` takes every Slack request (commands, events, interactivity); `GET /healthz`
-answers whether the database is reachable. Bolt's dispatch is synchronous, so it runs in the
-thread pool and never blocks the event loop for other requests.
+answers whether the database is reachable. A request passes the gate (`gate.py`: body size cap,
+Slack signature) before its body is parsed; what fails to parse after that is a 400. Bolt's
+dispatch is synchronous, so it runs in the thread pool and never blocks the event loop for other
+requests.
 """
 
 import logging
@@ -19,6 +21,7 @@ from slack_bolt.middleware.authorization.internals import (  # the text bolt ans
     _build_user_facing_authorize_error_message,
 )
 from slack_sdk import WebClient
+from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -31,7 +34,8 @@ from bot.delivery.outbox import deliver_due
 from bot.ops.http_routes import ops_routes
 from bot.ops.logs import configure_logging
 from bot.store.db import open_database, ping, session_factory
-from handlers.slack.app import build_app
+from handlers.slack.app import build_app, require_credentials
+from handlers.slack.gate import DEFAULT_MAX_BODY, MAX_BODY_ENV, Refusal, admit, check_shape
 
 log = logging.getLogger("triage.slack")
 
@@ -46,19 +50,28 @@ def create_web_app(
     client: WebClient | None = None,
     runtime_factory: Callable[[], Any] | None = None,
     deliver_every: float = 0.0,
+    max_body: int = DEFAULT_MAX_BODY,
 ) -> Starlette:
-    """The ASGI app; `deliver_every` > 0 also delivers the Slack outbox every so many seconds."""
+    """The ASGI app; `deliver_every` > 0 also delivers the Slack outbox every so many seconds;
+    a request body over `max_body` bytes is refused (413) without being read further."""
     engine = engine or open_database(settings.database_url)
     sessions = session_factory(engine)
     bolt = build_app(settings, sessions=sessions, client=client, runtime_factory=runtime_factory)
+    verifier = SignatureVerifier(require_credentials(settings)[1])
 
     async def slack_events(request: Request) -> Response:
-        body = await request.body()
+        try:
+            body = await admit(request, verifier=verifier, limit=max_body)
+        except Refusal as refusal:
+            return refusal.response()
         try:
             bolt_request = to_bolt_request(request, body)
-        except (ValueError, TypeError, AttributeError, KeyError):  # a body bolt cannot parse
-            bolt_request = None
-        if bolt_request is None or not isinstance(bolt_request.body, dict):
+            check_shape(bolt_request.body)
+        # a signed body that is no Slack payload: bad JSON, a list, nesting past the recursion
+        # limit (RecursionError), an event that is not an object
+        except (ValueError, TypeError, AttributeError, KeyError, RecursionError, Refusal) as exc:
+            log.warning("signed Slack request that is not a Slack payload (%s): 400",
+                        type(exc).__name__)  # fmt: skip
             return JSONResponse({"error": "malformed request"}, status_code=400)
         response = await run_in_threadpool(bolt.dispatch, bolt_request)
         if _unauthorized_event(bolt_request.body, response):
@@ -136,4 +149,8 @@ def from_environment() -> Starlette:
     prefer_short_requests()
     settings = load_settings()
     configure_logging(settings)
-    return create_web_app(settings, deliver_every=float(os.environ.get(DELIVER_EVERY_ENV, "0")))
+    return create_web_app(
+        settings,
+        deliver_every=float(os.environ.get(DELIVER_EVERY_ENV, "0")),
+        max_body=int(os.environ.get(MAX_BODY_ENV, DEFAULT_MAX_BODY)),
+    )

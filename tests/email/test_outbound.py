@@ -6,6 +6,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bot.config.settings import Settings
+from bot.delivery.messages import Answer, Chart, DigestMessage, dump
 from bot.delivery.outbox import deliver_due, enqueue
 from bot.ops.adapters import discover_senders
 from bot.store.models import Message, Ticket, TicketMessage, utcnow
@@ -18,18 +19,19 @@ from handlers.email.sink import Sink, local_smtp_sink
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 32).decode()
 
 
-def ack_payload(ticket_id: int) -> dict:  # type: ignore[type-arg]
-    return {
-        "to": "priya.raman@example.com",
-        "subject": "We received your message",
-        "text": "Thank you, we are looking at it.",
-        "html": None,
-        "in_reply_to": "<plain-voucher-1@mail.example.com>",
-        "references": ["<root@mail.example.com>"],
-        "ticket_id": ticket_id,
-        "auto": True,
-        "attachments": [],
-    }
+def ack_payload(ticket_id: int | None) -> dict:  # type: ignore[type-arg]
+    """The core's acknowledgement, threaded by the email adapter's own reply_to data."""
+    thread = {"message_id": "<plain-voucher-1@mail.example.com>",
+              "references": ["<root@mail.example.com>"]}  # fmt: skip
+    return dump(
+        Answer(
+            text="Thank you, we are looking at it.",
+            subject="We received your message",
+            ticket_id=ticket_id,
+            reply_to=thread,
+            auto=True,
+        )
+    )
 
 
 def make_ticket(sessions) -> int:  # type: ignore[no-untyped-def]
@@ -161,28 +163,19 @@ def test_temporary_refusal_is_retried_and_permanent_refusal_is_dead(
 
 
 def test_digest_html_with_inline_chart_and_plain_text_alternative(mail_settings: Settings) -> None:
-    payload = {
-        "to": "maria.okafor@desk.example.org",
-        "subject": "Your digest",
-        "text": "3 open tickets",
-        "html": '<p>3 open tickets</p><img src="cid:chart1">',
-        "auto": False,
-        "attachments": [
-            {
-                "filename": "chart.png",
-                "content_type": "image/png",
-                "data_b64": PNG,
-                "inline_cid": "chart1",
-            },
-            {
-                "filename": "tickets.csv",
-                "content_type": "text/csv",
-                "data_b64": base64.b64encode(b"id\n1\n").decode(),
-                "inline_cid": None,
-            },
-        ],
-    }
-    message = build_mime(payload, desk=mail_settings.app.desk, message_id="<d.1@x>")
+    chart = Chart(filename="chart.png", title="New tickets", data_b64=PNG, content_id="chart1")
+    payload = dump(
+        DigestMessage(
+            text="3 open tickets",
+            subject="Your digest",
+            html='<p>3 open tickets</p><img src="cid:chart1">',
+            chart=chart,
+        )
+    )
+    message = build_mime(
+        payload, to="maria.okafor@desk.example.org", desk=mail_settings.app.desk,
+        message_id="<d.1@x>",
+    )  # fmt: skip
     assert message["Auto-Submitted"] is None  # not an automatic reply
     assert message.get_body(("plain",)).get_content().strip() == "3 open tickets"
     html = message.get_body(("html",))
@@ -191,5 +184,5 @@ def test_digest_html_with_inline_chart_and_plain_text_alternative(mail_settings:
     assert related, "the chart is related to the HTML part"
     image = next(p for p in message.walk() if p.get_content_type() == "image/png")
     assert image["Content-ID"] == "<chart1>"
-    assert [a.get_filename() for a in message.iter_attachments()] == ["tickets.csv"]
+    assert list(message.iter_attachments()) == []  # the chart is inline, not attached
     assert parse_email(message.as_bytes()).text.strip() == "3 open tickets"

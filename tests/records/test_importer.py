@@ -166,3 +166,43 @@ def test_progress_is_reported_per_file_up_to_its_size(tmp_path: Path, sessions) 
     import_records(sessions, [path], progress=progress)
     total, *advances = seen["candidates.csv"]
     assert total == path.stat().st_size and sum(advances) == len(CANDIDATES)
+
+
+def test_a_bad_byte_far_into_a_large_file_is_named_by_its_line(
+    tmp_path: Path, sessions: sessionmaker[Session], db: Session
+) -> None:
+    """The encoding is checked in chunks; the line counts across them."""
+    rows = "".join(
+        f"{1000000 + i},Person {i},p{i}@example.com,India,India,\n" for i in range(40_000)
+    )
+    path = tmp_path / "candidates.csv"
+    path.write_bytes(
+        ("mcp_id,name,emails,country,region,slack_user_id\n" + rows).encode()
+        + "1999999,José,j@example.com,Spain,EMEA,\n".encode("latin-1")
+    )
+    assert path.stat().st_size > 1 << 20
+    with pytest.raises(
+        UserError, match=rf"^{path}:40002: not UTF-8 \(byte 0xe9\); save it as UTF-8"
+    ):
+        import_records(sessions, [tmp_path])
+    assert count(db, Candidate) == 0
+
+
+def test_a_utf16_file_reports_progress_in_bytes(tmp_path: Path, sessions) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "candidates.csv"
+    path.write_bytes(CANDIDATES.encode("utf-16"))  # with its byte-order mark
+    seen: list[int] = []
+    report = import_records(sessions, [path], progress=lambda _label, _total: seen.append)
+    assert report.files[0].inserted == 2 and not report.errors
+    assert sum(seen) == path.stat().st_size - 2  # the BOM is not a character
+
+
+def test_a_jsonl_line_nested_too_deeply_is_a_bad_row(tmp_path: Path, sessions) -> None:  # type: ignore[no-untyped-def]
+    good = json.dumps({"mcp_id": "1234567", "name": "Priya Raman", "country": "India",
+                       "region": "India", "emails": ["priya@example.com"]})  # fmt: skip
+    write(tmp_path, "candidates.jsonl", "[" * 100_000 + "]" * 100_000 + "\n" + good + "\n")
+    report = import_records(sessions, [tmp_path])
+    assert report.errors == [
+        f"{tmp_path / 'candidates.jsonl'}:1: not a records row: JSON nested too deeply"
+    ]
+    assert report.files[0].inserted == 1

@@ -5,7 +5,7 @@ import json
 import time
 from urllib.parse import urlencode
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -23,6 +23,9 @@ VALUES = st.one_of(
 )  # fmt: skip
 
 
+FRONT_LINE_MAY = {Action.ESCALATE, Action.SEND_ANSWER, Action.NOT_THIS_ISSUE}
+
+
 def unchanged(db: Session, ticket_id: int) -> None:
     db.expire_all()
     ticket = db.get_one(Ticket, ticket_id)
@@ -35,6 +38,9 @@ def unchanged(db: Session, ticket_id: int) -> None:
 def test_forged_button_values_change_nothing(
     slack: SlackClient, db: Session, action: Action, value: str, user: str
 ) -> None:
+    # Any agent may escalate along the chain, send a drafted answer or relabel (the table in
+    # bot/tickets/permissions.py); the rest of someone else's ticket is not theirs to touch.
+    assume(not (user == DEV and action in FRONT_LINE_MAY))
     theirs = db.scalars(select(Ticket)).first() or make_ticket(
         db, owner="lena", team="registrations", status="escalated"
     )

@@ -33,6 +33,7 @@ class FakeSlack:
         self.usergroups: dict[str, list[str]] = {}
         self.channel_members: dict[str, list[str]] = {}
         self.user_emails: dict[str, str] = {}
+        self.socket_url: str | None = None  # what apps.connections.open hands out (Socket Mode)
         self.failures: list[Failure] = []
         self._lock = threading.Lock()
         self._ts = 1_700_000_000
@@ -156,6 +157,10 @@ class FakeSlack:
             user = args.get("user", "")
             profile = {"real_name": user, "email": self.user_emails.get(user)}
             return {"ok": True, "user": {"id": user, "name": user.lower(), "profile": profile}}
+        if method == "apps.connections.open":
+            if self.socket_url is None:
+                return {"ok": False, "error": "not_allowed_token_type"}
+            return {"ok": True, "url": self.socket_url}
         if method == "views.publish":
             return {"ok": True, "view": {"id": "V1"}}
         if method == "files.getUploadURLExternal":
@@ -236,8 +241,19 @@ def _parse(body: bytes, content_type: str) -> dict[str, Any]:
     return {k: v[0] for k, v in parse_qs(body.decode()).items()}
 
 
+def shown(mrkdwn: str) -> str:
+    """What a reader sees of escaped text: Slack shows `&lt;` as `<` (markup is not decoded:
+    a test that cares whether a mention or link is live reads the raw arguments)."""
+    return mrkdwn.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def render_text(args: dict[str, Any]) -> str:
-    """A message as a reader sees it: its blocks' text (buttons and menus named), else `text`."""
+    """A message as a reader sees it: its blocks' text (buttons and menus named), else `text`,
+    with Slack's entities shown as the characters they stand for."""
+    return shown(_block_text(args))
+
+
+def _block_text(args: dict[str, Any]) -> str:
     blocks = args.get("blocks")
     if isinstance(blocks, str):
         blocks = json.loads(blocks)

@@ -19,7 +19,7 @@ from bot.store.models import Ticket
 from bot.store.models.slack import InboundEvent
 from handlers.slack.server import create_web_app
 from tests.slack.conftest import ROOT, SECRET, message_event
-from tests.slack.fake_slack import FakeSlack
+from tests.slack.fake_slack import FakeSlack, shown
 from tests.slack.harness import Served, SlackClient, free_port
 
 TRIAGE = Path(sys.executable).with_name("triage")
@@ -90,7 +90,7 @@ def test_triage_serve_with_two_workers_answers_signed_requests(
                 time.sleep(0.1)
         assert (health.status_code, health.json()["database"]) == (200, "reachable")
         slack = SlackClient(url, fake_slack)
-        assert "/triage kb <words>" in slack.command("help").json()["text"]
+        assert "/triage kb <words>" in shown(slack.command("help").json()["text"])
         assert slack.command("help", signature="v0=forged").status_code == 401
     finally:
         server.terminate()

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config.settings import Settings
+from bot.delivery.messages import Chart, DigestMessage, Note, Outgoing, dump
 from bot.delivery.notifications import notify_escalation
 from bot.delivery.outbox import deliver_due, enqueue
 from bot.ops.adapters import discover_senders
@@ -20,23 +21,21 @@ from tests.slack.fake_slack import FakeSlack, render_text
 PNG = base64.b64encode(b"\x89PNG fake chart").decode()
 
 
-def queue(db: Session, key: str, **payload: object) -> None:
-    base = {
-        "channel": INTAKE,
-        "text": "fallback",
-        "thread_ts": None,
-        "view": "",
-        "data": {},
-        "file": None,
-    }
+def queue(
+    db: Session,
+    key: str,
+    *,
+    recipient: str = INTAKE,
+    text: str = "fallback",
+    thread_ts: str | None = None,
+    message: Outgoing | None = None,
+) -> None:
+    """One of the core's messages on the outbox for Slack (a plain note unless given)."""
+    message = message or Note(text=text, reply_to={"thread_ts": thread_ts} if thread_ts else {})
     enqueue(
-        db,
-        channel="slack",
-        kind="test",
-        recipient=str(payload.get("channel", INTAKE)),
-        payload={**base, **payload},
+        db, channel="slack", kind="test", recipient=recipient, payload=dump(message),
         dedupe_key=key,
-    )
+    )  # fmt: skip
     db.commit()
 
 
@@ -95,6 +94,7 @@ def test_rate_limit_is_retried_after_retry_after(
     assert deliver_due(sessions, {"slack": make_sender(slack_settings)}) == (1, 0)
     first, second = fake_slack.called("chat.postMessage")
     assert first.args["_failed"] == 429 and "_failed" not in second.args
+    assert second.args["thread_ts"] == "1.1"  # the thread the adapter's reply_to names
     assert second.at - first.at >= 0.95
 
 
@@ -130,7 +130,7 @@ def test_outage_keeps_the_reply_and_delivers_it_later(
 def test_unknown_channel_is_a_permanent_failure(
     slack_settings: Settings, sessions: sessionmaker[Session], db: Session, fake_slack: FakeSlack
 ) -> None:
-    queue(db, "reply:4", channel="CGONE", text="hello")
+    queue(db, "reply:4", recipient="CGONE", text="hello")
     assert deliver_due(sessions, {"slack": make_sender(slack_settings)}) == (0, 1)
     [item] = items(db)
     assert item.status == "dead" and "channel_not_found" in (item.last_error or "")
@@ -139,15 +139,9 @@ def test_unknown_channel_is_a_permanent_failure(
 def test_failed_upload_does_not_post_the_message_twice(
     slack_settings: Settings, sessions: sessionmaker[Session], db: Session, fake_slack: FakeSlack
 ) -> None:
-    queue(
-        db,
-        "digest:x",
-        channel=DEV,
-        view="digest",
-        text="Digest",
-        data={"owner": "dev"},
-        file={"filename": "chart.png", "title": "chart", "data_b64": PNG},
-    )
+    chart = Chart(filename="chart.png", title="chart", data_b64=PNG, content_id="chart")
+    digest = DigestMessage(text="Digest", digest={"owner": "dev"}, chart=chart)
+    queue(db, "digest:x", recipient=DEV, message=digest)
     fake_slack.fail(500, count=3, methods={"files.getUploadURLExternal"})
     send = make_sender(slack_settings)
     assert deliver_due(sessions, {"slack": send}) == (0, 1)

@@ -5,7 +5,7 @@ import time
 import requests
 
 from tests.slack.conftest import AGENT, STRANGER, Served, SlackClient
-from tests.slack.fake_slack import FakeSlack
+from tests.slack.fake_slack import FakeSlack, shown
 
 
 def test_forged_signature_is_refused(slack: SlackClient, fake_slack: FakeSlack) -> None:
@@ -35,7 +35,7 @@ def test_help_is_answered_in_the_acknowledgement(slack: SlackClient) -> None:
     assert response.status_code == 200
     body = response.json()
     assert body["response_type"] == "ephemeral"
-    assert "/triage queue [mine|open|escalated|breached]" in body["text"]
+    assert "/triage queue [mine|open|escalated|breached]" in shown(body["text"])
 
 
 def test_bad_arguments_get_the_usage_line(slack: SlackClient) -> None:
@@ -46,7 +46,7 @@ def test_bad_arguments_get_the_usage_line(slack: SlackClient) -> None:
         ("frobnicate", "/triage <message> for <MCP id|email>"),
     ]:
         body = slack.command(text).json()
-        assert usage in body["text"], text
+        assert usage in shown(body["text"]), text
 
 
 def test_unauthorised_user_is_refused_politely(slack: SlackClient, fake_slack: FakeSlack) -> None:

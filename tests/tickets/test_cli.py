@@ -2,17 +2,21 @@
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
+import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.cli import main
 from bot.store.models import Ticket
+from bot.store.models.base import utcnow
 from bot.store.models.outbox import OutboxItem
 from tests.conftest import ROOT
-from tests.tickets.conftest import FileFn, verdict
+from tests.tickets.conftest import NOW, FileFn, verdict
 
 Run = Callable[..., tuple[int, str, str]]
 CODE = "BETA-XY12-7Q2K"
@@ -97,7 +101,7 @@ def test_assign_and_escalate_notify_the_new_owner(
     triage: Run, two: tuple[int, int], db: Session
 ) -> None:
     ref = f"TRI-{two[0]}"
-    assert triage("tickets", "assign", ref, "Sam")[1] == f"{ref} assigned to sam\n"
+    assert triage("tickets", "assign", ref, "Sam")[1] == f"{ref} reassigned to sam\n"
     code, out, _ = triage("tickets", "escalate", ref, "--to", "maria", "--reason", "fraud?")
     assert code == 0 and out.startswith(f"{ref} escalated to maria (rule manual:")
     recipients = db.scalars(select(OutboxItem.recipient).where(OutboxItem.ticket_id == two[0]))
@@ -170,3 +174,84 @@ def test_show_lists_deliveries_with_a_failed_send_and_its_error(
     code, out, _ = triage("tickets", "show", str(two[0]), "--json")
     deliveries = json.loads(out)["deliveries"]
     assert any(d["status"] == "pending" and d["attempts"] == 1 for d in deliveries)
+
+
+def test_escalate_routes_by_the_candidates_desk_region_and_country(
+    triage: Run, db: Session, tmp_path: Path
+) -> None:
+    """A ticket nobody owns goes by the routing rules, with the candidate's desk region and
+    country each in its place (a `countries:` rule matches the country, not the region)."""
+    config = yaml.safe_load((ROOT / "app.yaml").read_text())
+    uk = {"name": "uk-vouchers", "match": {"issues": ["voucher-missing"],
+          "countries": ["United Kingdom"]}, "owner": "oliver"}  # fmt: skip
+    config["routing"].insert(0, uk)
+    path = tmp_path / "app.yaml"
+    path.write_text(yaml.safe_dump(config))
+    named = {"regions": ["EMEA", "United Kingdom"]}  # as the parser reads "EMEA ... the UK"
+    ticket = Ticket(status="new", issue="voucher-missing", priority="normal", source="email",
+                    candidate_key="ada@example.com", entities=named,
+                    created_at=utcnow(), updated_at=utcnow())  # fmt: skip
+    db.add(ticket)
+    db.commit()
+    code, out, err = triage("--config", str(path), "tickets", "escalate", str(ticket.id))
+    assert code == 0, err
+    assert out == f"TRI-{ticket.id} escalated to oliver (rule uk-vouchers)\n"
+
+
+def test_escalate_routes_by_the_record_when_the_candidate_is_known(
+    triage: Run, db: Session, sessions: object
+) -> None:
+    from bot.records.importer import import_records
+
+    import_records(sessions, [ROOT / "samples" / "records"])  # type: ignore[arg-type]
+    # Priya's record says India; her message named no place at all.
+    ticket = Ticket(status="new", issue="voucher-missing", priority="normal", source="email",
+                    candidate_key="4012345", candidate_mcp_id="4012345", entities={},
+                    created_at=utcnow(), updated_at=utcnow())  # fmt: skip
+    db.add(ticket)
+    db.commit()
+    _, out, _ = triage("tickets", "escalate", str(ticket.id))
+    assert out == f"TRI-{ticket.id} escalated to ananya (rule india-vouchers)\n"
+
+
+def test_reassigning_carries_the_business_time_left_into_the_new_owners_calendar(
+    triage: Run, db: Session, file: FileFn
+) -> None:
+    # Opened Wednesday 10:00 UTC (04:00 in Chicago) for dev, whose day is 08:00-17:00 there:
+    # the first response is due at 22:00 UTC. At 16:00 UTC six of dev's business hours are left.
+    [filed] = file(verdict("voucher-missing"))
+    with time_machine.travel(NOW + timedelta(hours=6), tick=False):
+        code, _, err = triage("tickets", "assign", str(filed.ticket_id), "lena", "--as", "ops")
+    assert code == 0, err
+    db.expire_all()
+    ticket = db.get_one(Ticket, filed.ticket_id)
+    # Lena's London day (09:00-17:30) has 1.5 of them left on Wednesday, the other 4.5 on
+    # Thursday morning: the candidate is promised neither less nor more.
+    assert ticket.first_response_due_at == datetime(2026, 11, 26, 13, 30, tzinfo=UTC)
+    assert ticket.events[-1].actor == "cli:ops" and ticket.events[-1].action == "reassign"
+
+
+def test_actions_are_audited_with_the_operators_name(
+    triage: Run, two: tuple[int, int], db: Session
+) -> None:
+    ref = f"TRI-{two[0]}"
+    assert triage("tickets", "resolve", ref, "--as", "Maria Okafor")[0] == 0
+    assert triage("tickets", "reopen", ref)[0] == 0
+    db.expire_all()
+    ticket = db.get_one(Ticket, two[0])
+    actors = [e.actor for e in ticket.events[-2:]]
+    assert actors[0] == "cli:Maria Okafor" and actors[1].startswith("cli:")
+    code, _, err = triage("tickets", "resolve", ref, "--as", " ")
+    assert code == 2 and "--as needs a name" in err
+
+
+def test_send_answer_and_relabel_from_the_cli(triage: Run, file: FileFn, db: Session) -> None:
+    [filed] = file(verdict("voucher-scope", action="answer", answer="Any exam."),
+                   candidate="ada@example.com")  # fmt: skip
+    code, out, err = triage("tickets", "send-answer", str(filed.ticket_id))
+    assert code == 0, err
+    assert "privately (email to ada@example.com)" in out
+    code, out, _ = triage("tickets", "relabel", str(filed.ticket_id), "voucher-missing")
+    assert out == f"TRI-{filed.ticket_id} relabelled voucher-missing\n"
+    code, _, err = triage("tickets", "relabel", str(filed.ticket_id), "no-such-issue")
+    assert code == 2 and "`no-such-issue` is not a known issue." in err

@@ -17,7 +17,7 @@ from bot.store.models.sla import DigestRun
 from bot.tickets import lifecycle as tickets
 from bot.tickets import sla
 from bot.tickets.digests import build_digest, chart_png, render_html, render_text, send_digest
-from tests.tickets.conftest import FileFn, verdict
+from tests.tickets.conftest import FileFn, store_message, verdict
 
 GOLDEN = Path(__file__).parent / "golden"
 DIGEST_AT = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)  # Wednesday 08:00 in London
@@ -71,6 +71,16 @@ def test_digest_text_matches_the_golden_file(
     assert CODE not in text and "****-7Q2K" in text
 
 
+def test_digest_html_matches_the_golden_file(
+    db: Session, config: AppConfig, lenas_desk: list[int]
+) -> None:
+    digest = build_digest(db, config, owner_id="lena", now=DIGEST_AT)
+    html = _numbered_from_one(render_html(digest), lenas_desk)
+    if os.environ.get("UPDATE_GOLDEN"):
+        (GOLDEN / "digest_lena.html").write_text(html, encoding="utf-8")
+    assert html == (GOLDEN / "digest_lena.html").read_text(encoding="utf-8")
+
+
 def test_digest_html_masks_codes_and_shows_the_chart_inline(
     db: Session, config: AppConfig, lenas_desk: list[int]
 ) -> None:
@@ -122,11 +132,11 @@ def test_sending_enqueues_slack_and_email_once_per_day(
     }
     assert items["slack"].dedupe_key == "digest:lena:2026-11-25:slack"
     assert items["slack"].payload["view"] == "digest"
-    assert items["slack"].payload["data"]["counts"]["open"] == 4
-    assert base64.b64decode(items["slack"].payload["file"]["data_b64"]).startswith(b"\x89PNG")
+    assert items["slack"].payload["digest"]["counts"]["open"] == 4
+    assert base64.b64decode(items["slack"].payload["chart"]["data_b64"]).startswith(b"\x89PNG")
+    assert items["email"].recipient == "lena.fischer@desk.example.org"
     email = items["email"].payload
-    assert email["to"] == "lena.fischer@desk.example.org"
-    assert email["attachments"][0]["inline_cid"] == "digest-chart"
+    assert email["chart"]["content_id"] == "digest-chart" and "<html" in email["html"].lower()
     assert email["text"] == render_text(build_digest(db, config, owner_id="lena", now=DIGEST_AT))
     runs = db.scalars(select(DigestRun).where(DigestRun.owner == "lena")).all()
     assert len(runs) == 2  # the fixture's earlier one and today's
@@ -137,3 +147,20 @@ def test_owner_with_nothing_open_gets_an_empty_digest(db: Session, config: AppCo
     text = render_text(digest)
     assert "Open tickets: 0" in text and "No open tickets." in text
     assert chart_png(digest).startswith(b"\x89PNG")
+
+
+def test_what_a_candidate_wrote_is_escaped_in_the_html_digest(
+    db: Session, config: AppConfig, file: FileFn
+) -> None:
+    sender = '"<b>html</b>"@evil.example'
+    subject = "<b>html</b> <script>alert(1)</script> <!channel> code in26 9f3d 7q2k"
+    message = store_message(db, sender=sender, subject=subject, at=_day(1))
+    file(verdict("invitation-not-received", facts_summary=["<i>status</i>: sent"]),
+         candidate=sender, message=message, at=_day(1))  # fmt: skip
+    html = render_html(build_digest(db, config, owner_id="lena", now=DIGEST_AT))
+    assert "<b>" not in html and "<script>" not in html and "<i>" not in html
+    assert "&#34;&lt;b&gt;html&lt;/b&gt;&#34;@evil.example" in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "&lt;i&gt;status&lt;/i&gt;" in html
+    assert "9f3d" not in html and "****-7q2k" in html
+    text = render_text(build_digest(db, config, owner_id="lena", now=DIGEST_AT))
+    assert "subject: <b>html</b> <script>alert(1)</script> <!channel> code ****-7q2k" in text

@@ -131,5 +131,5 @@ def test_two_workers_sweeping_at_once_notify_nothing_twice(
         minutes = [i.dedupe_key.split(":")[2] for i in summaries]
         assert len(minutes) == len(set(minutes))  # at most one summary per sweep minute
         notices = [i for i in told if i.kind == "escalation"]
-        assert sum(i.payload["data"]["total"] for i in summaries) + len(notices) == 60
+        assert sum(i.payload["total"] for i in summaries) + len(notices) == 60
     assert len(_keys(db)) == len({k.rsplit(":", 1)[0] for k in _keys(db)}) * 2

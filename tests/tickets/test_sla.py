@@ -12,6 +12,7 @@ from bot.tickets.sla import (
     calendar_for,
     due_dates,
     format_span,
+    hand_over,
     pause,
     resume,
     sla_state,
@@ -104,3 +105,21 @@ def test_spans_read_like_people_write_them() -> None:
     assert [format_span(timedelta(minutes=m)) for m in (5, 60, 125, 1440, 1500)] == [
         "5m", "1h", "2h 5m", "1d", "1d 1h",
     ]  # fmt: skip
+
+
+def test_a_handoff_keeps_the_business_time_left_in_the_new_calendar(config: AppConfig) -> None:
+    chicago, london = calendar_for(config, "dev"), calendar_for(config, "lena")
+    now = utc(2026, 11, 25, 16, 0)  # Wednesday: 10:00 in Chicago, 16:00 in London
+    ticket = Ticket(
+        first_response_due_at=utc(2026, 11, 25, 22, 0),  # six of Chicago's hours away
+        sla_due_at=utc(2026, 11, 25, 12, 0),  # already missed
+    )
+    hand_over(ticket, now=now, old=chicago, new=london)
+    assert ticket.first_response_due_at == utc(2026, 11, 26, 13, 30)  # 1.5h Wed + 4.5h Thu
+    assert ticket.sla_due_at == utc(2026, 11, 25, 12, 0)  # a missed target stays missed
+    paused = Ticket(sla_paused_at=now - timedelta(hours=1), sla_due_at=utc(2026, 11, 25, 22, 0))
+    hand_over(paused, now=now, old=chicago, new=london)
+    # counted from when the clock stopped (15:00 UTC): seven of Chicago's hours were left
+    assert business_time_between(utc(2026, 11, 25, 15, 0), paused.sla_due_at, london) == (
+        timedelta(hours=7)
+    )

@@ -75,7 +75,7 @@ def test_fifty_due_tickets_make_one_summary_per_channel_and_fifty_steps(
     assert [i.dedupe_key for i in items] == [
         f"sla-summary:dev:{LATE:%Y%m%dT%H%M}:slack", f"sla-summary:dev:{LATE:%Y%m%dT%H%M}:email",
     ]  # fmt: skip
-    data = items[0].payload["data"]
+    data = items[0].payload
     assert (data["total"], data["overdue"], data["due_soon"], data["more"]) == (50, 50, 0, 40)
     assert [case["ticket_id"] for case in data["worst"]] == ids[:10]  # most overdue first
     [mail] = [m for m in email_texts(settings, sessions) if m["Subject"].startswith("SLA:")]
@@ -117,7 +117,7 @@ def test_the_threshold_comes_from_app_yaml(
     )
     file_many(file, 1)
     sweep(sessions, always, now=LATE)
-    assert [(i.kind, i.payload["data"]["total"]) for i in outbox(db) if i.channel == "slack"] == [
+    assert [(i.kind, i.payload["total"]) for i in outbox(db) if i.channel == "slack"] == [
         ("sla-summary", 1)
     ]
 
@@ -185,7 +185,7 @@ def test_a_crash_before_the_summary_is_caught_up_by_the_next_sweep(
     restarted = sweep(sessions, settings.app, now=SOON + timedelta(minutes=1))
     assert restarted.steps == []  # nothing fires twice
     assert [(t.recipient, t.steps, t.deliveries) for t in restarted.told] == [("dev", 50, 2)]
-    assert [i.payload["data"]["total"] for i in outbox(db)] == [50, 50]
+    assert [i.payload["total"] for i in outbox(db)] == [50, 50]
     assert len(steps(db)) == 50
     assert db.scalar(select(func.count()).select_from(PendingEscalation)) == 0
 
@@ -204,7 +204,7 @@ def test_steps_left_after_this_minutes_summary_wait_for_the_next_sweep(
     assert (next_minute.steps, [(t.recipient, t.steps) for t in next_minute.told]) == (
         [], [("dev", 5)],
     )  # fmt: skip
-    assert sorted(i.payload["data"]["total"] for i in outbox(db)) == [5, 5, 10, 10]
+    assert sorted(i.payload["total"] for i in outbox(db)) == [5, 5, 10, 10]
 
 
 def _wait_until_blocked(engine: Engine) -> None:
@@ -248,7 +248,7 @@ def test_a_worker_telling_dev_holds_the_other_off_until_it_commits(
         _wait_until_blocked(engine)
     b.join()
     assert results == [[]]
-    assert [i.payload["data"]["total"] for i in outbox(db)] == [10, 10]
+    assert [i.payload["total"] for i in outbox(db)] == [10, 10]
     assert db.scalar(select(func.count()).select_from(PendingEscalation)) == more
     later = sweep(sessions, config, now=SOON + timedelta(minutes=1))
     assert [(t.recipient, t.steps) for t in later.told] == ([("dev", more)] if more else [])

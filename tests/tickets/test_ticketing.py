@@ -28,9 +28,9 @@ def test_escalation_routes_to_one_owner_and_notifies_them(db: Session, file: Fil
         ("email", "escalation", "dev.patel@desk.example.org"),
     ]
     slack = db.scalars(select(OutboxItem).where(OutboxItem.channel == "slack")).one()
-    assert slack.payload["view"] == "escalation"
-    assert slack.payload["data"]["facts"] == facts
-    assert slack.payload["data"]["routing_rule"] == "vouchers"
+    assert slack.payload["view"] == "notice"
+    assert slack.payload["facts"] == facts
+    assert slack.payload["routing_rule"] == "vouchers"
     ticket = db.get(Ticket, filed.ticket_id)
     assert ticket is not None and ticket.first_response_due_at is not None
     # dev works 08:00-17:00 in Chicago; the ticket came in at 04:00 there: 8h -> 22:00 UTC.

@@ -64,6 +64,5 @@ class PendingEscalation(Base):
 
     def __repr__(self) -> str:
         return (
-            f"PendingEscalation(ticket={self.ticket_id}, level={self.level}, "
-            f"to={self.recipient!r})"
+            f"PendingEscalation(ticket={self.ticket_id}, level={self.level}, to={self.recipient!r})"
         )

@@ -10,6 +10,9 @@ from bot.store.models.base import Base, JSONDoc, utcnow
 
 OPEN_STATUSES = ("new", "answered", "waiting-on-candidate", "escalated")
 STATUSES = (*OPEN_STATUSES, "resolved", "closed")
+# Ticket.identity_status: the writer names a candidate they are not proven to be, until an agent
+# verifies them (see bot/privacy/disclosure.py).
+UNVERIFIED, VERIFIED = "unverified", "verified"
 
 
 class Ticket(Base):
@@ -30,6 +33,10 @@ class Ticket(Base):
     # candidate and issue is enforced on this key.
     candidate_key: Mapped[str | None] = mapped_column(String(320))
     candidate_mcp_id: Mapped[str | None] = mapped_column(String(10), index=True)
+    # None, `unverified` (the writer names `named_mcp_id` but is not proven to be them: the
+    # ticket carries none of their facts) or `verified` (an agent verified the writer).
+    identity_status: Mapped[str | None] = mapped_column(String(16))
+    named_mcp_id: Mapped[str | None] = mapped_column(String(10), index=True)
     owner: Mapped[str | None] = mapped_column(String(64))
     team: Mapped[str | None] = mapped_column(String(64))
     routing_rule: Mapped[str | None] = mapped_column(String(128))

@@ -1,7 +1,7 @@
 """escalation pending: SLA steps fired by the sweep and not yet told to their person
 
 Revision ID: 0011
-Revises: 0007
+Revises: 0008
 Create Date: 2026-11-27
 """
 
@@ -14,7 +14,7 @@ import bot.store.models.base
 from sqlalchemy import Text  # noqa: F401  (autogenerate renders JSONB(astext_type=Text()))
 
 revision: str = '0011'
-down_revision: str | Sequence[str] | None = '0007'
+down_revision: str | Sequence[str] | None = '0008'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
