@@ -39,8 +39,8 @@ from bot.tickets.sweep_summary import Told, notify_pending
 
 # Tickets whose clock runs and that wait on a person (answered ones wait on the candidate).
 SWEPT_STATUSES = (tickets.NEW, tickets.ESCALATED)
-# Tickets per transaction: large enough that a backlog of 100,000 is a few dozen commits, small
-# enough that a batch's row locks are held for well under a second.
+# Tickets per transaction: large enough that a backlog of 100,000 is a score of commits, small
+# enough that a batch's row locks are held for a fraction of a second on a quiet machine.
 BATCH = 5000
 
 
