@@ -4,12 +4,15 @@
     python bench/bench_tickets.py --database-url postgresql+psycopg://.../bench --reset
 
 Prints the time to load the tickets, the first sweep (which escalates every due ticket: a row
-lock, an audit event and two outbox items each), the further sweeps that walk long-overdue
-tickets up the rest of the chain, a steady-state sweep with nothing left to do (what a worker
-does every minute), and one owner's digest (build, text, HTML, chart).
+lock, an audit event and a pending step each; then each person is told once, by one summary per
+channel), the further sweeps that walk long-overdue tickets up the rest of the chain, a
+steady-state sweep with nothing left to do (what a worker does every minute), and one owner's
+digest (build, text, HTML, chart). The machine's load (1-minute average) is printed beside each
+figure.
 """
 
 import argparse
+import os
 import platform
 import random
 import sys
@@ -29,7 +32,7 @@ from bot.store.models import Ticket, TicketEvent  # noqa: E402
 from bot.store.models.outbox import OutboxItem  # noqa: E402
 from bot.store.models.sla import DigestRun, JobRun  # noqa: E402
 from bot.tickets.digests import build_digest, chart_png, render_html, render_text  # noqa: E402
-from bot.tickets.escalation import sweep  # noqa: E402
+from bot.tickets.escalation import SweepReport, sweep  # noqa: E402
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 ISSUES = [
@@ -84,12 +87,53 @@ def load(factory, count: int, *, seed: int = 7) -> float:  # type: ignore[no-unt
     return time.perf_counter() - started
 
 
-def timed(label: str, fn):  # type: ignore[no-untyped-def]
-    started = time.perf_counter()
+def load_average() -> str:
+    return f"load {os.getloadavg()[0]:.2f}"
+
+
+def database_cpu(engine) -> float | None:  # type: ignore[no-untyped-def]
+    """CPU seconds used so far by this database's PostgreSQL backends, when they run on this
+    machine (their /proc entries are readable); None otherwise (SQLite runs in-process)."""
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.connect() as connection:
+        query = "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+        pids = list(connection.scalars(text(query)))
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        total += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def timed(label: str, fn, engine=None):  # type: ignore[no-untyped-def]
+    """Run `fn`; print its wall time, the CPU it took here (and in the database's backends,
+    when local), and the load: on a shared machine the CPU figures say what the wall time
+    would be when quiet."""
+    db_before = database_cpu(engine) if engine is not None else None
+    started, cpu = time.perf_counter(), time.process_time()
     result = fn()
-    elapsed = time.perf_counter() - started
-    print(f"{label:<46} {elapsed:8.2f} s")
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    db_after = database_cpu(engine) if engine is not None else None
+    spent = f"cpu {cpu:.2f} s"
+    if db_before is not None and db_after is not None:
+        spent += f" + {db_after - db_before:.2f} s in PostgreSQL"
+    print(f"{label:<46} {elapsed:8.2f} s   ({spent}; {load_average()})")
     return result, elapsed
+
+
+def told(report, factory) -> str:  # type: ignore[no-untyped-def]
+    """The steps fired, and the messages that told people of them."""
+    with factory() as session:
+        queued = session.scalar(select(func.count()).select_from(OutboxItem)) or 0
+    summaries = sum(1 for t in report.told if t.summary)
+    return (
+        f"steps: {len(report.steps)}; people told: {len(report.told)} ({summaries} by summary); "
+        f"outbox items in all: {queued}"
+    )
 
 
 def main() -> int:
@@ -116,25 +160,27 @@ def main() -> int:
                 session.execute(delete(model))
     config = load_settings(config_path=ROOT / "app.yaml", DATABASE_URL=url).app
 
-    print(f"database: {engine.dialect.name}; {platform.python_version()}; tickets: {args.tickets}")
+    print(
+        f"database: {engine.dialect.name}; {platform.python_version()}; tickets: {args.tickets}; "
+        f"{os.cpu_count()} CPUs; {load_average()} at start"
+    )
     elapsed = load(factory, args.tickets)
-    print(f"{'load tickets':<46} {elapsed:8.2f} s")
+    print(f"{'load tickets':<46} {elapsed:8.2f} s   ({load_average()})")
 
-    def run(now: datetime) -> list:  # type: ignore[type-arg]
+    def run(now: datetime) -> SweepReport:
         return sweep(factory, config, now=now)
 
-    notices, _ = timed("sweep 1: escalates every due ticket", lambda: run(NOW))
-    print(f"  notices: {len(notices)}")
-    rounds, started, total = 0, time.perf_counter(), 0
-    while True:  # long-overdue tickets climb one chain step per sweep
-        fired = run(NOW)
-        if not fired:
-            break
-        rounds, total = rounds + 1, total + len(fired)
-    print(f"{'sweeps 2..: the rest of the chain':<46} {time.perf_counter() - started:8.2f} s")
-    print(f"  {rounds} more sweeps, {total} notices")
-    again, _ = timed("steady sweep (nothing due: every minute)", lambda: run(NOW))
-    print(f"  notices: {len(again)}")
+    first, _ = timed("sweep 1: escalates every due ticket", lambda: run(NOW), engine)
+    print(f"  {told(first, factory)}")
+    # Long-overdue tickets climb one chain step per sweep, a minute apart (as the worker runs).
+    rounds = len(config.escalation.chain) - 1
+    minutes = [NOW + timedelta(minutes=n + 1) for n in range(rounds)]
+    rest, _ = timed("sweeps 2..: the rest of the chain", lambda: [run(m) for m in minutes], engine)
+    steps, people = sum(len(r.steps) for r in rest), sum(len(r.told) for r in rest)
+    print(f"  {rounds} more sweeps: {steps} steps, {people} people told; {told(rest[-1], factory)}")
+    after = minutes[-1] + timedelta(minutes=1)
+    again, _ = timed("steady sweep (the next minute, as the worker)", lambda: run(after), engine)
+    print(f"  {told(again, factory)}")
     with factory() as session:
         digest, _ = timed(
             f"digest for {args.owner}: build",

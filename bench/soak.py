@@ -47,7 +47,7 @@ from bot.records.importer import import_records
 from bot.store.db import make_engine, session_factory, upgrade
 from bot.store.models import Base, Message, Ticket, TicketEvent, TicketMessage
 from bot.store.models.outbox import OutboxItem
-from bot.store.models.sla import JobRun
+from bot.store.models.sla import JobRun, PendingEscalation
 from bot.tickets.escalation import SWEPT_STATUSES, chain_recipients, next_step
 from handlers.email.outbound import message_id_for
 from tests.slack.fake_slack import FakeSlack
@@ -390,10 +390,12 @@ class Soak:
                 open_chains = sum(
                     1 for t in swept if t.escalation_level < len(chain_recipients(config, t))
                 )
+                untold = s.scalar(select(func.count()).select_from(PendingEscalation)) or 0
             if (
                 stored >= expected
                 and pending == 0
                 and not open_chains
+                and not untold
                 and self.dovecot.inbox_count() == 0
             ):
                 self.figures.drained_at = time.monotonic()
@@ -401,7 +403,7 @@ class Soak:
             time.sleep(1)
         raise AssertionError(
             f"not settled in {timeout:.0f}s: {stored}/{expected} stored, {pending} deliveries "
-            f"pending, {open_chains} escalation chains still running"
+            f"pending, {open_chains} escalation chains still running, {untold} steps untold"
         )
 
     def check(self, emails: int, slack: int) -> list[str]:
@@ -475,7 +477,14 @@ class Soak:
                 f"Slack: {len(missing_posts)} never posted, {len(unexplained)} posted twice "
                 f"with no fault to explain it: outbox ids {unexplained[:3]}"
             )
-        self.escalations_sent = sum(1 for i in items if i.kind == "escalation")
+        # Each fired step is told once: in a notice of its own or counted in a summary (by email,
+        # which every desk person has; Slack when they have an id).
+        mails = [i for i in items if i.channel == "email"]
+        told = sum(1 for i in mails if re.fullmatch(r"escalation:\d+:\d+:email", i.dedupe_key))
+        told += sum(i.payload["total"] for i in mails if i.kind == "sla-summary")
+        if told != len(events):
+            problems.append(f"{len(events)} escalation steps fired, {told} told by email")
+        self.escalations_sent = sum(1 for i in items if i.kind in ("escalation", "sla-summary"))
         leaks = self.log_leaks()
         if leaks:
             problems.append(f"log lines holding a body or a code: {leaks[:3]}")
@@ -534,7 +543,8 @@ def report(soak: Soak, args: argparse.Namespace, problems: list[str]) -> str:
         f"| Slack deliveries refused or cut by faults (retried, as Slack does) | "
         f"{f.slack_retries} |",
         f"| tickets | {soak.counts['tickets']} |",
-        f"| escalation steps fired / notices delivered | {soak.counts['escalation steps']} / "
+        f"| escalation steps fired / notices and summaries delivered | "
+        f"{soak.counts['escalation steps']} / "
         f"{soak.escalations_sent} |",
         f"| outbox deliveries | {soak.counts['deliveries']}, all sent; repeated after a fault cut "
         f"the acknowledgement: {soak.resent_email} emails (same Message-ID), "

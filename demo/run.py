@@ -63,7 +63,7 @@ def run_demo(
     )
     result.sent_emails = _deliver_mail(settings, sessions, now)
     # A day later nobody has acted: the SLA sweep escalates along the chains.
-    result.notices = sweep(sessions, settings.app, now=now + timedelta(days=1))
+    result.notices = sweep(sessions, settings.app, now=now + timedelta(days=1)).steps
     with sessions() as session:
         result.digest = build_digest(
             session, settings.app, owner_id=digest_owner, now=now + timedelta(days=1)

@@ -143,6 +143,12 @@ CASES: list[tuple[str, Maker, str]] = [
         ": escalation.chain[2]: 'team_lead' names nobody: no teams are defined",
     ),
     (
+        "negative-summary-threshold",
+        edited("summary_threshold: 3", "summary_threshold: -1"),
+        f":{line_of('  summary_threshold: 3')}: escalation.summary_threshold: "
+        "Input should be greater than or equal to 0",
+    ),
+    (
         "chain-step-never-reached",
         edited(
             "chain: [owner, backup, team_lead, triage_lead]", "chain: [owner, triage_lead, maria]"

@@ -162,6 +162,9 @@ class Escalation(Strict):
     due_soon: timedelta = timedelta(hours=1)
     # Steps: `owner`, `backup` (the owner's backup), `team_lead`, `triage_lead`, or an owner id.
     chain: list[str] = ["owner", "backup", "team_lead"]
+    # A sweep that finds more steps than this due for one person sends that person one summary
+    # (per channel) instead of a notice per ticket.
+    summary_threshold: int = Field(default=3, ge=0)
 
     _due = field_validator("due_soon", mode="before")(lambda value: parse_duration(value))
 

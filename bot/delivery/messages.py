@@ -102,6 +102,35 @@ class DigestMessage(Outgoing):
     chart: Chart | None = None
 
 
+class WorstCase(BaseModel):
+    """One of the most overdue tickets a summary lists."""
+
+    ticket_id: int
+    ref: str
+    issue: str | None
+    priority: str
+    level: int  # the escalation step that fired
+    target: str  # "first response" | "resolution"
+    late: str  # "overdue by 2d 4h" | "due in 45m"
+    overdue_seconds: int  # negative while not yet due
+
+
+class SlaSummary(Outgoing):
+    """To a desk person for whom one SLA sweep found many tickets due: the counts, the worst
+    cases and where their queue is, instead of a notice per ticket."""
+
+    view: Literal["sla-summary"] = "sla-summary"
+    recipient: str  # an owner id
+    at: str  # the sweep's moment (ISO 8601, UTC)
+    total: int
+    overdue: int
+    due_soon: int
+    by_priority: dict[str, int]
+    worst: list[WorstCase]  # most overdue first
+    more: int  # steps not listed in `worst`
+    queue_command: str  # the CLI line that lists their queue
+
+
 def dump(message: Outgoing) -> dict[str, Any]:
     """The JSON an outbox item stores for `message`."""
     return message.model_dump(mode="json")

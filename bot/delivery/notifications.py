@@ -13,7 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bot.config.app import AppConfig, Owner
-from bot.delivery.messages import Notice, dump
+from bot.delivery.messages import Notice, SlaSummary, dump
 from bot.delivery.outbox import enqueue
 from bot.privacy.masking import mask_all
 from bot.store.models import Ticket
@@ -111,6 +111,24 @@ def escalation_deliveries(
             "ticket_id": ticket.id,
         }
         for channel, address in contacts(config.owner(recipient))
+    ]
+
+
+def sla_summary_deliveries(
+    config: AppConfig, *, summary: SlaSummary, key: str
+) -> list[dict[str, Any]]:
+    """The outbox rows carrying one SLA summary to its person, one per channel they have an
+    address on. Dedupe keys `{key}:{channel}`, `key` naming the person and the sweep."""
+    message = dump(summary)
+    return [
+        {
+            "channel": channel,
+            "kind": "sla-summary",
+            "recipient": address,
+            "payload": message,
+            "dedupe_key": f"{key}:{channel}",
+        }
+        for channel, address in contacts(config.owner(summary.recipient))
     ]
 
 

@@ -96,10 +96,10 @@ def ticket_opened(issue: str | None) -> None:
     TICKETS_OPENED.labels(issue=issue or "unknown").inc()
 
 
-def escalation_fired(level: int, *, breached: bool) -> None:
-    ESCALATIONS.labels(level=str(level)).inc()
+def escalation_fired(level: int, *, breached: bool, count: int = 1) -> None:
+    ESCALATIONS.labels(level=str(level)).inc(count)
     if breached:
-        SLA_BREACHES.inc()
+        SLA_BREACHES.inc(count)
 
 
 def delivery_result(channel: str, error: Exception | None, *, gave_up: bool = False) -> None:

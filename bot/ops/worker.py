@@ -62,7 +62,12 @@ def next_digest_at(schedule: DigestSchedule, timezone: str, after: datetime) -> 
 
 def jobs_for(config: AppConfig) -> list[Job]:
     def run_sweep(factory: sessionmaker[Session], now: datetime) -> str:
-        return f"{len(sweep(factory, config, now=now))} escalation notices"
+        report = sweep(factory, config, now=now)
+        summaries = sum(1 for told in report.told if told.summary)
+        return (
+            f"{len(report.steps)} escalation steps; told {len(report.told)} people "
+            f"({summaries} by summary)"
+        )
 
     jobs = [
         Job(SWEEP_JOB, run_sweep, lambda now: now, lambda now: now + SWEEP_EVERY),

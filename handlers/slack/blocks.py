@@ -290,6 +290,32 @@ def escalation(data: dict[str, Any]) -> tuple[str, Blocks]:
     return fallback, blocks
 
 
+def sla_summary(data: dict[str, Any]) -> tuple[str, Blocks]:
+    """One DM for many tickets that came due for a person in one SLA sweep (`SlaSummary` as
+    JSON): the counts, the worst cases (most overdue first), and where their queue is."""
+    total, overdue = int(data.get("total", 0)), int(data.get("overdue", 0))
+    title = f"{total} tickets need you: {overdue} overdue"
+    counts = [f"{overdue} overdue", f"{int(data.get('due_soon', 0))} due soon"] + [
+        f"{int(n)} {esc(priority)}" for priority, n in (data.get("by_priority") or {}).items()
+    ]
+    lines = [
+        f"• *{esc(case.get('ref') or '')}* `{esc(case.get('issue') or UNKNOWN)}` · "
+        f"{esc(case.get('priority', 'normal'))} — {esc(case.get('target', ''))} "
+        f"{esc(case.get('late', ''))}".rstrip()
+        for case in data.get("worst") or []
+    ]
+    if data.get("more"):
+        lines.append(f"… and {int(data['more'])} more")
+    blocks: Blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": f":rotating_light: {title}"}},
+        context(" · ".join(counts)),
+    ]
+    if lines:
+        blocks.append(section("*Most overdue first*\n" + "\n".join(lines)))
+    blocks.append(context(f"Your queue: `{esc(data.get('command') or '/triage')} queue`"))
+    return f"{title} (SLA sweep)", blocks
+
+
 def digest(data: dict[str, Any]) -> tuple[str, Blocks]:
     """An owner's digest (`Digest` as JSON): counts, change, tickets by issue."""
     owner = data.get("owner_name") or data.get("owner", "")

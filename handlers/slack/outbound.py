@@ -95,6 +95,8 @@ def render(payload: dict[str, Any]) -> tuple[str, blocks.Blocks]:
             return esc(text), blocks.digest(payload.get("digest") or {})[1]
         if view == "answer":
             return blocks.answer({"text": text})
+        if view == "sla-summary":
+            return blocks.sla_summary(payload)
     except (KeyError, TypeError, ValueError):
         log.warning("unreadable %s message; sent as plain text", view)
     return blocks.message(text)

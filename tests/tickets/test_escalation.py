@@ -5,12 +5,13 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config.app import AppConfig
 from bot.store.models import Ticket, TicketEvent
 from bot.store.models.outbox import OutboxItem
+from bot.store.models.sla import PendingEscalation
 from bot.tickets.escalation import chain_recipients, steps_due, sweep
 from tests.tickets.conftest import NOW, FileFn, verdict
 
@@ -29,7 +30,7 @@ def test_chain_fires_step_by_step_each_step_once(
     tid = filed.ticket_id
 
     def at(when: datetime) -> list[tuple[int, str, str]]:
-        return [(n.level, n.recipient, n.reason) for n in sweep(sessions, config, now=when)]
+        return [(n.level, n.recipient, n.reason) for n in sweep(sessions, config, now=when).steps]
 
     assert at(DUE - timedelta(hours=3)) == []
     assert at(DUE - timedelta(minutes=90)) == [
@@ -65,8 +66,8 @@ def test_a_late_worker_catches_up_one_step_per_sweep(
 ) -> None:
     file(verdict("voucher-missing"))
     late = DUE + timedelta(days=1)
-    assert [n.recipient for n in sweep(sessions, config, now=late)] == ["dev"]
-    assert [n.recipient for n in sweep(sessions, config, now=late)] == ["lena"]
+    assert [n.recipient for n in sweep(sessions, config, now=late).steps] == ["dev"]
+    assert [n.recipient for n in sweep(sessions, config, now=late).steps] == ["lena"]
 
 
 def test_paused_and_answered_tickets_are_not_swept(
@@ -74,7 +75,7 @@ def test_paused_and_answered_tickets_are_not_swept(
 ) -> None:
     file(verdict("invitation-not-received", action="ask-id"))
     file(verdict("voucher-scope", action="answer", answer="Any exam."))
-    assert sweep(sessions, config, now=NOW + timedelta(days=10)) == []
+    assert sweep(sessions, config, now=NOW + timedelta(days=10)).steps == []
 
 
 def test_chain_skips_people_it_cannot_resolve(config: AppConfig) -> None:
@@ -106,7 +107,7 @@ def test_two_workers_sweeping_at_once_notify_nothing_twice(
     def worker() -> None:
         start.wait()
         # Due within the hour: exactly one step (the owner) is due for every ticket.
-        results.append(len(sweep(sessions, config, now=DUE - timedelta(hours=1), batch=7)))
+        results.append(len(sweep(sessions, config, now=DUE - timedelta(hours=1), batch=7).steps))
 
     threads = [threading.Thread(target=worker) for _ in range(2)]
     for thread in threads:
@@ -116,5 +117,19 @@ def test_two_workers_sweeping_at_once_notify_nothing_twice(
     assert sum(results) == 60
     events = db.scalars(select(TicketEvent).where(TicketEvent.action == "sla-escalation")).all()
     assert len({(e.ticket_id, e.data["level"]) for e in events}) == len(events) == 60
-    assert len(_keys(db)) == 120
     assert set(db.scalars(select(Ticket.escalation_level))) == {1}
+    # Steps a worker fired after the other had summarised Dev this minute wait for the next
+    # sweep; after it, every step has been told exactly once, by a summary or a notice.
+    assert sweep(sessions, config, now=DUE - timedelta(minutes=59)).steps == []
+    assert db.scalar(select(func.count()).select_from(PendingEscalation)) == 0
+    for channel in ("slack", "email"):
+        query = select(OutboxItem).where(
+            OutboxItem.channel == channel, OutboxItem.dedupe_key.not_like("%:route-%")
+        )
+        told = db.scalars(query).all()
+        summaries = [i for i in told if i.kind == "sla-summary"]
+        minutes = [i.dedupe_key.split(":")[2] for i in summaries]
+        assert len(minutes) == len(set(minutes))  # at most one summary per sweep minute
+        notices = [i for i in told if i.kind == "escalation"]
+        assert sum(i.payload["total"] for i in summaries) + len(notices) == 60
+    assert len(_keys(db)) == len({k.rsplit(":", 1)[0] for k in _keys(db)}) * 2

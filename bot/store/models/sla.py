@@ -1,9 +1,10 @@
-"""Tables of the scheduled work: the worker's jobs and the owners' digest runs."""
+"""Tables of the scheduled work: the worker's jobs, the owners' digest runs, and the escalation
+steps fired by the SLA sweep that are not yet told to their person."""
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.store.models.base import Base, utcnow
@@ -41,3 +42,27 @@ class DigestRun(Base):
 
     def __repr__(self) -> str:
         return f"DigestRun(owner={self.owner!r}, run_at={self.run_at!r})"
+
+
+class PendingEscalation(Base):
+    """An escalation step the sweep fired (its audit event is written in the same transaction)
+    whose person has not been told yet. The sweep's notify step deletes the rows it tells, in the
+    transaction that enqueues the notice or summary, so a crash in between loses nothing and
+    tells nothing twice. The ticket's issue and priority are copied as they were when it fired."""
+
+    __tablename__ = "escalation_pending"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    recipient: Mapped[str] = mapped_column(String(64), index=True)  # an owner id
+    level: Mapped[int]
+    reason: Mapped[str] = mapped_column(Text)
+    target: Mapped[str] = mapped_column(String(16))  # "first response" | "resolution"
+    due_at: Mapped[datetime]  # the deadline the step was fired for
+    issue: Mapped[str | None] = mapped_column(String(64))
+    priority: Mapped[str] = mapped_column(String(8))
+
+    def __repr__(self) -> str:
+        return (
+            f"PendingEscalation(ticket={self.ticket_id}, level={self.level}, to={self.recipient!r})"
+        )
