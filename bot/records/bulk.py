@@ -52,5 +52,8 @@ def bulk_insert(
 
 def _converted(column: Sequence[Any], processor: Callable[[Any], Any]) -> list[Any]:
     """Each distinct value converted once: dates, flags and the like repeat down a column."""
-    distinct = {v: None if v is None else processor(v) for v in set(column)}
+    try:
+        distinct = {v: None if v is None else processor(v) for v in set(column)}
+    except TypeError:  # unhashable values (a JSON column's dicts): convert each one
+        return [None if v is None else processor(v) for v in column]
     return list(map(distinct.__getitem__, column))

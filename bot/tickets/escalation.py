@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Integer, and_, any_, bindparam, case, func, or_, select, true, update
+from sqlalchemy import Integer, Table, and_, any_, bindparam, case, func, or_, select, true, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -203,9 +203,15 @@ def escalate_due(
         session.execute(update(table).where(chosen).values(escalation_level=level))
     # COPY / plain executemany: SQLAlchemy's per-row parameter handling would cost more than
     # the writes themselves when an outage leaves tens of thousands of steps due at once.
-    bulk_insert(session, TicketEvent.__table__, events)  # type: ignore[arg-type]
-    bulk_insert(session, PendingEscalation.__table__, pending)  # type: ignore[arg-type]
+    _insert_dicts(session, TicketEvent.__table__, events)  # type: ignore[arg-type]
+    _insert_dicts(session, PendingEscalation.__table__, pending)  # type: ignore[arg-type]
     return notices
+
+
+def _insert_dicts(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        names = list(rows[0])
+        bulk_insert(session, table, names, [tuple(row[n] for n in names) for row in rows])
 
 
 def _one_of(column: Any, ids: list[int], *, postgres: bool) -> Any:
