@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from bot.intake.decisions import decide
 from bot.matching.matcher import Classification
+from bot.matching.model import Thresholds
 from bot.ops.runtime import Runtime
 from bot.records.checks import run_check
 from bot.records.identify import Identification, identify
@@ -29,13 +30,14 @@ def triage_message(
     now: datetime,
 ) -> TriagedMessage:
     parsed = parse_message(message.text, today=now.date())
-    classification = runtime.matcher.classify_parsed(parsed)
+    matcher = runtime.matcher_for(session)
+    classification = matcher.classify_parsed(parsed, explain=False)
     entities = classification.entities.model_dump()
     identification = _identify(session, runtime, message, entities["mcp_ids"])
     candidate = identification.candidate
     verdicts = [
-        _verdict(runtime, issue_id, score, identification, entities, now)
-        for issue_id, score in _issues(classification)
+        _verdict(runtime, issue_id, score, confident, identification, entities, now)
+        for issue_id, score, confident in _issues(classification, matcher.thresholds)
     ]
     regions = entities["regions"]
     desk_region = next((r for r in regions if r in DESK_REGIONS), None)
@@ -59,13 +61,23 @@ def triage_message(
     )
 
 
-def _issues(classification: Classification) -> list[tuple[str | None, float]]:
-    """Every issue the message carries; `not-a-request` only when it is the best match."""
+def _issues(
+    classification: Classification, thresholds: Thresholds
+) -> list[tuple[str | None, float, bool]]:
+    """Every issue the message carries, with whether the reading is confident enough to act on
+    alone. An unsure `not-a-request` becomes a ticket for a person (issue unknown)."""
+    confidence = classification.confidence
     if classification.issue is None:
-        return [(None, classification.confidence)]
+        return [(None, confidence, True)]
     if classification.issue == NOT_A_REQUEST:
-        return [(NOT_A_REQUEST, classification.confidence)]
-    return [(i.id, i.score) for i in classification.issues if i.id != NOT_A_REQUEST]
+        if confidence >= thresholds.not_a_request:
+            return [(NOT_A_REQUEST, confidence, True)]
+        return [(None, confidence, False)]
+    return [
+        (i.id, i.score, i.score >= thresholds.auto_answer)
+        for i in classification.issues
+        if i.id != NOT_A_REQUEST
+    ]
 
 
 def _identify(
@@ -91,6 +103,7 @@ def _verdict(
     runtime: Runtime,
     issue_id: str | None,
     score: float,
+    confident: bool,
     identification: Identification,
     entities: dict[str, list[str]],
     now: datetime,
@@ -116,6 +129,7 @@ def _verdict(
         answer_template=known.answer if known else None,
         entities=entities,
         records_unavailable=bool(identification.unavailable),
+        confident=confident,
     )
     facts = dict(check.facts) if check else {}
     if identification.ambiguous:

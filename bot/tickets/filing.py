@@ -219,6 +219,8 @@ def _act(
             )  # fmt: skip
         sla.pause(ticket, now=now)
     elif verdict.action == "escalate":
+        if verdict.answer:
+            ticket.answer = verdict.answer  # a draft: an agent reviews it and may send it
         chosen = choose_owner(session, config, ticket=ticket, triage=triage, verdict=verdict)
         event = tickets.escalate(
             session, ticket=ticket, owner=chosen.owner, rule=chosen.rule, team=chosen.team,

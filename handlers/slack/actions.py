@@ -10,7 +10,7 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 
-from bot.matching.corrections import UNKNOWN, record_correction
+from bot.matching.corrections import UNKNOWN, correct_ticket
 from bot.store.models.tickets import Ticket
 from handlers.slack import blocks, core
 from handlers.slack.access import REFUSAL, Act, Actor, may, refusal
@@ -116,5 +116,5 @@ def _do(
     issue = choice or UNKNOWN
     if issue != UNKNOWN and issue not in core.catalogue(deps.runtime):
         return lambda ref: f"`{issue}` is not a known issue."
-    record_correction(session, ticket_id=ticket.id, corrected=issue, actor=actor.name)
+    correct_ticket(session, ticket_id=ticket.id, corrected=issue, actor=actor.name)
     return lambda ref: f"Thanks: {ref} noted as `{issue}`; it joins the labelled examples."
