@@ -21,6 +21,7 @@ from bot.matching.features import DENSE, dense, segments
 from bot.matching.knowledge import KnowledgeBase, load_knowledge
 from bot.matching.model import SHIPPED_DIR, UNKNOWN, LinearModel, Thresholds
 from bot.text.parse import parse_message
+from bot.text.sentences import ANY_MOOD
 from bot.types import NOT_A_REQUEST, Entities, ParsedMessage, Signals
 
 _EXPLAIN_TERMS = 6
@@ -97,9 +98,11 @@ class Matcher:
                 issue=None, confidence=0.0, entities=parsed.entities, signals=parsed.signals
             )
         base = dense(parsed, whole, moods)
-        rows = [whole, *units] if len(units) > 1 else [whole]
-        features = [base] + [dense(parsed, u, [m]) for u, m in zip(units, moods, strict=True)]
-        logits = self.model.scores(rows, features[: len(rows)])
+        rows, features = [whole], [base]
+        for unit, mood in carriers(units, moods):
+            rows.append(unit)
+            features.append(dense(parsed, unit, [mood]))
+        logits = self.model.scores(rows, features)
         return self._decide(parsed, logits, rows, features, explain=explain)
 
     def _decide(
@@ -150,6 +153,18 @@ class Matcher:
         found = [e for e in found if e.weight > 0]
         found.sort(key=lambda e: (-e.weight, e.detail))
         return [e.model_copy(update={"weight": round(e.weight, 3)}) for e in found[:_EXPLAIN_TERMS]]
+
+
+# Only a sentence that denies, asks or requests may carry an issue of its own: a statement of
+# fact ("I received the invitation") is context.
+CARRIER_MOODS = ANY_MOOD
+
+
+def carriers(units: list[str], moods: list[int]) -> list[tuple[str, int]]:
+    """The sentences scored on their own, beside the whole message (none for one sentence)."""
+    if len(units) < 2:
+        return []
+    return [(u, m) for u, m in zip(units, moods, strict=True) if m & CARRIER_MOODS]
 
 
 def read_logits(
