@@ -42,6 +42,8 @@ _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _DIGITS = re.compile(r"\d+")
 _SYNONYM = re.compile(r"\b(?:" + "|".join(sorted(SYNONYMS, key=len, reverse=True)) + r")\b")
+_SYNONYM_WORDS = frozenset(SYNONYMS)
+_LETTERS = re.compile(r"[a-z]+")
 _NEGATED = re.compile(r"n't\b")
 _SPACES = re.compile(r"[ \t]+")
 _WORD = re.compile(r"\w\w+")
@@ -73,7 +75,8 @@ def normalise(text: str) -> str:
     text = _DIGITS.sub("0", text)
     if "n't" in text:
         text = _NEGATED.sub(" not", text)
-    text = _SYNONYM.sub(lambda m: SYNONYMS[m.group(0)], text)
+    if not _SYNONYM_WORDS.isdisjoint(_LETTERS.findall(text)):
+        text = _SYNONYM.sub(lambda m: SYNONYMS[m.group(0)], text)
     return _SPACES.sub(" ", text)
 
 

@@ -67,6 +67,11 @@ class LinearModel:
     thresholds: Thresholds = field(default_factory=Thresholds)
     meta: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # float64 once: mixing float32 weights into float64 sums per message costs a copy
+        self.weights = np.asarray(self.weights, dtype=np.float64)
+        self._dense_weights = np.ascontiguousarray(self.weights[-len(DENSE) :])
+
     @property
     def word_list(self) -> list[str]:
         """The word terms by column."""
@@ -96,8 +101,11 @@ class LinearModel:
         _write_json(directory / "words.json", self.word_list)
         _write_json(directory / "chars.json", self.chars)
         for name in ARRAYS:
+            value = getattr(self, name)
+            if name == "weights":
+                value = value.astype(np.float32)  # 5 decimals are kept: float32 holds them
             with (directory / f"{name}.npy").open("wb") as out:
-                np.save(out, getattr(self, name), allow_pickle=False)
+                np.save(out, value, allow_pickle=False)
 
     @classmethod
     def load(cls, directory: Path) -> LinearModel:
@@ -146,9 +154,9 @@ class LinearModel:
                 row, col, values = block
                 contrib = self.weights[offset + col] * values[:, None]
                 # Cells come sorted by row: one reduceat sums each row's contributions.
-                starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
+                starts = np.flatnonzero(np.concatenate(([True], row[1:] != row[:-1])))
                 out[row[starts]] += np.add.reduceat(contrib, starts, axis=0)
-        out += np.asarray(dense, dtype=np.float64) @ self.weights[-len(DENSE) :].astype(np.float64)
+        out += np.asarray(dense, dtype=np.float64) @ self._dense_weights
         return out
 
     def calibrated(self, logit: float) -> float:
