@@ -126,11 +126,13 @@ def _logits(model: LinearModel, p: _Prepared) -> np.ndarray:
 
 
 def _strata(rows: Sequence[LabelledMessage]) -> list[str]:
+    """Split and main label; rare ones fall back to the split, then to the largest stratum."""
     keys = [f"{r.split}|{(r.issues or [UNKNOWN])[0]}" for r in rows]
     counts = Counter(keys)
     keys = [k if counts[k] >= FOLDS else k.split("|")[0] for k in keys]
     counts = Counter(keys)
-    return [k if counts[k] >= FOLDS else "rest" for k in keys]
+    largest = max(counts, key=lambda k: (counts[k], k))
+    return [k if counts[k] >= FOLDS else largest for k in keys]
 
 
 def out_of_fold(

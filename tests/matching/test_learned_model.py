@@ -6,8 +6,7 @@ import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 from typer.testing import CliRunner
 
-from bot.cli import app, main
-from bot.cli import model_cmd
+from bot.cli import app, main, model_cmd
 from bot.matching.features import char_terms, flat, normalise, word_terms
 from bot.matching.matcher import shipped_model
 from bot.matching.model import ARRAYS, SHIPPED_DIR, LinearModel
@@ -65,7 +64,9 @@ def test_training_twice_rebuilds_the_shipped_model_byte_for_byte(tmp_path):
     for name in files:
         first = (tmp_path / "first" / name).read_bytes()
         assert first == (tmp_path / "second" / name).read_bytes(), name
-        assert first == (SHIPPED_DIR / name).read_bytes(), f"{name}: run `triage model train --ship`"
+        assert first == (SHIPPED_DIR / name).read_bytes(), (
+            f"{name}: run `triage model train --ship`"
+        )
 
 
 @pytest.mark.parametrize(
