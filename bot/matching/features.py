@@ -105,14 +105,23 @@ def char_hash(term: str) -> int:
     return (h + len(term) * HASH_LENGTH) & _MASK
 
 
-def segments(parsed: ParsedMessage, text: str) -> tuple[str, list[str], list[int]]:
-    """The whole message (flat), its sentences (flat, at most MAX_SENTENCES) and each
+def segments(parsed: ParsedMessage, text: str) -> tuple[str, list[tuple[int, int]], list[int]]:
+    """The whole message (flat), its sentences as spans of it (at most MAX_SENTENCES) and each
     sentence's mood bits."""
     norm = normalise(text)
-    units = [flat(u) for u in split_units(norm)]
-    units = [u for u in units if _WORD.search(u)][:MAX_SENTENCES]
-    moods = [sentence_mood(u, _WORD.findall(u)) for u in units]
-    return flat(norm), units, moods
+    whole = flat(norm)
+    spans: list[tuple[int, int]] = []
+    cursor = 0
+    for unit in split_units(norm):
+        unit = flat(unit)
+        at = whole.find(unit, cursor) if _WORD.search(unit) else -1
+        if at >= 0:  # a sentence is always found; a separator-only piece is skipped
+            spans.append((at, at + len(unit)))
+            cursor = at + len(unit)
+            if len(spans) == MAX_SENTENCES:
+                break
+    moods = [sentence_mood(whole[a:b], _WORD.findall(whole[a:b])) for a, b in spans]
+    return whole, spans, moods
 
 
 def dense(parsed: ParsedMessage, whole: str, moods: list[int]) -> list[float]:

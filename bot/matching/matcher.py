@@ -13,6 +13,7 @@ import functools
 import math
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from pydantic import BaseModel, Field, PrivateAttr
@@ -25,6 +26,7 @@ from bot.text.sentences import ANY_MOOD
 from bot.types import NOT_A_REQUEST, Entities, ParsedMessage, Signals
 
 _EXPLAIN_TERMS = 6
+T = TypeVar("T")
 
 
 class IssueScore(BaseModel):
@@ -92,17 +94,17 @@ class Matcher:
 
     def classify_parsed(self, parsed: ParsedMessage, *, explain: bool = True) -> Classification:
         """Classify a message that is already parsed (the parse is reused for its entities)."""
-        whole, units, moods = segments(parsed, parsed.new_text)
+        whole, spans, moods = segments(parsed, parsed.new_text)
         if not any(c.isalpha() for c in whole):
             return Classification(
                 issue=None, confidence=0.0, entities=parsed.entities, signals=parsed.signals
             )
-        base = dense(parsed, whole, moods)
-        rows, features = [whole], [base]
-        for unit, mood in carriers(units, moods):
-            rows.append(unit)
-            features.append(dense(parsed, unit, [mood]))
-        logits = self.model.scores(rows, features)
+        rows, features = [whole], [dense(parsed, whole, moods)]
+        kept = carriers(spans, moods)
+        for (a, b), mood in kept:
+            rows.append(whole[a:b])
+            features.append(dense(parsed, rows[-1], [mood]))
+        logits = self.model.score_message(whole, [span for span, _ in kept], features)
         return self._decide(parsed, logits, rows, features, explain=explain)
 
     def _decide(
@@ -160,7 +162,7 @@ class Matcher:
 CARRIER_MOODS = ANY_MOOD
 
 
-def carriers(units: list[str], moods: list[int]) -> list[tuple[str, int]]:
+def carriers(units: list[T], moods: list[int]) -> list[tuple[T, int]]:
     """The sentences scored on their own, beside the whole message (none for one sentence)."""
     if len(units) < 2:
         return []

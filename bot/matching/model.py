@@ -143,13 +143,25 @@ class LinearModel:
     # --- inference -----------------------------------------------------------------------
     def scores(self, texts: list[str], dense: list[list[float]]) -> np.ndarray:
         """Raw scores (logits), one row per flat text, one column per class."""
-        rows = len(texts)
-        out = np.empty((rows, len(self.classes)))
+        return self._score(texts, self._char_matrix(texts), dense)
+
+    def score_message(
+        self, whole: str, spans: list[tuple[int, int]], dense: list[list[float]]
+    ) -> np.ndarray:
+        """The scores of a message (row 0) and of its sentences, given as spans of it: the
+        character n-grams are hashed and looked up once, for the whole message."""
+        texts = [whole, *(whole[a:b] for a, b in spans)]
+        return self._score(texts, self._char_matrix_spans(whole, spans), dense)
+
+    def _score(
+        self,
+        texts: list[str],
+        chars: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+        dense: list[list[float]],
+    ) -> np.ndarray:
+        out = np.empty((len(texts), len(self.classes)))
         out[:] = self.bias
-        for block, offset in (
-            (self._word_matrix(texts), 0),
-            (self._char_matrix(texts), self.n_words),
-        ):
+        for block, offset in ((self._word_matrix(texts), 0), (chars, self.n_words)):
             if block is not None:
                 row, col, values = block
                 contrib = self.weights[offset + col] * values[:, None]
@@ -158,6 +170,49 @@ class LinearModel:
                 out[row[starts]] += np.add.reduceat(contrib, starts, axis=0)
         out += np.asarray(dense, dtype=np.float64) @ self._dense_weights
         return out
+
+    def _char_matrix_spans(
+        self, whole: str, spans: list[tuple[int, int]]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        codes = np.frombuffer(whole.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+        if len(codes) < CHAR_MIN:
+            return None
+        keys, starts, ends = [], [], []
+        h = codes[: len(codes) - CHAR_MIN + 1].copy()
+        for k in range(1, CHAR_MIN):
+            h = h * _BASE + codes[k : k + len(h)]
+        for n in range(CHAR_MIN, CHAR_MAX + 1):
+            if n > CHAR_MIN:
+                h = h[:-1] * _BASE + codes[n - 1 : n - 1 + len(h) - 1]
+            if not len(h):
+                break
+            keys.append(h + np.uint64((n * HASH_LENGTH) & ((1 << 64) - 1)))
+            starts.append(np.arange(len(h)))
+            ends.append(starts[-1] + n)
+        key = np.concatenate(keys)
+        distinct, inverse = np.unique(key, return_inverse=True)
+        pos = np.searchsorted(self.char_keys, distinct)
+        pos[pos == len(self.char_keys)] = 0
+        known = self.char_keys[pos] == distinct
+        hit = known[inverse]
+        if not hit.any():
+            return None
+        cols = self.char_cols[pos][inverse][hit]
+        n_chars = len(self.char_idf)
+        cells = [cols]
+        if spans:
+            start = np.concatenate(starts)[hit]
+            end = np.concatenate(ends)[hit]
+            first = np.array([a for a, _ in spans])
+            last = np.array([b for _, b in spans])
+            unit = np.searchsorted(first, start, side="right") - 1
+            inside = (unit >= 0) & (end <= last[np.maximum(unit, 0)])
+            cells.append((unit[inside] + 1) * n_chars + cols[inside])
+        cell, counts = np.unique(np.concatenate(cells), return_counts=True)
+        return self._block(
+            len(spans) + 1, cell // n_chars, cell % n_chars, counts.astype(np.float64),
+            self.char_idf, self.char_weight,
+        )  # fmt: skip
 
     def calibrated(self, logit: float) -> float:
         a, b = self.calibration

@@ -66,12 +66,12 @@ class _Prepared:
 
     def __init__(self, row: LabelledMessage) -> None:
         parsed = parse_message(row.text)
-        self.whole, units, moods = segments(parsed, parsed.new_text)
+        self.whole, spans, moods = segments(parsed, parsed.new_text)
         self.dense = dense(parsed, self.whole, moods)
-        self.units, self.unit_dense = [], []
-        for unit, mood in matcher.carriers(units, moods):
-            self.units.append(unit)
-            self.unit_dense.append(dense(parsed, unit, [mood]))
+        self.spans, self.unit_dense = [], []
+        for (a, b), mood in matcher.carriers(spans, moods):
+            self.spans.append((a, b))
+            self.unit_dense.append(dense(parsed, self.whole[a:b], [mood]))
         self.labels = row.issues or [UNKNOWN]
         self.weight = SPLIT_WEIGHT.get(row.split, 1.0)
 
@@ -122,7 +122,7 @@ def fit(prepared: Sequence[_Prepared], classes: list[str]) -> LinearModel:
 
 
 def _logits(model: LinearModel, p: _Prepared) -> np.ndarray:
-    return model.scores([p.whole, *p.units], [p.dense, *p.unit_dense])
+    return model.score_message(p.whole, p.spans, [p.dense, *p.unit_dense])
 
 
 def _strata(rows: Sequence[LabelledMessage]) -> list[str]:
