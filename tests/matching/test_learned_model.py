@@ -93,3 +93,14 @@ def test_a_bad_data_folder_is_one_line_and_exit_2(tmp_path):
     with pytest.raises(SystemExit) as exited:
         main(["model", "train", "--output", str(tmp_path / "m"), "--data", str(tmp_path)])
     assert exited.value.code == 2
+
+
+def test_sentences_scored_as_spans_equal_sentences_scored_alone():
+    model = shipped_model()
+    whole = flat(normalise("My voucher never came. Also, can I use it for 70-640? Thanks!"))
+    spans = [(0, 22), (23, len(whole))]
+    texts = [whole, *(whole[a:b] for a, b in spans)]
+    features = [[0.0] * len(model._dense_weights)] * len(texts)
+    assert np.array_equal(
+        model.score_message(whole, spans, features), model.scores(texts, features)
+    )
