@@ -199,7 +199,7 @@ def read_logits(
             if best == k:
                 score = max(score, _sigmoid(float(logits[r, k])))
         if score >= thresholds.secondary:
-            extra.append((classes[k], score))
+            extra.append((classes[k], min(score, confidence)))  # best first, as the contract says
     extra.sort(key=lambda c: (-c[1], c[0]))
     return classes[top], confidence, chosen + extra
 

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
@@ -31,7 +32,7 @@ from bot.matching import matcher
 from bot.matching.evaluation import LabelledMessage, load_corpus
 from bot.matching.features import char_terms, dense, segments, word_terms
 from bot.matching.knowledge import KnowledgeBase
-from bot.matching.matcher import Matcher, read_logits
+from bot.matching.matcher import read_logits
 from bot.matching.model import UNKNOWN, LinearModel, Thresholds, hash_terms
 from bot.text.parse import parse_message
 from bot.types import NOT_A_REQUEST
@@ -41,9 +42,6 @@ SEED = 20260
 FOLDS = 5
 C = 30.0
 WORD_WEIGHT, CHAR_WEIGHT = 1.0, 1.0
-# Rows written by people who never saw knowledge/ are most like the next message; they count more.
-SPLIT_WEIGHT = {"blind-train": 1.0, "corrections": 1.0}
-BALANCED = 0
 AUTO_PRECISION = 0.98
 AUTO_MIN_SUPPORT = 20  # an auto-answer threshold needs this many out-of-fold readings above it
 
@@ -73,7 +71,6 @@ class _Prepared:
             self.spans.append((a, b))
             self.unit_dense.append(dense(parsed, self.whole[a:b], [mood]))
         self.labels = row.issues or [UNKNOWN]
-        self.weight = SPLIT_WEIGHT.get(row.split, 1.0)
 
 
 def fit(prepared: Sequence[_Prepared], classes: list[str]) -> LinearModel:
@@ -81,8 +78,6 @@ def fit(prepared: Sequence[_Prepared], classes: list[str]) -> LinearModel:
     texts = [p.whole for p in prepared]
     words = TfidfVectorizer(analyzer=word_terms, sublinear_tf=True, dtype=np.float64).fit(texts)
     chars = TfidfVectorizer(analyzer=char_terms, sublinear_tf=True, dtype=np.float64).fit(texts)
-    from scipy import sparse
-
     x = sparse.hstack(
         [
             words.transform(texts) * WORD_WEIGHT,
@@ -96,11 +91,8 @@ def fit(prepared: Sequence[_Prepared], classes: list[str]) -> LinearModel:
         y = np.array([name in p.labels for p in prepared])
         if y.all() or not y.any():
             continue
-        model = LogisticRegression(
-            C=C, solver="liblinear", random_state=SEED, max_iter=1000,
-            class_weight="balanced" if BALANCED else None,
-        )  # fmt: skip
-        model.fit(x, y, sample_weight=np.array([p.weight for p in prepared]))
+        model = LogisticRegression(C=C, solver="liblinear", random_state=SEED, max_iter=1000)
+        model.fit(x, y)
         weights[:, k] = model.coef_[0]
         bias[k] = model.intercept_[0]
     word_list = sorted(words.vocabulary_, key=words.vocabulary_.__getitem__)
@@ -256,7 +248,3 @@ def train(kb: KnowledgeBase, rows: Sequence[LabelledMessage]) -> LinearModel:
         "training": figures,
     }
     return model
-
-
-def matcher_for(kb: KnowledgeBase, model: LinearModel) -> Matcher:
-    return Matcher(kb, model)
