@@ -92,6 +92,22 @@ def test_eval_json(runner):
     payload = json.loads(_run(runner, "eval", "--json", str(DATA_DIR / "eval-tune.jsonl")).stdout)
     assert payload["tune"]["messages"] > 100
     assert 0 <= payload["tune"]["top1_accuracy"] <= 1
+    assert payload["tune"]["trained_on"] is True
+
+
+@pytest.mark.slow
+def test_eval_reports_the_blind_split_against_the_targets_beside_the_baseline(runner):
+    payload = json.loads(_run(runner, "eval", "--json").stdout)
+    assert {"tune", "blind-train", "holdout", "blind"} <= set(payload)
+    assert payload["blind"]["trained_on"] is False
+    targets = payload["targets"]
+    assert targets["top1_accuracy"]["target"] == 0.93
+    assert targets["top1_accuracy"]["measured"] == payload["blind"]["top1_accuracy"]
+    assert set(targets) >= {"min_recall", "multi_issue_recall", "entity_f1", "requests_dropped",
+                            "wrong_above_auto"}  # fmt: skip
+    assert 0.5 < payload["baseline"]["blind"]["top1_accuracy"] < 1
+    assert "non-native" in payload["blind"]["per_voice"]
+    assert payload["thresholds"]["auto_answer"] > 0
 
 
 def test_a_bad_knowledge_dir_is_one_line_and_exit_2(tmp_path):

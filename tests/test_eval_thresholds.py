@@ -1,4 +1,6 @@
-"""The held-out corpus must meet the accuracy bar; the corpus itself must stay well formed."""
+"""Regression floors, a little below the figures measured (README, Evaluation). A failing floor
+is fixed on the training data (knowledge/, eval-tune, blind-train), never by editing the frozen
+blind split. The targets of the issue are higher; `triage eval` reports against them."""
 
 from collections import Counter
 
@@ -9,6 +11,7 @@ from tests.conftest import DATA_DIR
 
 HOLDOUT = DATA_DIR / "eval-holdout.jsonl"
 TUNE = DATA_DIR / "eval-tune.jsonl"
+BLIND = DATA_DIR / "blind-test.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -16,8 +19,13 @@ def holdout_report(matcher):
     return evaluate(matcher, load_corpus([HOLDOUT]))
 
 
+@pytest.fixture(scope="module")
+def blind_report(matcher):
+    return evaluate(matcher, load_corpus([BLIND]))
+
+
 def test_holdout_top1_accuracy(holdout_report):
-    assert holdout_report.top1_accuracy >= 0.90
+    assert holdout_report.top1_accuracy >= 0.95
 
 
 def test_holdout_recall_of_every_issue(holdout_report):
@@ -28,6 +36,28 @@ def test_holdout_recall_of_every_issue(holdout_report):
 @pytest.mark.parametrize("kind", ["exams", "providers"])
 def test_holdout_entity_f1(holdout_report, kind):
     assert holdout_report.entities[kind].f1 >= 0.95
+
+
+def test_blind_top1_accuracy(blind_report):
+    assert blind_report.top1_accuracy >= 0.87  # measured 0.892 (target 0.93)
+
+
+def test_blind_recall_of_every_issue_and_of_all_labels(blind_report):
+    assert blind_report.min_recall >= 0.55  # measured 0.579 (target 0.85)
+    assert blind_report.multi_issue_recall >= 0.55  # measured 0.60 (target 0.85)
+
+
+@pytest.mark.parametrize("kind", ["exams", "providers"])
+def test_blind_entity_f1(blind_report, kind):
+    assert blind_report.entities[kind].f1 >= 0.97
+
+
+def test_no_blind_request_is_dropped_as_not_a_request(blind_report):
+    assert blind_report.requests_dropped == 0
+
+
+def test_few_blind_messages_are_read_wrong_above_the_auto_answer_threshold(blind_report):
+    assert blind_report.wrong_above_auto <= 0.015  # measured 0.009 (target 0.01)
 
 
 def test_corpus_size_split_and_coverage(knowledge):

@@ -168,7 +168,7 @@ def _body(config: AppConfig, ticket: FiledTicket) -> str:
             "record or after an agent has verified who you are."
         )
     who = f"{owner.name.split(' ')[0]} on our team" if owner else "a member of our team"
-    return f"We have passed this to {who}, who will look into it and reply to you."
+    return f"We have handed this to {who}, who will look into it and reply to you."
 
 
 def shared_reply_text(

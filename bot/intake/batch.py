@@ -187,14 +187,15 @@ def _previous_outcome(stored: Message) -> IntakeOutcome:
 
 def _triage(session: Session, runtime: Runtime, items: list[_Item], now: datetime) -> None:
     """Classify each message, read the records of everyone they may name at once, judge each."""
+    matcher = runtime.matcher_for(session)  # the deployment's newest passing model, once a batch
     for item in items:
         with metrics.classify_timer():
-            item.classification = _guard(item.index, classify, runtime, item.message, now=now)
+            item.classification = _guard(item.index, classify, matcher, item.message, now=now)
     records = _records(session, runtime, items)
     for item in items:
         item.triaged = _guard(
             item.index, triage_message, session, runtime, item.message, thread_ticket_id=None,
-            now=now, classification=item.classification, records=records,
+            now=now, classification=item.classification, records=records, matcher=matcher,
         )  # fmt: skip
 
 

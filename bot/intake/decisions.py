@@ -43,11 +43,16 @@ def decide(
     answer_template: str | None,
     entities: dict[str, Any],
     records_unavailable: bool,
+    confident: bool = True,
 ) -> Decision:
-    """What to do with one issue of a ticket, from the check's facts."""
+    """What to do with one issue of a ticket, from the check's facts. A reading below the
+    matcher's auto-answer threshold (`confident` False) is never answered alone: the answer is
+    drafted for an agent."""
     if issue_id == "not-a-request":
         return Decision("none", None, "not a request")
     if issue_id is None:
+        if not confident:
+            return Decision("escalate", None, "read as not a request, but unsure: needs a person")
         return Decision("escalate", None, "unknown issue: a person looks at it")
     if records_unavailable or (identification is not None and identification.unavailable):
         return Decision("escalate", None, "records unavailable: a person checks them")
@@ -68,6 +73,10 @@ def decide(
     answer = render()
     if answer is None:
         return Decision("escalate", None, f"no answer template for {issue_id}: {reason}")
+    if not confident:
+        return Decision(
+            "escalate", answer, f"low confidence: answer drafted for an agent ({reason})"
+        )
     return Decision("answer", answer, reason)
 
 

@@ -10,7 +10,8 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from bot.intake.decisions import decide
-from bot.matching.matcher import Classification
+from bot.matching.matcher import Classification, Matcher
+from bot.matching.model import Thresholds
 from bot.ops.runtime import Runtime
 from bot.privacy.disclosure import judge, writer_key
 from bot.records.checks import run_check
@@ -25,9 +26,9 @@ from bot.types import NOT_A_REQUEST, InboundMessage, IssueVerdict, TriagedMessag
 _MCP_ID = re.compile(r"^\d{4,10}$")
 
 
-def classify(runtime: Runtime, message: InboundMessage, *, now: datetime) -> Classification:
+def classify(matcher: Matcher, message: InboundMessage, *, now: datetime) -> Classification:
     """Parse and match the message's text (no records read)."""
-    return runtime.matcher.classify_parsed(parse_message(message.text, today=now.date()))
+    return matcher.classify_parsed(parse_message(message.text, today=now.date()), explain=False)
 
 
 def triage_message(
@@ -39,29 +40,35 @@ def triage_message(
     now: datetime,
     classification: Classification | None = None,
     records: RecordsSource | None = None,
+    matcher: Matcher | None = None,
 ) -> TriagedMessage:
     """`classification` and `records` (a batch's: classified and read beforehand) default to
-    classifying here and the runtime's records source."""
+    classifying here with the deployment's newest passing model and the runtime's records."""
+    matcher = matcher or runtime.matcher_for(session)
     if classification is None:
-        classification = classify(runtime, message, now=now)
+        classification = classify(matcher, message, now=now)
     entities = classification.entities.model_dump()
     identification = _identify(session, runtime, message, entities["mcp_ids"], records)
     disclosure = judge(message, identification)
     if disclosure.unverified:
         assert disclosure.about is not None
         named, why = disclosure.about.mcp_id, disclosure.reason
-        return _unverified(runtime, message, classification, named, why, thread_ticket_id)
+        return _unverified(
+            runtime, message, classification, matcher.thresholds, named, why, thread_ticket_id
+        )
     quoted = entities["mcp_ids"]
     unmatched = identification.candidate is None and not identification.unavailable
     if quoted and unmatched and not message.actor:
         # An MCP id that matches nobody (or several) gets the same answer as one that matches
         # someone the writer is not proven to be: the reply never tells which ids exist.
         why = "the MCP id matches no single candidate"
-        return _unverified(runtime, message, classification, quoted[0], why, thread_ticket_id)
+        return _unverified(
+            runtime, message, classification, matcher.thresholds, quoted[0], why, thread_ticket_id
+        )
     candidate = identification.candidate
     verdicts = [
-        verdict_for(runtime, issue_id, score, identification, entities, now)
-        for issue_id, score in _issues(classification)
+        verdict_for(runtime, issue_id, score, confident, identification, entities, now)
+        for issue_id, score, confident in _issues(classification, matcher.thresholds)
     ]
     desk_region, country = _places(entities)
     sender_key = writer_key(message)
@@ -95,6 +102,7 @@ def _unverified(
     runtime: Runtime,
     message: InboundMessage,
     classification: Classification,
+    thresholds: Thresholds,
     named: str,
     why: str,
     thread_ticket_id: int | None,
@@ -106,7 +114,7 @@ def _unverified(
     desk_region, country = _places(entities)
     reason = f"identity unverified: the message names MCP {named}; {why}"
     verdicts = []
-    for issue_id, score in _issues(classification):
+    for issue_id, score, _confident in _issues(classification, thresholds):
         known = runtime.knowledge.issues.get(issue_id) if issue_id else None
         verdicts.append(
             IssueVerdict(
@@ -134,13 +142,23 @@ def _unverified(
     )
 
 
-def _issues(classification: Classification) -> list[tuple[str | None, float]]:
-    """Every issue the message carries; `not-a-request` only when it is the best match."""
+def _issues(
+    classification: Classification, thresholds: Thresholds
+) -> list[tuple[str | None, float, bool]]:
+    """Every issue the message carries, with whether the reading is confident enough to act on
+    alone. An unsure `not-a-request` becomes a ticket for a person (issue unknown)."""
+    confidence = classification.confidence
     if classification.issue is None:
-        return [(None, classification.confidence)]
+        return [(None, confidence, True)]
     if classification.issue == NOT_A_REQUEST:
-        return [(NOT_A_REQUEST, classification.confidence)]
-    return [(i.id, i.score) for i in classification.issues if i.id != NOT_A_REQUEST]
+        if confidence >= thresholds.not_a_request:
+            return [(NOT_A_REQUEST, confidence, True)]
+        return [(None, confidence, False)]
+    return [
+        (i.id, i.score, i.score >= thresholds.auto_answer)
+        for i in classification.issues
+        if i.id != NOT_A_REQUEST
+    ]
 
 
 def _identify(
@@ -170,6 +188,7 @@ def verdict_for(
     runtime: Runtime,
     issue_id: str | None,
     score: float,
+    confident: bool,
     identification: Identification,
     entities: dict[str, list[str]],
     now: datetime,
@@ -196,6 +215,7 @@ def verdict_for(
         answer_template=known.answer if known else None,
         entities=entities,
         records_unavailable=bool(identification.unavailable),
+        confident=confident,
     )
     facts = dict(check.facts) if check else {}
     if identification.ambiguous:

@@ -20,6 +20,8 @@ from pydantic import BaseModel, Field, ValidationError
 
 from bot.errors import UserError
 from bot.matching.matcher import Matcher
+from bot.text.parse import parse_message
+from bot.types import NOT_A_REQUEST
 
 NONE_LABEL = "(none)"
 ENTITY_KINDS = ("exams", "providers", "regions", "mcp_ids")
@@ -32,7 +34,7 @@ class LabelledMessage(BaseModel):
     entities: dict[str, list[str]] = Field(default_factory=dict)
     # tune / holdout: the first corpus; blind / blind-train: written by people who never saw
     # knowledge/ (tests/data/README.md); blind is frozen and never tuned on.
-    split: Literal["tune", "holdout", "blind", "blind-train"] = "tune"
+    split: Literal["tune", "holdout", "blind", "blind-train", "knowledge", "corrections"] = "tune"
     voice: str | None = None  # agent-oneliner, long-mail, non-native, multi-issue, ...
     writer: str | None = None
 
@@ -50,6 +52,17 @@ class EvalReport(BaseModel):
     issues: dict[str, Figures]
     entities: dict[str, Figures]
     confusion: dict[str, dict[str, int]]
+    # Messages labelled with several issues, and the share of them with every label reported.
+    multi_issue_messages: int = 0
+    multi_issue_recall: float = 1.0
+    # Requests (anything but a plain not-a-request) read as not-a-request: at any confidence,
+    # and at or above the not-a-request threshold (those would make no ticket).
+    requests_as_not_a_request: int = 0
+    requests_dropped: int = 0
+    # Share of the messages read as a wrong catalogue issue at or above the auto-answer threshold.
+    wrong_above_auto: float = 0.0
+    auto_answered_share: float = 0.0
+    per_voice: dict[str, float] = Field(default_factory=dict)
 
     @property
     def min_recall(self) -> float:
@@ -85,16 +98,30 @@ def _figures(tp: int, fp: int, fn: int) -> Figures:
 
 def evaluate(matcher: Matcher, rows: list[LabelledMessage]) -> EvalReport:
     """Classify every row and compare with its labels."""
-    correct = 0
+    t = matcher.thresholds
+    correct = multi = multi_found = as_nar = dropped = wrong_auto = auto = 0
     counts: dict[str, Counter[str]] = defaultdict(Counter)  # issue -> tp/fp/fn
     entity_counts: dict[str, Counter[str]] = defaultdict(Counter)
     confusion: dict[str, Counter[str]] = defaultdict(Counter)
+    voices: dict[str, list[bool]] = defaultdict(list)
     for row in rows:
-        result = matcher.classify(row.text)
+        result = matcher.classify_parsed(parse_message(row.text), explain=False)
         expected = row.issues or []
-        correct += (result.issue in expected) if expected else result.issue is None
+        ok = (result.issue in expected) if expected else result.issue is None
+        correct += ok
+        if row.voice:
+            voices[row.voice].append(ok)
         confusion[expected[0] if expected else NONE_LABEL][result.issue or NONE_LABEL] += 1
         got = {i.id for i in result.issues}
+        if len(expected) > 1:
+            multi += 1
+            multi_found += set(expected) <= got
+        if result.issue == NOT_A_REQUEST and expected != [NOT_A_REQUEST]:
+            as_nar += 1
+            dropped += result.confidence >= t.not_a_request
+        if result.issue not in (None, NOT_A_REQUEST) and result.confidence >= t.auto_answer:
+            auto += 1
+            wrong_auto += result.issue not in expected
         for iid in got | set(expected):
             counts[iid][
                 "tp" if iid in got and iid in expected else "fp" if iid in got else "fn"
@@ -107,10 +134,18 @@ def evaluate(matcher: Matcher, rows: list[LabelledMessage]) -> EvalReport:
             entity_counts[kind]["tp"] += len(want & have)
             entity_counts[kind]["fp"] += len(have - want)
             entity_counts[kind]["fn"] += len(want - have)
+    n = len(rows) or 1
     return EvalReport(
         messages=len(rows),
-        top1_accuracy=round(correct / len(rows), 4) if rows else 0.0,
+        top1_accuracy=round(correct / n, 4) if rows else 0.0,
         issues={i: _figures(c["tp"], c["fp"], c["fn"]) for i, c in sorted(counts.items())},
         entities={k: _figures(c["tp"], c["fp"], c["fn"]) for k, c in sorted(entity_counts.items())},
         confusion={e: dict(sorted(p.items())) for e, p in sorted(confusion.items())},
+        multi_issue_messages=multi,
+        multi_issue_recall=round(multi_found / multi, 4) if multi else 1.0,
+        requests_as_not_a_request=as_nar,
+        requests_dropped=dropped,
+        wrong_above_auto=round(wrong_auto / n, 4),
+        auto_answered_share=round(auto / n, 4),
+        per_voice={v: round(sum(oks) / len(oks), 4) for v, oks in sorted(voices.items())},
     )

@@ -87,7 +87,11 @@ def verify_identity(
     session.flush()
     entities = {**Entities().model_dump(), **(ticket.entities or {})}
     identification = Identification(candidate=records, via="mcp_id")
-    verdict = verdict_for(runtime, ticket.issue, ticket.confidence, identification, entities, now)
+    # The reading's confidence decides as at intake: a sure reading is answered, else drafted.
+    confident = ticket.confidence >= runtime.matcher_for(session).thresholds.auto_answer
+    verdict = verdict_for(
+        runtime, ticket.issue, ticket.confidence, confident, identification, entities, now
+    )
     ticket.facts, ticket.facts_summary = verdict.facts, list(verdict.facts_summary)
     triage = _triaged(ticket, records, verdict, entities)
     if ticket.status == tickets.WAITING:  # asked for an id: the clock runs again

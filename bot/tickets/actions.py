@@ -20,7 +20,7 @@ from bot.delivery.notifications import notify_escalation
 from bot.delivery.outbox import enqueue
 from bot.delivery.replies import private_address, reply_subject
 from bot.errors import UserError
-from bot.matching.corrections import UNKNOWN, record_correction
+from bot.matching.corrections import UNKNOWN, correct_ticket
 from bot.records.source import RecordsSource
 from bot.store.models import Message, Ticket, TicketMessage
 from bot.text.regions import DESK_REGIONS
@@ -314,7 +314,7 @@ def relabel(
     corrected = None if issue == UNKNOWN else issue
     if corrected == ticket.issue:
         return _done(config, ticket, "relabel", changed=False)
-    record_correction(
+    correct_ticket(
         session, ticket_id=ticket.id, corrected=issue, actor=actor.name, source=ticket.source,
         now=now,
     )  # fmt: skip

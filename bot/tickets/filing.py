@@ -317,6 +317,8 @@ def carry_out(
             )  # fmt: skip
         sla.pause(ticket, now=now)
     elif verdict.action == "escalate":
+        if verdict.answer:
+            ticket.answer = verdict.answer  # a draft: an agent reviews it and may send it
         chosen = choose_owner(
             session, config, ticket=ticket, triage=triage, verdict=verdict, lookups=lookups
         )

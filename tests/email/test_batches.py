@@ -224,10 +224,13 @@ class Exploding:
     def __init__(self, real: Matcher) -> None:
         self.real = real
 
-    def classify_parsed(self, parsed: Any) -> Any:
+    def classify_parsed(self, parsed: Any, **options: Any) -> Any:
         if "EXPLODE" in parsed.new_text:
             raise RuntimeError("the matcher broke")
-        return self.real.classify_parsed(parsed)
+        return self.real.classify_parsed(parsed, **options)
+
+    def __getattr__(self, name: str) -> Any:  # thresholds and the rest: the real matcher's
+        return getattr(self.real, name)
 
 
 @pytest.fixture

@@ -110,7 +110,8 @@ def test_stranger_quoting_a_candidates_mcp_id_learns_nothing_and_touches_nothing
     desk.deliver()
 
     assert victim not in result.ticket_ids
-    [own] = result.ticket_ids
+    # The stranger asks two things (a result and a voucher): their own tickets, one per issue.
+    own, *_ = result.ticket_ids
     mine = ticket(db, own)
     assert mine.candidate_key == "mallory@evil.example" and mine.candidate_mcp_id is None
     assert (mine.identity_status, mine.named_mcp_id) == ("unverified", "4012345")

@@ -22,7 +22,7 @@ from bot.delivery.outbox import deliver_due
 from bot.errors import UserError
 from bot.intake.events import claim_event
 from bot.intake.flow import take_in
-from bot.matching.corrections import record_correction
+from bot.matching.corrections import correct_ticket
 from bot.ops.runtime import Runtime
 from bot.privacy.erasure import find_person, plan_erasure
 from bot.privacy.traces import Traces
@@ -185,7 +185,7 @@ def desk(
         take_in(session, runtime, slack_inbound(event, name=ZOFIA, email=HOME), now=NOW)
         theirs = session.scalars(select(Ticket).where(Ticket.candidate_mcp_id == MCP)).all()
         desk.ticket_ids = [t.id for t in theirs]
-        record_correction(session, ticket_id=theirs[0].id, corrected="voucher-scope",
+        correct_ticket(session, ticket_id=theirs[0].id, corrected="voucher-scope",
                           actor="U02DEV", now=NOW)  # fmt: skip
         for owner in {t.owner for t in theirs if t.owner}:
             send_digest(session, settings.app, owner_id=owner, now=NOW)

@@ -1,11 +1,12 @@
 """What the Slack adapter keeps: events already taken (dedupe) and agents' issue corrections."""
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.store.models.base import Base, utcnow
+from bot.store.models.base import Base, JSONDoc, utcnow
 
 
 class InboundEvent(Base):
@@ -36,6 +37,9 @@ class IssueCorrection(Base):
     text: Mapped[str] = mapped_column(Text)
     predicted: Mapped[str | None] = mapped_column(String(64))
     corrected: Mapped[str] = mapped_column(String(64))
+    # Every issue the message carries, main first (empty: out of the catalogue); `text` is
+    # stored with personal data masked (bot.matching.corrections).
+    issues: Mapped[list[Any] | None] = mapped_column(JSONDoc, default=None)
     actor: Mapped[str] = mapped_column(String(128))
     source: Mapped[str] = mapped_column(String(16), default="slack")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
