@@ -59,7 +59,7 @@ def _same(value: Any) -> Any:
 
 
 # (records field, table, row model, how each JSON value becomes the model's; None: kept as is)
-_CHILDREN: list[tuple[str, Any, type[Row], dict[str, Callable[[Any], Any]]]] = [
+CHILDREN: list[tuple[str, Any, type[Row], dict[str, Callable[[Any], Any]]]] = [
     ("attempts", ExamAttempt, AttemptRow, {"taken_on": _day, "beta": _flag}),
     ("registrations", Registration, RegistrationRow,
      {"created_at": _moment, "scheduled_for": _moment}),
@@ -82,7 +82,7 @@ _READ = {
         _stored(model.__table__, row),
         [convert.get(n, _same) for n in _stored(model.__table__, row)],
     )
-    for field, model, row, convert in _CHILDREN
+    for field, model, row, convert in CHILDREN
 }
 
 
@@ -107,7 +107,7 @@ def _statement(dialect: str) -> Select[Any]:
         person.c.slack_user_id,
         children(emails, ["email"], emails.c.mcp_id == person.c.mcp_id).label("emails"),
     ]  # fmt: skip
-    for field, model, _row, _ in _CHILDREN:
+    for field, model, _row, _ in CHILDREN:
         table = model.__table__
         names = _READ[field][0]
         where = (
@@ -126,7 +126,7 @@ def load(session: Session, mcp_id: str) -> CandidateRecords | None:
         return None
     person = found._mapping
     lists: dict[str, list[Any]] = {}
-    for field, _, row, _ in _CHILDREN:
+    for field, _, row, _ in CHILDREN:
         names, makers = _READ[field]
         extra = {} if field == "restrictions" else {"mcp_id": mcp_id}
         lists[field] = [

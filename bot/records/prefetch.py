@@ -12,34 +12,23 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from bot.records.lookup import CHILDREN
 from bot.records.schemas import (
-    AttemptRow,
     CandidateRecords,
     CandidateRow,
-    CertificationRow,
-    InvitationRow,
-    RegistrationRow,
     RestrictionRow,
-    VoucherRow,
 )
 from bot.records.source import AmbiguousCandidate, DatabaseRecords, is_mcp_id
 from bot.store.models.records import (
     Candidate,
     CandidateEmail,
-    Certification,
-    ExamAttempt,
-    Invitation,
     RegionRestriction,
-    Registration,
-    Voucher,
 )
 
+# The candidate's own child tables, as the single lookup reads them (restrictions are per
+# country, read apart).
 _CHILDREN: dict[str, tuple[Any, Any]] = {
-    "attempts": (ExamAttempt, AttemptRow),
-    "registrations": (Registration, RegistrationRow),
-    "invitations": (Invitation, InvitationRow),
-    "vouchers": (Voucher, VoucherRow),
-    "certifications": (Certification, CertificationRow),
+    field: (model, row) for field, model, row, _ in CHILDREN if field != "restrictions"
 }
 
 
