@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from bot.store.models.outbox import OutboxItem
 from bot.tickets.queue import counts_by_issue, queue
-from handlers.slack import blocks, core
+from handlers.slack import blocks, core, notices
 from handlers.slack.deps import Deps
 
 log = logging.getLogger("triage.slack")
@@ -73,7 +73,7 @@ def latest_digest(session: Session, *, owner: str | None, deps: Deps) -> str | N
     )
     if item is None:
         return None
-    text, body = blocks.digest(item.payload.get("digest") or {})
+    text, body = notices.digest(item.payload.get("digest") or {})
     lines = [b["text"]["text"] for b in body if b.get("type") == "section"]
     title = blocks.esc(item.payload["text"]) if item.payload.get("text") else text
     return "\n".join([title, *lines])[: blocks.MAX_SECTION - 100]

@@ -17,7 +17,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.config.settings import Settings
 from bot.delivery.outbox import PermanentDeliveryError, Sender, TransientDeliveryError
 from bot.store.models.outbox import OutboxItem
-from handlers.slack import blocks
+from handlers.slack import blocks, notices
 from handlers.slack.deps import web_client
 from handlers.slack.mrkdwn import escape as esc
 
@@ -90,13 +90,13 @@ def render(payload: dict[str, Any]) -> tuple[str, blocks.Blocks]:
         if view == "notice":
             ref = str(payload["ref"])
             data = {**payload, "subject": payload.get("about"), "prefix": ref.rpartition("-")[0]}
-            return blocks.escalation(data)
+            return notices.escalation(data)
         if view == "digest":
-            return esc(text), blocks.digest(payload.get("digest") or {})[1]
+            return esc(text), notices.digest(payload.get("digest") or {})[1]
         if view == "answer":
-            return blocks.answer({"text": text})
+            return notices.answer({"text": text})
         if view == "sla-summary":
-            return blocks.sla_summary(payload)
+            return notices.sla_summary(payload)
     except (KeyError, TypeError, ValueError):
         log.warning("unreadable %s message; sent as plain text", view)
     return blocks.message(text)
