@@ -11,9 +11,7 @@ from hypothesis import strategies as st
 from bot.text import tone
 from bot.text.folding import fold, words_of
 
-_EVERY_CHARACTER = "".join(
-    chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF
-)
+_EVERY_CHARACTER = "".join(chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF)
 
 
 def test_fold_keeps_every_position():
