@@ -22,7 +22,9 @@ from bot.text.parse import parse_message
 UNKNOWN = "unknown"  # the agent's choice when no catalogue issue fits
 ENTITY_KINDS = ("exams", "providers", "regions", "mcp_ids")
 
-_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+# A local part starts where a run of its characters starts: with `\b` every dot or dash in a long
+# run ("a.a.a.…", "1-1-1-…") was a new start scanned to the end (seconds for 100 kB).
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _PHONE = re.compile(r"\+?\d[\d ()./-]{7,}\d")
 _LONG_NUMBER = re.compile(r"(?<![\d-])\d{4,10}(?![\d-])")
 _SIGNED = re.compile(
