@@ -161,10 +161,18 @@ def list_cmd(
         return
     table = Table("version", "passed", "by", "created", "blind top-1 before → after")
     for item in items:
-        f = item["figures"]
         table.add_row(
             str(item["version"]), "yes" if item["passed"] else "no", item["actor"],
-            item["created_at"][:16],
-            f"{f['before']['blind_top1']:.3f} → {f['after']['blind_top1']:.3f}",
+            item["created_at"][:16], _blind_change(item["figures"]),
         )  # fmt: skip
     console.print(table)
+
+
+def _blind_change(figures: object) -> str:
+    """Blind top-1 before → after, or `–` for a row whose figures say otherwise (stored by hand
+    or by an older version): the list shows every row, whatever it holds."""
+    try:
+        before, after = figures["before"]["blind_top1"], figures["after"]["blind_top1"]  # type: ignore[index]
+        return f"{float(before):.3f} → {float(after):.3f}"
+    except (KeyError, TypeError, ValueError):
+        return "–"
