@@ -6,11 +6,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.text import tone
+from bot.text import parse, tone
 from bot.text.anchored import Anchored, Index
 from bot.text.folding import fold, words_of
 
-_TONE = [value for name, value in vars(tone).items() if isinstance(value, Anchored)]
+_TONE = [value for value in vars(tone).values() if isinstance(value, Anchored)]
+_PARSE = [value for value in vars(parse).values() if isinstance(value, Anchored)]
 # The follow-up pattern as it was, with its reply-subject branch, which tone.py reads apart.
 _FOLLOW_UP_WHOLE = re.compile(tone._FOLLOW_UP.pattern[:-1] + r"|^\s*re:)", re.MULTILINE)
 
@@ -26,7 +27,7 @@ def _pieces(patterns: list[re.Pattern[str]]) -> list[str]:
     return sorted(words | parts) + marks + numbers + ["é", "İ", "ı", "ſ", "K", "SENT", "Still"]
 
 
-_PIECES = _pieces([a.pattern for a in _TONE] + [_FOLLOW_UP_WHOLE])
+_PIECES = _pieces([a.pattern for a in _TONE + _PARSE] + [_FOLLOW_UP_WHOLE, parse._EMAIL])
 _TEXTS = st.lists(st.sampled_from(_PIECES), max_size=40).map("".join)
 
 
@@ -41,7 +42,7 @@ def _found(matches):
     return [(m.span(), m.groups()) for m in matches]
 
 
-@pytest.mark.parametrize("anchored", _TONE, ids=lambda a: a.pattern.pattern[:30])
+@pytest.mark.parametrize("anchored", _TONE + _PARSE, ids=lambda a: a.pattern.pattern[:30])
 @settings(max_examples=200, deadline=None)
 @given(data=st.data(), more=_TEXTS)
 def test_anchored_pattern_finds_what_its_scan_finds(anchored, data, more):
@@ -77,3 +78,9 @@ def test_digit_runs_as_the_regex_finds_them():
     for text in ["a1 b22 _3 4x 5-6 ٣4 x٣ 2026-11-03", "no digits", "9", "x9 9x"]:
         expected = [m.start() for m in re.finditer(r"\b\d", text)]
         assert Index(text, set()).digit_runs() == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_texts_around(parse._EMAIL))
+def test_addresses_found_from_each_at_sign_as_by_a_scan(text):
+    assert _found(parse._emails(text)) == _found(parse._EMAIL.finditer(text))
