@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 
 from bot.privacy.masking import find_codes, mask_all, mask_secret
+from bot.text.anchored import Anchored, Index
 from bot.text.folding import WORD, fold, words_of
 from bot.text.quoting import split_signature, strip_history
 from bot.text.regions import alias_table
@@ -66,6 +67,16 @@ _DATE_DMY = re.compile(
 )
 _DATE_MDY = re.compile(rf"\b{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(\d{{4}}))?")
 _DATE_RELATIVE = re.compile(r"\b(today|yesterday)\b")
+
+# Patterns that begin at a word boundary, tried only where their first word stands
+# (bot/text/anchored.py). Prefixes, not whole words, where a match's first word may run on
+# ("MCPID", "pearsonvue") or where the text read is the blanked copy, whose words are not counted.
+_MCP_ID_AT = Anchored(_MCP_ID, prefixes=("mcp", "member", "candidate", "id"))
+_PROMETRIC_AT = Anchored(_PROMETRIC, prefixes=("prom",))
+_VUE_AT = Anchored(_VUE, prefixes=("vue", "person", "parson", "pearson", "paarson"))
+_DATE_MDY_AT = Anchored(_DATE_MDY, words=_MONTHS)
+# An address is a run of these characters before its "@".
+_EMAIL_CHARS = frozenset(".+-_")
 
 
 def _build_place_table() -> tuple[dict[tuple[str, ...], str], frozenset[str], int]:
@@ -135,13 +146,32 @@ def _exams(text: str, low: str) -> list[str]:
     return _unique([code for _, code in sorted(found)])
 
 
+def _emails(text: str) -> list[re.Match[str]]:
+    """`_EMAIL.finditer(text)`, searched from the run of address characters before each "@"
+    instead of from every position: no match can start before that run."""
+    found: list[re.Match[str]] = []
+    end, at = 0, text.find("@")
+    while at >= 0:
+        start = at
+        while start > end and (text[start - 1].isalnum() or text[start - 1] in _EMAIL_CHARS):
+            start -= 1
+        m = _EMAIL.search(text, start)
+        if m is None:
+            break
+        found.append(m)
+        end = m.end()
+        at = text.find("@", end)
+    return found
+
+
 def _providers(low: str, words: set[str]) -> list[str]:
     found = []
+    index = Index(low, words)
     if "prom" in low:
-        found += [(m.start(), "prometric") for m in _PROMETRIC.finditer(low)]
+        found += [(m.start(), "prometric") for m in _PROMETRIC_AT.finditer(index)]
     # Every spelling the pattern knows holds "vue", but for the word "pearson" alone.
     if "vue" in low or "pearson" in words:
-        found += [(m.start(), "vue") for m in _VUE.finditer(low)]
+        found += [(m.start(), "vue") for m in _VUE_AT.finditer(index)]
     return _unique([name for _, name in sorted(found)])
 
 
@@ -210,7 +240,7 @@ def _dates(low: str, today: date, words: set[str]) -> list[date]:
             year = int(m.group(3)) if m.group(3) else today.year
             day = _safe_date(year, _MONTHS[m.group(2)], int(m.group(1)))
             found.append((m.start(), day, not m.group(3)))
-        for m in _DATE_MDY.finditer(low):
+        for m in _DATE_MDY_AT.finditer(Index(low, words)):
             year = int(m.group(3)) if m.group(3) else today.year
             day = _safe_date(year, _MONTHS[m.group(1)], int(m.group(2)))
             found.append((m.start(), day, not m.group(3)))
@@ -246,11 +276,12 @@ def parse_message(text: str, *, today: date | None = None) -> ParsedMessage:
 
     low = fold(head)
     words = words_of(low)
-    emails = [(m.span(), m.group(0)) for m in _EMAIL.finditer(head)] if "@" in head else []
+    emails = [(m.span(), m.group(0)) for m in _emails(head)]
     scan = _blank(head, [span for span, _ in emails])
     mcp = []
     if _may_name_an_mcp_id(low, words):
-        mcp = [(m.span(1), m.group(1)) for m in _MCP_ID.finditer(fold(scan))]
+        scan_low = fold(scan)
+        mcp = [(m.span(1), m.group(1)) for m in _MCP_ID_AT.finditer(Index(scan_low, words))]
         scan = _blank(scan, [span for span, _ in mcp])
     # Codes by the one rule the log filter and every output mask with (any case, any spacing).
     codes = find_codes(scan)

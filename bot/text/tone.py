@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from bot.text.anchored import Anchored, Index
 from bot.text.folding import fold, words_of
 from bot.types import Signals
 
@@ -56,16 +57,50 @@ _WAIT = re.compile(
     rf"\b(?:for|since|been|over|after|almost|nearly|more\s+than|waiting)\s+(?:the\s+(?:last|past)\s+)?{_NUM}\s+(day|week|month|year)s?\b"
     rf"|\b{_NUM}\s+(day|week|month|year)s?\s+(?:ago|now|already|later|since)\b"
 )
+# A reply's subject line ("re:" at a line start) is looked for apart from the rest (below).
 _FOLLOW_UP = re.compile(
     r"\b(?:follow(?:ing)?[\s-]?up|any\s+(?:update|news|progress)|still\s+(?:nothing|no\b|not\b|waiting)"
     r"|i\s+(?:phoned|called|rang|contacted|emailed)\s+(?:them|the|you|again)|as\s+(?:you\s+)?(?:suggested|advised)"
-    r"|my\s+(?:earlier|previous|last)\s+(?:ticket|e-?mail|message|request)|^\s*re:)",
-    re.MULTILINE,
+    r"|my\s+(?:earlier|previous|last)\s+(?:ticket|e-?mail|message|request))"
 )
 _THANKS = re.compile(
     r"\b(?:thanks?|thank\s+you|thx|cheers|solved|resolved|sorted|fixed|it\s+worked|works\s+now|"
     r"got\s+it|received\s+it|all\s+good)\b"
 )
+
+# Each pattern tried only at the words its matches start with (bot/text/anchored.py).
+_ANGER_AT = Anchored(
+    _ANGER_WORDS,
+    words=("ridiculous", "unacceptable", "outrageous", "disgrace", "disgraceful", "terrible",
+           "horrible", "useless", "pathetic", "incompetent", "furious", "angry", "fed", "sick",
+           "worst", "scam", "shame", "shameful", "joke", "nonsense", "absurd", "make", "nobody",
+           "no"),
+)  # fmt: skip
+_SENT_N_AT = Anchored(
+    _SENT_N,
+    words=("sent", "written", "wrote", "emailed", "called", "phoned", "asked", "contacted",
+           "chased"),
+)  # fmt: skip
+_NTH_TIME_AT = Anchored(_NTH_TIME, words=_ORDINALS, digits=("st", "nd", "rd", "th"))
+_STILL_NO_ANSWER_AT = Anchored(_STILL_NO_ANSWER, words=("still", "yet", "no", "nobody", "never"))
+_WAIT_AT = Anchored(
+    _WAIT,
+    words=("for", "since", "been", "over", "after", "almost", "nearly", "more", "waiting",
+           *_NUMBER_WORDS),
+    digits=True,
+)  # fmt: skip
+_FOLLOW_UP_AT = Anchored(_FOLLOW_UP, words=("any", "still", "i", "as", "my"), prefixes=("follow",))
+_THANKS_AT = Anchored(
+    _THANKS,
+    words=("thank", "thanks", "thx", "cheers", "solved", "resolved", "sorted", "fixed", "it",
+           "works", "got", "received", "all"),
+)  # fmt: skip
+
+
+def _reply_subject(low: str) -> bool:
+    """Whether a line starts with "re:": the branch `\\b^\\s*re:` the follow-up pattern had (the
+    `\\b` there leaves no room for blanks before "re:")."""
+    return low.startswith("re:") or "\nre:" in low
 
 
 # Gates: whether a pattern can match at all, from the message's words (a word a pattern spells
@@ -150,9 +185,10 @@ def read_signals(text: str, words: set[str] | None = None) -> Signals:
     low = fold(text)
     if words is None:
         words = words_of(low)
+    index = Index(low, words)
     markers: list[str] = []
     if _may_be_angry(words):
-        markers = [m.group(0) for m in _ANGER_WORDS.finditer(low)][:5]
+        markers = [m.group(0) for m in _ANGER_AT.finditer(index)][:5]
     if ("!" in text or "?" in text) and any(run in text for run in _BANG_RUNS):
         markers.append("!!!")
     caps = [w for w in _CAPS_WORD.findall(text) if w not in _ACRONYMS]
@@ -161,29 +197,31 @@ def read_signals(text: str, words: set[str] | None = None) -> Signals:
 
     chasing = 0
     if _may_count_messages(words):
-        for match in _SENT_N.finditer(low):
+        for match in _SENT_N_AT.finditer(index):
             chasing = max(chasing, _number(match.group(1)))
     if _may_count_times(words):
-        for match in _NTH_TIME.finditer(low):
+        for match in _NTH_TIME_AT.finditer(index):
             token = match.group(1)
             nth = _ORDINALS.get(token) or int(re.sub(r"\D", "", token))
             chasing = max(chasing, nth - 1)
-    if chasing == 0 and _may_lack_answer(words) and _STILL_NO_ANSWER.search(low):
+    if chasing == 0 and _may_lack_answer(words) and _STILL_NO_ANSWER_AT.search(index):
         chasing = 1
 
     waiting: int | None = None
     if _may_wait(words):
-        for match in _WAIT.finditer(low):
+        for match in _WAIT_AT.finditer(index):
             count, unit = (match.group(1), match.group(2)) if match.group(1) else match.group(3, 4)
             days = _number(count) * _UNIT_DAYS[unit]
             waiting = days if waiting is None else max(waiting, days)
 
-    follow_up = chasing > 0 or bool(_may_follow_up(words, low) and _FOLLOW_UP.search(low))
+    follow_up = chasing > 0 or bool(
+        _may_follow_up(words, low) and (_FOLLOW_UP_AT.search(index) or _reply_subject(low))
+    )
     return Signals(
         angry=bool(markers),
         anger_markers=markers,
         chasing=chasing,
         waiting_days=waiting,
         follow_up=follow_up,
-        thanks=bool(_may_thank(words) and _THANKS.search(low)),
+        thanks=bool(_may_thank(words) and _THANKS_AT.search(index)),
     )
