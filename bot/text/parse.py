@@ -26,6 +26,9 @@ from bot.types import Entities, ParsedMessage
 # digit (`6(?<!\w6)` for `\b6`), so the engine only stops where that digit is.
 
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+# The part after the "@": where it fails, no start before that "@" can match (a start's run
+# cannot pass an "@"), so that "@" is skipped instead of tried from every position before it.
+_EMAIL_DOMAIN = re.compile(r"[\w-]+(?:\.[\w-]+)+\b")
 _MCP_ID = re.compile(
     r"\b(?:mcp(?:[\s_-]*id)?|member[\s_-]*(?:id|number)|candidate[\s_-]*(?:id|number)|id)"
     r"\b[\s#:.=]*(?:(?:no\.?|number|is|was)\b)?[\s#:.=]*(\d{4,10})(?![\d-])"
@@ -152,6 +155,9 @@ def _emails(text: str) -> list[re.Match[str]]:
     found: list[re.Match[str]] = []
     end, at = 0, text.find("@")
     while at >= 0:
+        if _EMAIL_DOMAIN.match(text, at + 1) is None:
+            at = text.find("@", at + 1)
+            continue
         start = at
         while start > end and (text[start - 1].isalnum() or text[start - 1] in _EMAIL_CHARS):
             start -= 1

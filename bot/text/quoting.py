@@ -67,6 +67,22 @@ def _signs_off(body: str, match: re.Match[str]) -> bool:
     return short_tail and bool(body[: match.start()].strip())
 
 
+def _tail_start(body: str) -> int:
+    """Where the lines that may hold a sign-off start: a closing line with more than
+    `_MAX_SIGNATURE_LINES` non-empty lines below it cannot sign off (`_signs_off`), so the
+    search starts below those. Keeps a text of a thousand closing lines linear."""
+    below, end = 0, len(body)  # the line body[start:end], and its non-empty lines below
+    while True:
+        start = body.rfind("\n", 0, end) + 1
+        if below > _MAX_SIGNATURE_LINES:
+            return end + 1  # the line below this one
+        if start == 0:
+            return 0
+        if body[start:end].strip():
+            below += 1
+        end = start - 1
+
+
 def split_signature(text: str) -> tuple[str, str]:
     """Split the new text into (body, signature); the body never becomes empty by this."""
     low = fold(text)
@@ -81,13 +97,13 @@ def split_signature(text: str) -> tuple[str, str]:
     body = text[:cut]
     # A closing line ("Regards,", "Thanks and regards") followed by at most a few short lines
     # is a sign-off; the last such closing that leaves some body wins.
-    for match in _CLOSING_LINE.finditer(low, 0, len(body)):
+    for match in _CLOSING_LINE.finditer(low, _tail_start(body), len(body)):
         if _signs_off(body, match):
             body = body[: match.start()]
             break
     low = low[: len(body)]
     if "regards" in low or "thanks" in low or "cheers" in low:
-        for match in _CLOSING_WITH_NAME.finditer(body):
+        for match in _CLOSING_WITH_NAME.finditer(body, _tail_start(body)):
             if _signs_off(body, match):
                 body = body[: match.start()]
                 break
