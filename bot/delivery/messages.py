@@ -153,7 +153,7 @@ class SurgeAlert(Outgoing):
     issue: str | None  # rate: the known issue
     suggested: str | None  # the issue to offer for "Merge into"
     count: int
-    grew_by: int  # tickets since the last alert (0 on the first)
+    grew_by: int  # tickets since the first alert (0 on the first)
     window: str  # "2h"
     expected: float | None = None
     exams: list[str] = []
@@ -161,6 +161,7 @@ class SurgeAlert(Outgoing):
     regions: list[str] = []
     errors: list[str] = []  # quoted error text, codes masked
     samples: list[SurgeSample] = []
+    catalogue: list[str] = []  # the known issues, to merge into
     first_at: str
     last_at: str
 

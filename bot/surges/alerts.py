@@ -4,6 +4,7 @@ the adapter recorded it went), and their mail gets only the first alert."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select
@@ -29,14 +30,19 @@ def _hours(config: AppConfig) -> str:
 
 
 def alert_message(
-    config: AppConfig, surge: Surge, *, samples: list[SurgeSample], grew_by: int
+    config: AppConfig,
+    surge: Surge,
+    *,
+    samples: list[SurgeSample],
+    grew_by: int,
+    catalogue: Sequence[str] = (),
 ) -> SurgeAlert:
     shared = surge.shared or {}
     ref = surge_ref(surge.id)
     what = f"`{surge.issue}` far above its usual rate" if surge.kind == "rate" else "a new problem"
     lines = [
         f"{ref}: {surge.count} tickets in {_hours(config)} look like {what}"
-        + (f" (+{grew_by} since the last alert)" if grew_by else ""),
+        + (f" (+{grew_by} since the first alert)" if grew_by else ""),
         *(f"{k}: {', '.join(shared.get(k) or [])}" for k in ("exams", "providers", "regions")
           if shared.get(k)),
         *(f"error: {e}" for e in shared.get("errors") or []),
@@ -51,7 +57,8 @@ def alert_message(
         window=_hours(config), expected=surge.expected,
         exams=list(shared.get("exams") or []), providers=list(shared.get("providers") or []),
         regions=list(shared.get("regions") or []), errors=list(shared.get("errors") or []),
-        samples=samples, first_at=surge.first_at.isoformat(), last_at=surge.last_at.isoformat(),
+        samples=samples, catalogue=sorted(catalogue), first_at=surge.first_at.isoformat(),
+        last_at=surge.last_at.isoformat(),
         auto=True,
     )  # fmt: skip
 
@@ -63,15 +70,19 @@ def send_alert(
     *,
     samples: list[SurgeSample],
     now: datetime,
+    catalogue: Sequence[str] = (),
+    force: bool = False,
 ) -> bool:
-    """Alert the triage lead, or update the alert when the surge has grown since; False when
-    there is nothing new to tell."""
-    if surge.alert_version and surge.count <= surge.alerted_count:
+    """Alert the triage lead, or update the alert when the surge has grown since (or, with
+    `force`, was decided: its buttons go); False when there is nothing new to tell."""
+    if surge.alert_version and surge.count <= surge.alerted_count and not force:
         return False
-    grew_by = surge.count - surge.alerted_count if surge.alert_version else 0
-    message = alert_message(config, surge, samples=samples, grew_by=grew_by)
+    grew_by = surge.count - surge.first_count if surge.alert_version else 0
+    message = alert_message(config, surge, samples=samples, grew_by=grew_by, catalogue=catalogue)
     lead = config.owner(config.triage_lead)
     version = surge.alert_version + 1
+    if not surge.alert_version:
+        surge.first_count = surge.count
     for channel, address in contacts(lead):
         if channel == MAIL and surge.alert_version:
             continue  # mail cannot be edited: the lead's mail has the first alert only
@@ -100,3 +111,25 @@ def send_alert(
     surge.alert_version = version
     surge.alerted_count = surge.count
     return True
+
+
+def refresh(session: Session, surge: Surge, *, now: datetime) -> None:
+    """After a decision, the lead's chat alert says it (and loses its buttons), edited in place."""
+    earlier = session.get(OutboxItem, surge.alert_item_id) if surge.alert_item_id else None
+    if earlier is None:
+        return
+    payload = {k: v for k, v in earlier.payload.items() if k != POSTED}
+    payload["status"] = surge.status
+    if POSTED not in earlier.payload:
+        if earlier.status == "pending":  # not out yet: it goes out decided
+            earlier.payload = payload
+        return
+    payload["replaces"] = dict(earlier.payload[POSTED])
+    version = surge.alert_version + 1
+    key = f"surge:{surge.id}:v{version}:{earlier.channel}"
+    enqueue(
+        session, channel=earlier.channel, kind="surge", recipient=earlier.recipient,
+        payload=payload, dedupe_key=key, now=now,
+    )  # fmt: skip
+    surge.alert_version = version
+    surge.alert_item_id = session.scalar(select(OutboxItem.id).where(OutboxItem.dedupe_key == key))

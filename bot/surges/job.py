@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -17,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config.app import AppConfig
 from bot.config.settings import Settings
 from bot.delivery.messages import SurgeSample
-from bot.matching.knowledge import load_knowledge
+from bot.matching.knowledge import KnowledgeBase, load_knowledge
 from bot.matching.matcher import shipped_model
 from bot.matching.model import Thresholds
 from bot.matching.registry import newest_passing_id
@@ -107,11 +106,17 @@ def _readings(session: Session, where: tuple[Any, ...]) -> list[Reading]:
 
 
 def run(
-    session: Session, config: AppConfig, *, now: datetime, vocabulary: Sequence[str] = ()
+    session: Session,
+    config: AppConfig,
+    *,
+    now: datetime,
+    vocabulary: Sequence[str] = (),
+    catalogue: Sequence[str] = (),
 ) -> list[tuple[Surge, str]]:
     """One detection run; returns each surge touched and what happened to it (`new`, `grew`,
     `same`). `vocabulary`: everyday texts (the knowledge examples) that teach the idf beside
-    the history, so a desk with little history still tells everyday words from a new problem's."""
+    the history, so a desk with little history still tells everyday words from a new problem's;
+    `catalogue`: the known issue ids, which the alert offers to merge into."""
     settings = config.surges
     since = now - settings.history
     start = now - settings.window
@@ -139,7 +144,7 @@ def run(
     touched: dict[int, tuple[Surge, str]] = {}
     for group in groups:
         [(_, surge_id)] = match([group], list(surges.items()), alike=alike)
-        surge, what = _keep(session, config, group, surge_id, now=now)
+        surge, what = _keep(session, config, group, surge_id, now=now, catalogue=catalogue)
         surges.setdefault(surge.id, set()).update(group.keys)
         before = touched.get(surge.id, (surge, "same"))[1]
         touched[surge.id] = (surge, min(before, what, key=_STRENGTH.index))
@@ -150,14 +155,19 @@ def _texts(texts: Sequence[str], now: datetime) -> list[Reading]:
     return [Reading(key=-1, at=now, text=t, issue=None, confidence=0.0) for t in texts]
 
 
-def knowledge_examples(knowledge_dir: Path) -> list[str]:
+def examples(knowledge: KnowledgeBase) -> list[str]:
     """Every example phrasing of the known issues: the desk's everyday vocabulary."""
-    kb = load_knowledge(knowledge_dir)
-    return [example for issue in kb.issues.values() for example in issue.examples]
+    return [example for issue in knowledge.issues.values() for example in issue.examples]
 
 
 def _keep(
-    session: Session, config: AppConfig, group: Group, surge_id: int | None, *, now: datetime
+    session: Session,
+    config: AppConfig,
+    group: Group,
+    surge_id: int | None,
+    *,
+    now: datetime,
+    catalogue: Sequence[str],
 ) -> tuple[Surge, str]:
     first_at = min(r.at for r in group.members)
     last_at = max(r.at for r in group.members)
@@ -190,7 +200,10 @@ def _keep(
         if what == "same":
             what = "grew"
     if surge.status == "open":
-        send_alert(session, config, surge, samples=samples(config, group.members), now=now)
+        send_alert(
+            session, config, surge, samples=samples(config, group.members), now=now,
+            catalogue=catalogue,
+        )  # fmt: skip
     return surge, what
 
 
@@ -206,11 +219,17 @@ def _typical(members: Sequence[Reading]) -> list[Reading]:
 
 
 def run_job(
-    factory: sessionmaker[Session], config: AppConfig, now: datetime, vocabulary: Sequence[str]
+    factory: sessionmaker[Session],
+    config: AppConfig,
+    now: datetime,
+    knowledge: KnowledgeBase,
 ) -> str:
     """The worker's entry: one run in one transaction, summarised in a line."""
     with factory() as session, session.begin():
-        touched = run(session, config, now=now, vocabulary=vocabulary)
+        touched = run(
+            session, config, now=now, vocabulary=examples(knowledge),
+            catalogue=sorted(knowledge.issues),
+        )  # fmt: skip
     new = sum(1 for _, what in touched if what == "new")
     grew = sum(1 for _, what in touched if what == "grew")
     return f"{new} new surges, {grew} grew"
@@ -222,11 +241,11 @@ def surge_jobs(settings: Settings) -> list[Job]:
     if not config.surges.enabled:
         return []
     every = config.surges.every
-    vocabulary = knowledge_examples(settings.knowledge_dir)
+    knowledge = load_knowledge(settings.knowledge_dir)
     return [
         Job(
             JOB,
-            lambda factory, now: run_job(factory, config, now, vocabulary),
+            lambda factory, now: run_job(factory, config, now, knowledge),
             first_run=lambda now: now,
             next_run=lambda now: now + every,
         )

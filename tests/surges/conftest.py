@@ -12,9 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config.settings import Settings
 from bot.intake.flow import take_in
+from bot.matching.knowledge import KnowledgeBase
 from bot.ops.runtime import Runtime
 from bot.store.models.surges import Surge
-from bot.surges.job import knowledge_examples, run
+from bot.surges.job import examples, run
 from bot.types import InboundMessage
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,14 +52,16 @@ def take(sessions: sessionmaker[Session], runtime: Runtime) -> Callable[..., Non
 
 
 @pytest.fixture
-def detect_at(sessions: sessionmaker[Session], settings: Settings) -> Callable[..., list]:
+def detect_at(
+    sessions: sessionmaker[Session], settings: Settings, knowledge: KnowledgeBase
+) -> Callable[..., list]:
     """Run the surge job at START + minutes; returns [(surge id, what happened)]."""
 
     def detect(minutes: int) -> list[tuple[int, str]]:
         with sessions() as session, session.begin():
             touched = run(
                 session, settings.app, now=START + timedelta(minutes=minutes),
-                vocabulary=knowledge_examples(settings.knowledge_dir),
+                vocabulary=examples(knowledge), catalogue=sorted(knowledge.issues),
             )  # fmt: skip
             return [(surge.id, what) for surge, what in touched]
 
@@ -69,3 +72,7 @@ def surges(session: Session) -> list[Surge]:
     from sqlalchemy import select
 
     return list(session.scalars(select(Surge).order_by(Surge.id)))
+
+
+# The Slack app served on loopback with the Web API stand-in (tests/slack), for test_slack.py.
+from tests.slack.conftest import fake_slack, served, slack, slack_settings  # noqa: E402, F401

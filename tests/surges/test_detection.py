@@ -119,3 +119,16 @@ def test_a_desk_with_no_history_uses_the_minimum_count_alone():
               "rate_factor": 3, "poisson_tail": 0.001}  # fmt: skip
     assert rate_surges(window[:5], Counter(), min_count=6, **kwargs) == []
     assert len(rate_surges(window, Counter(), min_count=6, **kwargs)) == 1
+
+
+def test_the_worker_runs_detection_as_a_timed_job(take, sessions, settings, db):
+    from bot.ops.worker import run_due_jobs
+    from bot.surges.job import surge_jobs
+
+    take(wave("w5")[:14])
+    done = run_due_jobs(
+        sessions, settings.app, now=START + timedelta(minutes=85),
+        extra_jobs=surge_jobs(settings),
+    )  # fmt: skip
+    assert done["surges"] == "1 new surges, 0 grew"
+    assert len(surges(db)) == 1

@@ -39,6 +39,7 @@ class Surge(Base):
     # How many tickets the last alert told of (a surge that grows updates its alert), and the
     # outbox item of the alert on the lead's chat channel, whose delivery an update replaces.
     alerted_count: Mapped[int] = mapped_column(default=0)
+    first_count: Mapped[int] = mapped_column(default=0)  # at the first alert
     alert_item_id: Mapped[int | None]
     alert_version: Mapped[int] = mapped_column(default=0)
     # "Make it a known issue": the draft knowledge file (YAML) and its issue id.

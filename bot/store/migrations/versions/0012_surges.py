@@ -37,6 +37,7 @@ def upgrade() -> None:
     sa.Column('created_at', bot.store.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', bot.store.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('alerted_count', sa.Integer(), nullable=False),
+    sa.Column('first_count', sa.Integer(), nullable=False),
     sa.Column('alert_item_id', sa.Integer(), nullable=True),
     sa.Column('alert_version', sa.Integer(), nullable=False),
     sa.Column('draft_id', sa.String(length=64), nullable=True),
