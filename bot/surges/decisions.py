@@ -221,12 +221,11 @@ def answer_all(
         raise UserError("The answer is empty.")
     outcome = Outcome(surge.id, surge_ref(surge.id), surge.status)
     for ticket in tickets(session, surge):
-        try:
-            with session.begin_nested():
-                done = actions.send_answer(
-                    session, config, ticket=ticket, actor=actor, now=now, records=records,
-                    text=text, once_per=f"surge-{surge.id}",
-                )  # fmt: skip
+        try:  # send_answer refuses (raises) before it changes anything
+            done = actions.send_answer(
+                session, config, ticket=ticket, actor=actor, now=now, records=records,
+                text=text, once_per=f"surge-{surge.id}",
+            )  # fmt: skip
         except NotAllowed:
             raise
         except (UserError, KnowledgeError) as exc:

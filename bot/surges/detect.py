@@ -138,7 +138,7 @@ def describe(
 
 def phrasing(reading: Reading) -> str:
     """A member's words as the lead may see them: personal data scrubbed, codes masked, short."""
-    text = mask_all(scrub(reading.text), list(reading.codes))
+    text = mask_all(scrub(reading.text, names=reading.names), list(reading.codes))
     text = " ".join(text.split())
     return text if len(text) <= PHRASING_CHARS else text[: PHRASING_CHARS - 1] + "…"
 

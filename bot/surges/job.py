@@ -23,6 +23,7 @@ from bot.matching.registry import newest_passing_id
 from bot.ops.worker import Job
 from bot.store.models import Message, Ticket, TicketMessage
 from bot.store.models.matching import MatcherModel
+from bot.store.models.records import Candidate
 from bot.store.models.surges import Surge, SurgeTicket
 from bot.surges import grouping
 from bot.surges.alerts import send_alert
@@ -64,7 +65,8 @@ def load_ticket_readings(session: Session, ticket_ids: Sequence[int]) -> list[Re
 def _readings(session: Session, where: tuple[Any, ...]) -> list[Reading]:
     tickets = session.execute(
         select(Ticket.id, Ticket.created_at, Ticket.issue, Ticket.confidence, Ticket.entities,
-               Ticket.subject)
+               Ticket.subject, Candidate.name)
+        .outerjoin(Candidate, Candidate.mcp_id == Ticket.candidate_mcp_id)
         .where(*where)
         .order_by(Ticket.created_at, Ticket.id)
     ).all()  # fmt: skip
@@ -100,6 +102,7 @@ def _readings(session: Session, where: tuple[Any, ...]) -> list[Reading]:
                 t.confidence,
                 t.entities or parsed.entities.model_dump(),
                 codes=parsed.secret_codes,
+                names=(t.name,) if t.name else (),  # scrubbed wherever the text is shown
             )
         )
     return readings

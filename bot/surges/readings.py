@@ -31,6 +31,7 @@ class Reading:
     regions: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
     codes: tuple[str, ...] = field(default=(), repr=False)  # raw codes, masked wherever shown
+    names: tuple[str, ...] = field(default=(), repr=False)  # the candidate's, scrubbed from text
 
     @classmethod
     def of(
@@ -42,6 +43,7 @@ class Reading:
         confidence: float,
         entities: Mapping[str, Any] | None,
         codes: Sequence[str] = (),
+        names: Sequence[str] = (),
     ) -> Reading:
         found = entities or {}
 
@@ -51,7 +53,7 @@ class Reading:
         return cls(
             key=key, at=at, text=text, issue=issue, confidence=float(confidence),
             exams=values("exams"), providers=values("providers"), regions=values("regions"),
-            errors=values("error_messages"), codes=tuple(codes),
+            errors=values("error_messages"), codes=tuple(codes), names=tuple(names),
         )  # fmt: skip
 
     def places(self, kind: str) -> tuple[str, ...]:

@@ -75,4 +75,10 @@ def surges(session: Session) -> list[Surge]:
 
 
 # The Slack app served on loopback with the Web API stand-in (tests/slack), for test_slack.py.
-from tests.slack.conftest import fake_slack, served, slack, slack_settings  # noqa: E402, F401
+from tests.slack.conftest import (  # noqa: E402, F401
+    fake_slack,
+    records,
+    served,
+    slack,
+    slack_settings,
+)

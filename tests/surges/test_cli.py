@@ -138,9 +138,13 @@ def test_ignore_closes_the_surge(triage, surge, db):
 
 def test_answer_goes_to_every_ticket_privately(triage, surge, db):
     text = "The transcript page is down for everyone; it is being fixed today."
+    nowhere = _tickets(db, surge)[-1]  # a writer the desk has no private address for
+    nowhere.candidate_key, nowhere.source = "U0NOBODY", "slack"
+    db.commit()
     code, out, _ = triage("surges", "answer", str(surge), text)
     assert code == 0, out
-    tickets = _tickets(db, surge)
+    assert f"skipped TRI-{nowhere.id}: No private address" in out
+    tickets = [t for t in _tickets(db, surge) if t.id != nowhere.id]
     answers = list(db.scalars(select(OutboxItem).where(OutboxItem.kind == "answer")))
     assert {a.ticket_id for a in answers} == {t.id for t in tickets}
     assert all(a.payload["text"] == text and a.channel == "email" for a in answers)

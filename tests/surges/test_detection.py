@@ -132,3 +132,25 @@ def test_the_worker_runs_detection_as_a_timed_job(take, sessions, settings, db):
     )  # fmt: skip
     assert done["surges"] == "1 new surges, 0 grew"
     assert len(surges(db)) == 1
+
+
+def test_a_candidates_name_on_record_is_scrubbed_from_what_the_lead_sees(
+    records, sessions, runtime, db
+):
+    from bot.intake.flow import take_in
+    from bot.surges.detect import phrasing
+    from bot.surges.job import load_ticket_readings
+    from bot.types import InboundMessage
+
+    text = "Hi, this is Priya Raman. The transcript page says temporarily unavailable."
+    with sessions() as session, session.begin():
+        outcome = take_in(
+            session, runtime,
+            InboundMessage(source="email", external_id="<priya@x>", text=text,
+                           sender_email="priya.raman@example.in", received_at=START),
+            now=START,
+        )  # fmt: skip
+    [reading] = load_ticket_readings(db, [outcome.tickets[0].ticket_id])
+    assert reading.names == ("Priya Raman",)
+    shown = phrasing(reading)
+    assert "Priya" not in shown and "Raman" not in shown and "transcript page" in shown
