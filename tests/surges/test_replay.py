@@ -41,6 +41,7 @@ def _replay(rows, name: str) -> DayResult:
     )  # fmt: skip
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["w2", "w3", "w4", "w5"])
 def test_a_wave_is_alerted_early_with_a_precise_group(rows, name):
     result = _replay(rows, name)
@@ -51,6 +52,7 @@ def test_a_wave_is_alerted_early_with_a_precise_group(rows, name):
     assert result.false_alerts == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["q2", "q3"])
 def test_a_quiet_day_raises_no_alert(rows, name):
     assert _replay(rows, name).alerts == 0
