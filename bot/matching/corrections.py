@@ -29,7 +29,7 @@ _PHONE = re.compile(r"\+?\d[\d ()./-]{7,}\d")
 _LONG_NUMBER = re.compile(r"(?<![\d-])\d{4,10}(?![\d-])")
 _SIGNED = re.compile(
     r"^(?P<lead>[ \t]*(?:(?:best|kind|warm)\s+)?(?:regards|thanks|cheers|gruß|saludos|merci|"
-    r"obrigad[ao]|gracias|danke)[ \t,.!-]*)"
+    r"obrigad[ao]|gracias|danke)[ \t,.!-]*(?:\n[ \t]*)?)"
     r"(?P<name>[A-ZÀ-Ý][\w.'-]+(?:[ \t]+[A-ZÀ-Ý][\w.'-]+){0,2})[ \t]*$",
     re.IGNORECASE | re.MULTILINE,
 )
@@ -37,8 +37,8 @@ _SIGNED = re.compile(
 
 def scrub(text: str, *, names: Iterable[str] = ()) -> str:
     """The text with addresses, MCP IDs and other long numbers, phone numbers, codes and the
-    given names (and a name signed after a closing) masked; exam codes are kept, they are what
-    the message is about."""
+    given names (and a name signed after a closing, on its line or the next) masked; exam codes
+    are kept, they are what the message is about."""
     parsed = parse_message(text)
     for code in sorted(parsed.secret_codes, key=len, reverse=True):
         text = re.sub(re.escape(code), "[code]", text, flags=re.IGNORECASE)
