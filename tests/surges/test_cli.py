@@ -222,3 +222,24 @@ def test_a_bad_surges_setting_is_one_line(triage, desk, surges_yaml, problem):
     (desk / "app.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
     code, _out, err = triage("config", "check")
     assert code == 2 and problem in err and "Traceback" not in err
+
+
+def test_forgetting_a_candidate_takes_her_words_out_of_the_surge_and_its_alert(triage, surge, db):
+    """Her message is one of the surge's typical phrasings and a sample in the lead's alert;
+    after `triage records forget` neither holds it."""
+    from bot.store.models.surges import Surge
+
+    alert = db.scalars(select(OutboxItem).where(OutboxItem.kind == "surge")).first()
+    assert alert is not None and alert.payload["samples"]
+    shown = int(alert.payload["samples"][0]["ref"].rpartition("-")[2])
+    assert db.get(Surge, surge).shared["phrasings"]
+    mine = next(t for t in _tickets(db, surge) if t.id == shown)
+    address = mine.candidate_key
+    code, out, err = triage("records", "forget", address, "--yes")
+    assert code == 0, (out, err)
+    db.expire_all()
+    kept = db.get(Surge, surge)
+    assert kept is not None and kept.shared["phrasings"] == [] and kept.draft is None
+    ref = f"-{mine.id}"
+    for item in db.scalars(select(OutboxItem).where(OutboxItem.kind == "surge")):
+        assert not [s for s in item.payload.get("samples", []) if s["ref"].endswith(ref)]
