@@ -18,7 +18,14 @@ from typing import TypeVar
 import numpy as np
 from pydantic import BaseModel, Field, PrivateAttr
 
-from bot.matching.features import DENSE, dense, segments
+from bot.matching.features import (
+    DENSE,
+    char_buckets,
+    char_terms,
+    dense,
+    segments,
+    word_terms,
+)
 from bot.matching.knowledge import KnowledgeBase, load_knowledge
 from bot.matching.model import SHIPPED_DIR, UNKNOWN, LinearModel, Thresholds
 from bot.text.parse import parse_message
@@ -120,10 +127,12 @@ class Matcher:
         issue, confidence, chosen = read_logits(m.classes, logits, m.thresholds, m.calibration)
         if issue is not None and issue not in self.kb.issues:
             issue, chosen = None, []
-        result = Classification(
+        # model_construct: the values are ours and already valid; validating costs more than
+        # scoring a short message
+        result = Classification.model_construct(
             issue=issue,
             confidence=round(confidence, 2),
-            issues=[IssueScore(id=i, score=round(s, 2)) for i, s in chosen],
+            issues=[IssueScore.model_construct(id=i, score=round(s, 2)) for i, s in chosen],
             entities=parsed.entities,
             signals=parsed.signals,
         )
@@ -136,17 +145,18 @@ class Matcher:
         m = self.model
         k = m.classes.index(issue)
         found: list[Evidence] = []
-        words = m._word_matrix([text])
-        if words is not None:
-            names = m.word_list
-            for col, value in zip(words[1], words[2], strict=True):
-                w = float(value * m.weights[col, k])
-                found.append(Evidence(issue=issue, kind="phrase", detail=names[col], weight=w))
-        chars = m._char_matrix([text])
-        if chars is not None:
-            for col, value in zip(chars[1], chars[2], strict=True):
-                w = float(value * m.weights[m.n_words + col, k])
-                found.append(Evidence(issue=issue, kind="chars", detail=m.chars[col], weight=w))
+        vocabulary = m.vocabulary
+        names: dict[int, str] = {}  # a column's first term in the text (a bucket may hold several)
+        for term in word_terms(text):
+            names.setdefault(vocabulary.words.get(term, 0), term)
+        for term, col in zip(char_terms(text), vocabulary.table[char_buckets(text)], strict=True):
+            names.setdefault(int(col), term)
+        _row, cols, values = m.features(text)
+        for col, value in zip(cols.tolist(), values.tolist(), strict=True):
+            if col:
+                kind = "phrase" if col <= vocabulary.n_words else "chars"
+                w = value * float(m.weights[col, k])
+                found.append(Evidence(issue=issue, kind=kind, detail=names[col], weight=w))
         for name, value, w in zip(DENSE, feature_row, m.weights[-len(DENSE) :, k], strict=True):
             if value:
                 found.append(

@@ -19,21 +19,21 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
 from bot.matching import matcher
 from bot.matching.evaluation import LabelledMessage, load_corpus
-from bot.matching.features import char_terms, dense, segments, word_terms
+from bot.matching.features import dense, segments
 from bot.matching.knowledge import KnowledgeBase
 from bot.matching.matcher import read_logits
-from bot.matching.model import UNKNOWN, LinearModel, Thresholds, hash_terms
+from bot.matching.model import UNKNOWN, LinearModel, Thresholds, Vocabulary, weigh
 from bot.text.parse import parse_message
 from bot.types import NOT_A_REQUEST
 
@@ -73,43 +73,52 @@ class _Prepared:
         self.labels = row.issues or [UNKNOWN]
 
 
-def fit(prepared: Sequence[_Prepared], classes: list[str]) -> LinearModel:
-    """Fit the vectorisers and one binary logistic regression per class."""
-    texts = [p.whole for p in prepared]
-    words = TfidfVectorizer(analyzer=word_terms, sublinear_tf=True, dtype=np.float64).fit(texts)
-    chars = TfidfVectorizer(analyzer=char_terms, sublinear_tf=True, dtype=np.float64).fit(texts)
-    x = sparse.hstack(
-        [
-            words.transform(texts) * WORD_WEIGHT,
-            chars.transform(texts) * CHAR_WEIGHT,
-            sparse.csr_matrix(np.array([p.dense for p in prepared])),
-        ]
-    ).tocsr()
+@dataclass(frozen=True)
+class Recipe:
+    """The choices cross-validation compares (`python -m bot.matching.tuning`)."""
+
+    c: float = C
+    word_weight: float = WORD_WEIGHT
+    char_weight: float = CHAR_WEIGHT
+
+
+def fit(
+    prepared: Sequence[_Prepared], classes: list[str], recipe: Recipe = Recipe()
+) -> LinearModel:
+    """Fit the vocabulary, idf and one binary logistic regression per class."""
+    vocabulary = Vocabulary.fit([p.whole for p in prepared])
+    cells = [vocabulary.cells(p.whole) for p in prepared]
+    df = np.bincount(np.concatenate([col for _, col, _ in cells]), minlength=vocabulary.n_columns)
+    # scikit-learn's smooth idf; float32 as stored, so training and inference agree exactly
+    idf = (np.log((1 + len(prepared)) / (1 + df)) + 1).astype(np.float32).astype(np.float64)
+    idf[0] = 0.0
+    blocks = (recipe.word_weight, recipe.char_weight)
+    data = [weigh(1, row, col, n, idf, vocabulary.n_words, blocks) for row, col, n in cells]
+    text = sparse.csr_matrix(
+        (np.concatenate(data), np.concatenate([col for _, col, _ in cells]),
+         np.cumsum([0, *(len(col) for _, col, _ in cells)])),
+        shape=(len(prepared), vocabulary.n_columns),
+    )  # fmt: skip
+    x = sparse.hstack([text, sparse.csr_matrix(np.array([p.dense for p in prepared]))]).tocsr()
     weights = np.zeros((x.shape[1], len(classes)))
     bias = np.full(len(classes), -10.0)
     for k, name in enumerate(classes):
         y = np.array([name in p.labels for p in prepared])
         if y.all() or not y.any():
             continue
-        model = LogisticRegression(C=C, solver="liblinear", random_state=SEED, max_iter=1000)
+        model = LogisticRegression(C=recipe.c, solver="liblinear", random_state=SEED,
+                                   max_iter=1000)  # fmt: skip
         model.fit(x, y)
         weights[:, k] = model.coef_[0]
         bias[k] = model.intercept_[0]
-    word_list = sorted(words.vocabulary_, key=words.vocabulary_.__getitem__)
-    char_list = sorted(chars.vocabulary_, key=chars.vocabulary_.__getitem__)
-    keys, cols = hash_terms(char_list)
     return LinearModel(
         classes=classes,
-        words={w: i for i, w in enumerate(word_list)},
-        chars=char_list,
-        word_idf=np.round(words.idf_, 6),
-        char_idf=np.round(chars.idf_, 6),
-        char_keys=keys,
-        char_cols=cols,
+        vocabulary=vocabulary,
+        idf=idf,
         weights=np.round(weights, 5).astype(np.float32),
         bias=np.round(bias, 5),
-        word_weight=WORD_WEIGHT,
-        char_weight=CHAR_WEIGHT,
+        word_weight=recipe.word_weight,
+        char_weight=recipe.char_weight,
     )
 
 
