@@ -245,6 +245,29 @@ def lookups(sessions, candidates: int, count: int, rate: float) -> list[float]: 
     return timings
 
 
+def _import(engine, sessions, folder: Path, args: argparse.Namespace) -> None:  # type: ignore[no-untyped-def]
+    """Generate the records files and time their import into an emptied database."""
+    empty_records(engine)
+    started = time.perf_counter()
+    counts = generate(folder, args.candidates)
+    generated = time.perf_counter() - started
+    print(f"generated {sum(counts.values()):,} rows in {generated:.1f}s: {counts}", flush=True)
+
+    print(f"import starts; {load()}", flush=True)
+    started, cpu = time.perf_counter(), time.process_time()
+    chosen = {} if args.workers is None else {"workers": args.workers}
+    report = import_records(sessions, [folder], batch_size=args.batch_size, **chosen)
+    imported, cpu = time.perf_counter() - started, time.process_time() - cpu
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    assert not report.errors, report.errors[:5]
+    rows = sum(f.inserted for f in report.files)
+    rate = rows / imported
+    used = getattr(report, "cpu_seconds", cpu)  # (older versions: this process only)
+    print(f"import: {imported:.1f}s for {rows:,} rows ({rate:,.0f} rows/s); "
+          f"{used:.1f}s CPU in the importing processes ({cpu:.1f}s here); "
+          f"peak RSS here {peak_mb:,.0f} MB; {load()}", flush=True)  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--candidates", type=int, default=1_000_000)
@@ -254,34 +277,24 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="default: as the CLI chooses")
     parser.add_argument("--lookup-rate", type=float, default=100, help="lookups a second")
     parser.add_argument("--serve-rate", type=float, default=20, help="/triage commands a second")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the records already in --database-url (imported by an earlier run of the same"
+        " --candidates) and measure the lookups only, e.g. again on a quieter machine",
+    )
     args = parser.parse_args()
+    if args.reuse and not args.database_url:
+        parser.error("--reuse needs the --database-url of an earlier run")
 
     with tempfile.TemporaryDirectory(prefix="bench-records-") as tmp:
         folder = Path(tmp)
         url = args.database_url or f"sqlite:///{folder / 'bench.db'}"
         engine = make_engine(url)
         upgrade(engine)
-        empty_records(engine)
-        started = time.perf_counter()
-        counts = generate(folder, args.candidates)
-        generated = time.perf_counter() - started
-        print(f"generated {sum(counts.values()):,} rows in {generated:.1f}s: {counts}", flush=True)
-
         sessions = session_factory(engine)
-        print(f"import starts; {load()}", flush=True)
-        started, cpu = time.perf_counter(), time.process_time()
-        chosen = {} if args.workers is None else {"workers": args.workers}
-        report = import_records(sessions, [folder], batch_size=args.batch_size, **chosen)
-        imported, cpu = time.perf_counter() - started, time.process_time() - cpu
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        assert not report.errors, report.errors[:5]
-        rows = sum(f.inserted for f in report.files)
-        rate = rows / imported
-        used = getattr(report, "cpu_seconds", cpu)  # (older versions: this process only)
-        print(f"import: {imported:.1f}s for {rows:,} rows ({rate:,.0f} rows/s); "
-              f"{used:.1f}s CPU in the importing processes ({cpu:.1f}s here); "
-              f"peak RSS here {peak_mb:,.0f} MB; {load()}", flush=True)  # fmt: skip
-
+        if not args.reuse:
+            _import(engine, sessions, folder, args)
         quiet = lookups(sessions, args.candidates, args.lookups, args.lookup_rate)
         print(f"lookup + all checks, no other work: p50 {percentile(quiet, 50):.2f} ms, "
               f"p99 {percentile(quiet, 99):.2f} ms, mean {statistics.mean(quiet):.2f} ms over "

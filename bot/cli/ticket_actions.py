@@ -6,12 +6,17 @@ name (`--as NAME`, default the OS user) as `cli:NAME`.
 """
 
 import getpass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
 
 import typer
 from sqlalchemy.orm import Session
 
 from bot.cli.common import console, state
 from bot.config.app import AppConfig
+from bot.config.settings import Settings
 from bot.errors import UserError
 from bot.matching.knowledge import load_knowledge
 from bot.records.source import records_source
@@ -51,6 +56,29 @@ def resolve_owner(config: AppConfig, name: str) -> str:
     raise UserError(f"unknown owner {name!r} (known: {', '.join(o.id for o in config.owners)})")
 
 
+@dataclass(frozen=True)
+class OnTicket:
+    """What every action command works with: its transaction, the ticket, who acts, and when."""
+
+    session: Session
+    settings: Settings
+    config: AppConfig
+    ticket: Ticket
+    actor: Actor
+    now: datetime
+
+
+@contextmanager
+def on_ticket(ctx: typer.Context, ticket_id: str, as_: str | None) -> Iterator[OnTicket]:
+    """Load the ticket in one transaction, committed when the action returns."""
+    cli = state(ctx)
+    settings = cli.settings()
+    actor = operator(as_)
+    with cli.sessions()() as session, session.begin():
+        ticket = load(session, settings.app, ticket_id)
+        yield OnTicket(session, settings, settings.app, ticket, actor, utcnow())
+
+
 def say(text: object) -> None:
     console.print(text, soft_wrap=True)
 
@@ -67,14 +95,10 @@ def add_commands(group: typer.Typer) -> None:
         as_: str | None = typer.Option(None, "--as", help=AS_HELP),
     ) -> None:
         """Give a ticket to an owner, or move it to another (who is notified)."""
-        cli = state(ctx)
-        config = cli.settings().app
-        actor = operator(as_)
-        with cli.sessions()() as session, session.begin():
-            ticket = load(session, config, ticket_id)
+        with on_ticket(ctx, ticket_id, as_) as on:
             done = actions.assign(
-                session, config, ticket=ticket, owner=resolve_owner(config, owner), actor=actor,
-                now=utcnow(), reason=reason,
+                on.session, on.config, ticket=on.ticket, owner=resolve_owner(on.config, owner),
+                actor=on.actor, now=on.now, reason=reason,
             )  # fmt: skip
         verb = "assigned" if done.action == "assign" else "reassigned"
         say(
@@ -93,16 +117,11 @@ def add_commands(group: typer.Typer) -> None:
     ) -> None:
         """Escalate a ticket to one named owner: --to, else the routing rules for a ticket nobody
         owns, its owner, then the next person of the escalation chain."""
-        cli = state(ctx)
-        settings = cli.settings()
-        config = settings.app
-        actor = operator(as_)
-        with cli.sessions()() as session, session.begin():
-            ticket = load(session, config, ticket_id)
+        with on_ticket(ctx, ticket_id, as_) as on:
             done = actions.escalate(
-                session, config, ticket=ticket, actor=actor, now=utcnow(),
-                to=resolve_owner(config, to) if to is not None else None, reason=reason,
-                records=records_source(settings, session),
+                on.session, on.config, ticket=on.ticket, actor=on.actor, now=on.now,
+                to=resolve_owner(on.config, to) if to is not None else None, reason=reason,
+                records=records_source(on.settings, on.session),
             )  # fmt: skip
         say(f"{done.ref} escalated to {done.owner} (rule {done.rule})")
 
@@ -114,13 +133,9 @@ def add_commands(group: typer.Typer) -> None:
         as_: str | None = typer.Option(None, "--as", help=AS_HELP),
     ) -> None:
         """Mark a ticket resolved (its resolution time is stored)."""
-        cli = state(ctx)
-        config = cli.settings().app
-        actor = operator(as_)
-        with cli.sessions()() as session, session.begin():
-            ticket = load(session, config, ticket_id)
+        with on_ticket(ctx, ticket_id, as_) as on:
             done = actions.resolve(
-                session, config, ticket=ticket, actor=actor, now=utcnow(), note=note
+                on.session, on.config, ticket=on.ticket, actor=on.actor, now=on.now, note=note
             )
         say(f"{done.ref} resolved")
 
@@ -132,13 +147,9 @@ def add_commands(group: typer.Typer) -> None:
         as_: str | None = typer.Option(None, "--as", help=AS_HELP),
     ) -> None:
         """Reopen a resolved or closed ticket (its owner is notified)."""
-        cli = state(ctx)
-        config = cli.settings().app
-        actor = operator(as_)
-        with cli.sessions()() as session, session.begin():
-            ticket = load(session, config, ticket_id)
+        with on_ticket(ctx, ticket_id, as_) as on:
             done = actions.reopen(
-                session, config, ticket=ticket, actor=actor, now=utcnow(), reason=reason
+                on.session, on.config, ticket=on.ticket, actor=on.actor, now=on.now, reason=reason
             )
         say(f"{done.ref} reopened ({done.status})")
 
@@ -150,16 +161,12 @@ def add_commands(group: typer.Typer) -> None:
         as_: str | None = typer.Option(None, "--as", help=AS_HELP),
     ) -> None:
         """Merge a ticket into another: its messages and history move, it is closed."""
-        cli = state(ctx)
-        config = cli.settings().app
-        actor = operator(as_)
-        with cli.sessions()() as session, session.begin():
-            ticket = load(session, config, ticket_id)
-            into = load(session, config, into_id)
+        with on_ticket(ctx, ticket_id, as_) as on:
+            into = load(on.session, on.config, into_id)
             done = actions.merge(
-                session, config, ticket=ticket, into=into, actor=actor, now=utcnow()
+                on.session, on.config, ticket=on.ticket, into=into, actor=on.actor, now=on.now
             )
-            target = tickets.display_id(config, into.id)
+            target = tickets.display_id(on.config, into.id)
         say(f"{done.ref} merged into {target}")
 
     @group.command("send-answer")
@@ -169,15 +176,10 @@ def add_commands(group: typer.Typer) -> None:
         as_: str | None = typer.Option(None, "--as", help=AS_HELP),
     ) -> None:
         """Send the ticket's drafted answer to the candidate, privately."""
-        cli = state(ctx)
-        settings = cli.settings()
-        config = settings.app
-        actor = operator(as_)
-        with cli.sessions()() as session, session.begin():
-            ticket = load(session, config, ticket_id)
+        with on_ticket(ctx, ticket_id, as_) as on:
             done = actions.send_answer(
-                session, config, ticket=ticket, actor=actor, now=utcnow(),
-                records=records_source(settings, session),
+                on.session, on.config, ticket=on.ticket, actor=on.actor, now=on.now,
+                records=records_source(on.settings, on.session),
             )  # fmt: skip
         say(
             f"{done.ref}: the answer is on its way to the candidate privately "
@@ -192,16 +194,11 @@ def add_commands(group: typer.Typer) -> None:
         as_: str | None = typer.Option(None, "--as", help=AS_HELP),
     ) -> None:
         """Correct a ticket's issue; the correction is kept as a labelled example."""
-        cli = state(ctx)
-        settings = cli.settings()
-        config = settings.app
-        actor = operator(as_)
-        catalogue = load_knowledge(settings.knowledge_dir).issues
-        with cli.sessions()() as session, session.begin():
-            ticket = load(session, config, ticket_id)
+        with on_ticket(ctx, ticket_id, as_) as on:
+            catalogue = load_knowledge(on.settings.knowledge_dir).issues
             done = actions.relabel(
-                session, config, ticket=ticket, issue=issue.strip(), catalogue=catalogue,
-                actor=actor, now=utcnow(),
+                on.session, on.config, ticket=on.ticket, issue=issue.strip(), catalogue=catalogue,
+                actor=on.actor, now=on.now,
             )  # fmt: skip
         shown = f"relabelled {issue.strip()}" if done.changed else f"is {issue.strip()} already"
         say(f"{done.ref} {shown}")

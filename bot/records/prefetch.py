@@ -18,7 +18,7 @@ from bot.records.schemas import (
     CandidateRow,
     RestrictionRow,
 )
-from bot.records.source import AmbiguousCandidate, DatabaseRecords, is_mcp_id
+from bot.records.source import DatabaseRecords, mcp_id_of
 from bot.store.models.records import (
     Candidate,
     CandidateEmail,
@@ -140,16 +140,9 @@ class PrefetchedRecords:
         return self._database.find(mcp_id=mcp_id, email=email, slack_user_id=slack_user_id)
 
     def get(self, key: str) -> CandidateRecords | None:
-        key = key.strip()
-        if is_mcp_id(key):
-            mcp_id = key
-        else:
-            found = self.find(email=key) if "@" in key else []
-            if len(found) > 1:
-                raise AmbiguousCandidate(key, found)
-            if not found:
-                return None
-            mcp_id = found[0]
+        mcp_id = mcp_id_of(self, key)
+        if mcp_id is None:
+            return None
         if mcp_id in self._records:
             return self._records[mcp_id]
         if mcp_id in self._mcp_asked:

@@ -25,17 +25,12 @@ from urllib3.util.retry import Retry
 from bot.config.app import RecordsHttp
 from bot.config.settings import Settings
 from bot.errors import UserError
-from bot.records.lookup import load
+from bot.records.lookup import CHILDREN, load
 from bot.records.schemas import (
     MCP_ID,
-    AttemptRow,
     CandidateRecords,
     CandidateRow,
-    CertificationRow,
-    InvitationRow,
-    RegistrationRow,
     RestrictionRow,
-    VoucherRow,
 )
 from bot.store.models.records import (
     Candidate,
@@ -76,6 +71,18 @@ def is_mcp_id(key: str) -> bool:
     return re.fullmatch(MCP_ID, key.strip()) is not None
 
 
+def mcp_id_of(source: RecordsSource, key: str) -> str | None:
+    """The MCP id a lookup key names: the key itself, or the one candidate who has that email
+    address (None: nobody; several raise `AmbiguousCandidate`)."""
+    key = key.strip()
+    if is_mcp_id(key):
+        return key
+    found = source.find(email=key) if "@" in key else []
+    if len(found) > 1:
+        raise AmbiguousCandidate(key, found)
+    return found[0] if found else None
+
+
 class DatabaseRecords:
     """Records imported into the desk's database."""
 
@@ -101,29 +108,12 @@ class DatabaseRecords:
         return sorted(set(self.session.scalars(query)))
 
     def get(self, key: str) -> CandidateRecords | None:
-        key = key.strip()
-        if is_mcp_id(key):
-            mcp_id = key
-        else:
-            found = self.find(email=key) if "@" in key else []
-            if len(found) > 1:
-                raise AmbiguousCandidate(key, found)
-            if not found:
-                return None
-            mcp_id = found[0]
-        return self._load(mcp_id)
-
-    def _load(self, mcp_id: str) -> CandidateRecords | None:
-        return load(self.session, mcp_id)
+        mcp_id = mcp_id_of(self, key)
+        return None if mcp_id is None else load(self.session, mcp_id)
 
 
-_CHILDREN = {
-    "exam_attempts": ("attempts", AttemptRow),
-    "registrations": ("registrations", RegistrationRow),
-    "invitations": ("invitations", InvitationRow),
-    "vouchers": ("vouchers", VoucherRow),
-    "certifications": ("certifications", CertificationRow),
-}
+# The API names its lists after the records files; the one that differs from the field's name.
+_API_LIST = {"attempts": "exam_attempts"}
 
 
 def records_from_json(data: Any) -> CandidateRecords:
@@ -133,10 +123,12 @@ def records_from_json(data: Any) -> CandidateRecords:
         raise ValueError("expected an object with a 'candidate' object")
     candidate = CandidateRow.model_validate(data["candidate"])
     lists: dict[str, Any] = {}
-    for key, (field, model) in _CHILDREN.items():
+    for field, _table, row, _ in CHILDREN:
+        if field == "restrictions":  # the country's, not the candidate's: filtered below
+            continue
         lists[field] = [
-            model.model_validate({"mcp_id": candidate.mcp_id, **item})
-            for item in data.get(key) or []
+            row.model_validate({"mcp_id": candidate.mcp_id, **item})
+            for item in data.get(_API_LIST.get(field, field)) or []
         ]
     restrictions = [RestrictionRow.model_validate(r) for r in data.get("restrictions") or []]
     return CandidateRecords(
