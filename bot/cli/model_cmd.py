@@ -14,7 +14,7 @@ from bot.matching import corrections, registry
 from bot.matching.evaluation import load_corpus
 from bot.matching.knowledge import load_knowledge
 from bot.matching.matcher import Matcher, shipped_model
-from bot.matching.model import SHIPPED_DIR, LinearModel
+from bot.matching.model import SHIPPED_DIR, LinearModel, ModelFormatError
 from bot.matching.training import train, training_rows
 
 DATA_DIR = Path("tests/data")
@@ -104,8 +104,11 @@ def train_cmd(
         model_id = registry.newest_passing_id(session)
         in_use, label = shipped_model(), "shipped"
         if model_id is not None:
-            version, in_use = registry.load_model(session, model_id)
-            label = f"version {version}"
+            try:
+                version, in_use = registry.load_model(session, model_id)
+                label = f"version {version}"
+            except ModelFormatError:
+                label = "shipped (the stored model has an older format)"
         model = train(kb, training_rows(kb, data, examples))
         before = frozen_figures(Matcher(kb, in_use), data)
         after = frozen_figures(Matcher(kb, model), data)

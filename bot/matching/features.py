@@ -57,7 +57,7 @@ _PROGRAM_ERROR = "a program error occurred"
 DENSE = (
     "exam_beta", "exam_live", "exams_several", "provider", "error_text", "program_error",
     "mcp_id", "code", "thanks", "angry", "chasing", "waiting", "asks", "denies", "requests",
-    "question_mark", "short",
+    "question_mark", "short", "region",
 )  # fmt: skip
 DENSE_WEIGHT = 0.5
 
@@ -174,5 +174,6 @@ def dense(parsed: ParsedMessage, whole: str, moods: list[int]) -> list[float]:
         bool(e.error_messages), program_error, bool(e.mcp_ids), bool(e.voucher_codes),
         s.thanks, s.angry, s.chasing > 0, bool(s.waiting_days), bool(mood & ASK),
         bool(mood & NEG), bool(mood & REQ), "?" in whole, whole.count(" ") < 6,
+        bool(e.regions),
     )  # fmt: skip
     return [DENSE_WEIGHT * float(v) for v in values]

@@ -38,7 +38,11 @@ UNKNOWN = "(unknown)"  # the class of out-of-catalogue messages
 SHIPPED_DIR = Path(__file__).resolve().parent / "model"
 ARRAYS = ("buckets", "idf", "weights", "bias")
 _META_KEYS = {"classes", "dense", "char_range", "bucket_bits", "word_weight", "char_weight",
-              "calibration", "thresholds"}  # fmt: skip
+              "calibration", "thresholds", "secondary", "sentence_weight"}  # fmt: skip
+
+
+class ModelFormatError(ValueError):
+    """A stored model of another feature set (an older release): retrain it."""
 
 
 @dataclass
@@ -155,6 +159,8 @@ class LinearModel:
     char_weight: float = 1.0
     calibration: tuple[float, float] = (1.0, 0.0)  # Platt: sigmoid(a * logit + b)
     thresholds: Thresholds = field(default_factory=Thresholds)
+    secondary: list[float] | None = None  # the second stage's weights (`secondary.FEATURES`)
+    sentence_weight: float = 0.0  # the sentences' part in the best issue (`read_logits`)
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -189,6 +195,8 @@ class LinearModel:
             "char_weight": self.char_weight,
             "calibration": [round(x, 6) for x in self.calibration],
             "thresholds": self.thresholds.as_dict(),
+            "secondary": self.secondary,
+            "sentence_weight": self.sentence_weight,
         }
         _write_json(directory / "meta.json", meta)
         _write_json(directory / "words.json", self.word_list)
@@ -217,7 +225,7 @@ class LinearModel:
         cls, meta: dict[str, Any], words: list[str], arrays: dict[str, Any]
     ) -> LinearModel:
         if meta.get("dense") != list(DENSE) or meta.get("bucket_bits") != BUCKET_BITS:
-            raise ValueError("the model was trained with other features: retrain it")
+            raise ModelFormatError("the model was trained with other features: retrain it")
         return cls(
             classes=list(meta["classes"]),
             vocabulary=Vocabulary({w: i + 1 for i, w in enumerate(words)}, arrays["buckets"]),
@@ -228,6 +236,8 @@ class LinearModel:
             char_weight=float(meta["char_weight"]),
             calibration=(float(meta["calibration"][0]), float(meta["calibration"][1])),
             thresholds=Thresholds(**meta["thresholds"]),
+            secondary=meta.get("secondary"),
+            sentence_weight=float(meta.get("sentence_weight", 0.0)),
             meta={k: v for k, v in meta.items() if k not in _META_KEYS},
         )
 
@@ -281,6 +291,37 @@ class LinearModel:
         norms[norms == 0] = 1.0
         sums *= (weight / norms)[:, None]
         return sums
+
+    def contributions(self, text: str, k: int) -> dict[str, float]:
+        """Each word's and word pair's part in class `k`'s score of `text`: its own term plus
+        the character n-grams starting in it (or in the gap just before it)."""
+        get = self.vocabulary.words.get
+        found = [(m.end(), m.group()) for m in WORD.finditer(text)]
+        words = [w for _, w in found]
+        terms = words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
+        parts: dict[str, float] = {}
+        cols = np.array([get(t, 0) for t in terms], dtype=np.int64)
+        for term, value in zip(terms, self._parts(cols, k, self.word_weight), strict=True):
+            parts[term] = parts.get(term, 0.0) + value
+        if words:
+            chars = self.vocabulary.table[char_buckets(text)].astype(np.int64)
+            starts = np.concatenate(
+                [np.arange(max(0, len(text) - n + 1)) for n in range(CHAR_MIN, CHAR_MAX + 1)]
+            )
+            owner = np.searchsorted([end for end, _ in found], starts, side="right")
+            per_word = np.bincount(
+                np.minimum(owner, len(words) - 1),
+                weights=self._parts(chars, k, self.char_weight),
+                minlength=len(words),
+            )
+            for word, value in zip(words, per_word.tolist(), strict=True):
+                parts[word] += value
+        return parts
+
+    def _parts(self, cols: np.ndarray, k: int, weight: float) -> list[float]:
+        idf = self.idf[cols]
+        norm = math.sqrt(float(idf @ idf)) or 1.0
+        return (idf * self.weights[cols, k] * (weight / norm)).tolist()
 
     def calibrated(self, logit: float) -> float:
         a, b = self.calibration

@@ -1,6 +1,7 @@
 """What a running process builds once and hands to every message: the settings, the knowledge
 base and its matcher (indexed once per process, not per message), and the records source."""
 
+import logging
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -10,7 +11,10 @@ from bot.config.settings import Settings
 from bot.matching import registry
 from bot.matching.knowledge import KnowledgeBase, load_knowledge
 from bot.matching.matcher import Matcher
+from bot.matching.model import ModelFormatError
 from bot.records.source import RecordsSource, records_source
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -35,8 +39,16 @@ class Runtime:
             return self.matcher
         cached = self._deployed
         if cached is None or cached[0] != model_id:
-            _version, model = registry.load_model(session, model_id)
-            cached = self._deployed = (model_id, Matcher(self.knowledge, model))
+            try:
+                _version, model = registry.load_model(session, model_id)
+                cached = (model_id, Matcher(self.knowledge, model))
+            except ModelFormatError:
+                # stored by an older release with other features: the shipped model serves
+                # until `triage model train` stores one of this release
+                _log.warning("matcher model %s has an older format; using the shipped model",
+                             model_id)  # fmt: skip
+                cached = (model_id, self.matcher)
+            self._deployed = cached
         return cached[1]
 
     @cached_property

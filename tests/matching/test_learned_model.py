@@ -114,3 +114,14 @@ def test_sentences_scored_as_spans_equal_sentences_scored_alone():
     for row, (a, b) in enumerate(spans, 1):
         alone = model.score_message(whole[a:b], [], features[:1])[0]
         assert np.abs(together[row] - alone).max() < 1e-9
+
+
+def test_the_explanation_adds_up_to_the_score():
+    model = shipped_model()
+    whole = flat(normalise("My voucher never came. Also, can I use it for 70-640? Thanks!"))
+    features = [[0.5] * len(DENSE)]
+    score = model.score_message(whole, [], features)[0]
+    for k in range(len(model.classes)):
+        parts = sum(model.contributions(whole, k).values())
+        parts += model.bias[k] + np.array(features[0]) @ model.weights[-len(DENSE) :, k]
+        assert abs(parts - score[k]) < 1e-9
