@@ -45,7 +45,8 @@ def test_fast_scoring_equals_the_training_matrix_times_the_weights():
         expected = np.tile(model.bias, (len(spans) + 1, 1))
         np.add.at(expected, row, values[:, None] * model.weights[col])
         expected += np.array(features) @ model.weights[-len(DENSE) :]
-        assert np.abs(model.score_message(whole, spans, features) - expected).max() < 1e-9
+        got = model.score_message(whole, spans, features)
+        assert np.abs(got - expected).max() < 1e-4  # float32 sums
 
 
 def test_the_shipped_model_is_plain_arrays_and_json():
@@ -113,7 +114,7 @@ def test_sentences_scored_as_spans_equal_sentences_scored_alone():
     together = model.score_message(whole, spans, features)
     for row, (a, b) in enumerate(spans, 1):
         alone = model.score_message(whole[a:b], [], features[:1])[0]
-        assert np.abs(together[row] - alone).max() < 1e-9
+        assert np.abs(together[row] - alone).max() < 1e-4
 
 
 def test_the_explanation_adds_up_to_the_score():
@@ -124,4 +125,4 @@ def test_the_explanation_adds_up_to_the_score():
     for k in range(len(model.classes)):
         parts = sum(model.contributions(whole, k).values())
         parts += model.bias[k] + np.array(features[0]) @ model.weights[-len(DENSE) :, k]
-        assert abs(parts - score[k]) < 1e-9
+        assert abs(parts - score[k]) < 1e-4
