@@ -1,6 +1,6 @@
 """Regression floors, a little below the figures measured (README, Evaluation). A failing floor
-is fixed on the training data (knowledge/, eval-tune, blind-train, blind-train-2), never by editing the frozen
-blind split. The targets of the issue are higher; `triage eval` reports against them."""
+is fixed on the training data (knowledge/, eval-tune, blind-train, blind-train-2), never by
+editing the frozen blind split. `triage eval` reports the figures against the issue's targets."""
 
 from collections import Counter
 
