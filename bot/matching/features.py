@@ -42,7 +42,9 @@ _ACCENTS = {
     if unicodedata.normalize("NFKD", chr(c)) != chr(c)
 }
 _ACCENTS.update({ord("ß"): "ss", ord("’"): "'", ord("`"): "'"})
-_EXAM = re.compile(r"(?<![\d.\-/])0?(7[01])[ \t]?[-–_.]?[ \t]?\d{3}(?!\d)")
+# An exam code; not after a digit, dot, dash or slash (checked in `_exam`: a pattern opening
+# with a look-behind is searched character by character, one opening with "0" or "7" is not).
+_EXAM = re.compile(r"(?:07|7)([01])[ \t]?[-–_.]?[ \t]?\d{3}(?!\d)")
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _DIGITS = re.compile(r"\d+")
@@ -69,7 +71,10 @@ def _synonyms(words: frozenset[str]) -> re.Pattern[str]:
 
 
 def _exam(match: re.Match[str]) -> str:
-    return " examlive " if match.group(1) == "70" else " exambeta "
+    at = match.start()
+    if at and (match.string[at - 1].isdecimal() or match.string[at - 1] in ".-/"):
+        return match.group(0)
+    return " examlive " if match.group(1) == "0" else " exambeta "
 
 
 def normalise(text: str) -> str:

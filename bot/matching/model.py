@@ -274,7 +274,7 @@ class LinearModel:
         word_cols = [get(w, 0) for w in words]
         word_cols += [get(f"{a} {b}", 0) for a, b in itertools.pairwise(words)]
         word_cols_a = np.array(word_cols, dtype=np.int32)
-        char_cols = vocabulary.table[char_buckets(whole)]
+        char_cols = np.take(vocabulary.table, char_buckets(whole))
         rows = len(spans) + 1
         pick_w = np.zeros((rows, len(word_cols_a)), dtype=np.float32)
         pick_c = np.zeros((rows, len(char_cols)), dtype=np.float32)
