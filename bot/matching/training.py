@@ -2,15 +2,18 @@
 
 Recipe (deterministic: fixed seeds, one BLAS thread, sorted inputs):
 1. Training rows: every `knowledge/` example, `tests/data/eval-tune.jsonl`,
-   `tests/data/blind-train.jsonl` and agents' corrections. Never the frozen blind split or the
-   old holdout (those are only evaluated).
-2. Features (`bot.matching.features`): TF-IDF word 1-2-grams and character 3-5-grams of the
-   normalised text, plus the parser's features.
+   `blind-train.jsonl`, `blind-train-2.jsonl` and agents' corrections. Never the frozen blind
+   split or the old holdout (those are only evaluated).
+2. Features (`bot.matching.features`, `bot.matching.model`): TF-IDF word 1-2-grams and hashed
+   character 3-5-grams of the normalised text, plus the parser's features; the matrix is built
+   with the very code inference uses.
 3. One-vs-rest logistic regression, one binary model per issue and one for out-of-catalogue.
-4. Out-of-fold predictions (stratified k-fold over the non-knowledge rows; the knowledge
-   examples always train) calibrate the confidence (Platt scaling of the best score) and choose
-   the thresholds: auto-answer at >= 0.98 precision, not-a-request with no request dropped,
-   the unknown and secondary-issue cut-offs for the best top-1 and issue F1.
+4. Out-of-fold scores (stratified k-fold over the non-knowledge rows; the knowledge examples
+   always train) choose the rest (`bot.matching.calibration`): the sentences' weight in the best
+   issue, the confidence, the second stage for further issues and the thresholds.
+
+The settings (C, block weights) were compared by repeated cross-validation on these rows only
+(README, Evaluation).
 """
 
 from __future__ import annotations
@@ -72,7 +75,7 @@ class _Prepared:
 
 @dataclass(frozen=True)
 class Recipe:
-    """The choices cross-validation compares (`python -m bot.matching.tuning`)."""
+    """The settings cross-validation compared (README, Evaluation)."""
 
     c: float = C
     word_weight: float = WORD_WEIGHT
