@@ -20,6 +20,7 @@ HERE = Path(__file__).resolve().parent
 # (script, short arguments, full arguments, needs a database URL to run on PostgreSQL)
 BENCHMARKS: list[tuple[str, list[str], list[str], bool]] = [
     ("bench_classify.py", ["--messages", "5000", "--rounds", "3"], [], False),
+    ("bench_parse.py", ["--repeat", "5"], [], False),
     ("bench_records.py", ["--candidates", "5000", "--lookups", "500"], [], True),
     ("bench_tickets.py", ["--tickets", "5000", "--reset"], ["--reset"], True),
     ("bench_ingest.py", ["--messages", "300"], [], True),

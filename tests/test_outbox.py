@@ -87,3 +87,30 @@ def test_items_for_other_channels_wait_for_their_sender(sessions: sessionmaker[S
     assert deliver_due(sessions, {"slack": lambda item: None}, now=NOW) == (0, 0)
     with sessions() as db:
         assert depth(db) == 1
+
+
+def test_a_delivery_whose_record_fails_after_sending_is_not_sent_again(
+    sessions: sessionmaker[Session],
+) -> None:
+    """The sender sent, then its write of the sent copy failed (a terminated connection): the
+    failed flush expires the item, yet the delivery is recorded and never repeated."""
+    with sessions() as db:
+        add(db)
+    sent: list[int] = []
+
+    def send_then_fail_to_store(item: OutboxItem) -> None:
+        sent.append(item.id)
+        item.payload = {**item.payload, "posted": {"ts": "1.2"}}
+        session = Session.object_session(item)
+        assert session is not None
+        twin = {c: getattr(item, c) for c in ("channel", "kind", "recipient", "dedupe_key")}
+        session.add(OutboxItem(**twin, payload={}, next_attempt_at=NOW))
+        session.flush()  # the same dedupe key: refused, as a lost connection would be
+
+    assert deliver_due(sessions, {"email": send_then_fail_to_store}, now=NOW) == (1, 0)
+    later = NOW + timedelta(minutes=10)
+    assert deliver_due(sessions, {"email": send_then_fail_to_store}, now=later) == (0, 0)
+    assert len(sent) == 1
+    with sessions() as db:
+        item = db.scalars(select(OutboxItem)).one()
+        assert item.status == "sent" and item.attempts == 1

@@ -173,3 +173,45 @@ def test_tone_signals(text, angry, chasing, waiting, follow_up):
     assert (signals.angry, signals.chasing, signals.waiting_days, signals.follow_up) == (
         angry, chasing, waiting, follow_up
     )  # fmt: skip
+
+
+# The word tests that skip a pattern must let through everything the pattern matches; these
+# messages fell through the old ones (an "updates" the pattern reads, an ID run together, a
+# reply header on a later line).
+@pytest.mark.parametrize(
+    ("text", "follow_up"),
+    [("Any updates?", True), ("Any followups on my voucher?", True), ("Hi\nRe: my voucher", True)],
+)
+def test_follow_up_read_as_the_pattern_says(text, follow_up):
+    assert parse_message(text).signals.follow_up is follow_up
+
+
+def test_mcp_id_written_as_one_word():
+    assert parse_message("MCPID: 1234567, voucher missing").entities.mcp_ids == ["1234567"]
+
+
+def test_letters_that_fold_to_ascii_are_read_not_crashed_on():
+    # "ſ" and "ı" match "s" and "i" under IGNORECASE but lowered stay themselves; the parser
+    # once looked them up as month and ordinal words and crashed.
+    parsed = parse_message("my ſecond time asking about 12 ſep or 3 may", today=TODAY)
+    assert parsed.signals.chasing == 1
+    assert parsed.dates == [date(2024, 9, 12), date(2025, 5, 3)]
+    assert parse_message("İNDIA, exam 71-621").entities.regions == ["India"]
+
+
+def test_a_thousand_closing_lines_still_leave_the_body_and_the_last_sign_off():
+    """Only the closings near the end can sign off; the search starts there (bench_hostile
+    shows 40 kB of them in milliseconds instead of seconds)."""
+    from bot.text.quoting import split_signature
+
+    text = "My voucher never came.\n" + "Thanks\n" * 1000 + "Regards,\nAnna"
+    body, signature = split_signature(text)
+    assert body.startswith("My voucher never came.") and body.count("Thanks") == 995
+    assert signature == "Thanks\n" * 5 + "Regards,\nAnna"  # a closing with six lines below
+
+
+def test_an_address_after_a_long_dotted_run_without_a_domain_is_still_found():
+    from bot.text.parse import parse_message
+
+    text = "a." * 5000 + "@ and then write to anna@example.org please"
+    assert parse_message(text).entities.emails == ["anna@example.org"]

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from bot.cli.common import console, print_json, state
 from bot.errors import UserError
 from bot.matching import corrections, registry
 from bot.matching.evaluation import load_corpus
-from bot.matching.knowledge import load_knowledge
+from bot.matching.knowledge import KnowledgeBase, load_knowledge
 from bot.matching.matcher import Matcher, shipped_model
 from bot.matching.model import SHIPPED_DIR, LinearModel, ModelFormatError
 from bot.matching.training import train, training_rows
@@ -100,37 +102,70 @@ def train_cmd(
     settings = state(ctx).settings()
     kb = load_knowledge(knowledge or settings.knowledge_dir)
     with state(ctx).sessions()() as session:
-        examples = corrections.training_examples(session)
-        model_id = registry.newest_passing_id(session)
-        in_use, label = shipped_model(), "shipped"
-        if model_id is not None:
-            try:
-                version, in_use = registry.load_model(session, model_id)
-                label = f"version {version}"
-            except ModelFormatError:
-                label = "shipped (the stored model has an older format)"
-        model = train(kb, training_rows(kb, data, examples))
-        before = frozen_figures(Matcher(kb, in_use), data)
-        after = frozen_figures(Matcher(kb, model), data)
-        problems = worse(after, before)
-        figures = {
-            "corrections": len(examples), "compared_with": label, "before": before,
-            "after": after, "training": model.meta.get("training", {}),
-            "thresholds": model.thresholds.as_dict(),
-        }  # fmt: skip
-        row = registry.store_model(
-            session, model, passed=not problems, actor=actor, figures=figures
-        )
+        result = retrain(session, kb, data, actor=actor)
         session.commit()
-    table = Table("figure (frozen splits)", f"in use ({label})", f"new (version {row.version})")
-    for key in before:
-        table.add_row(key, f"{before[key]:g}", f"{after[key]:g}")
-    console.print(table)
-    if problems:
-        console.print(f"[red]✗[/] version {row.version} stored but not used: {'; '.join(problems)}")
+    report(result)
+    if result.problems:
         raise typer.Exit(1)
+
+
+@dataclass
+class Retrained:
+    version: int
+    label: str  # the model it was compared with
+    before: dict[str, float]
+    after: dict[str, float]
+    problems: list[str]
+    corrections: int
+    model: LinearModel
+
+
+def in_use_knowledge(kb: KnowledgeBase, model: LinearModel) -> KnowledgeBase:
+    """The knowledge base as the model in use knows it: an issue added since (a surge's draft)
+    is left out, so the model in use can be compared with the one that learned it."""
+    known = {k: v for k, v in kb.issues.items() if k in model.classes}
+    return kb.model_copy(update={"issues": known})
+
+
+def retrain(session: Session, kb: KnowledgeBase, data: Path, *, actor: str) -> Retrained:
+    """Train with the corrections in `session`, compare with the model in use on the frozen
+    splits and store the new model (used only when no worse); the caller commits."""
+    examples = corrections.training_examples(session)
+    model_id = registry.newest_passing_id(session)
+    in_use, label = shipped_model(), "shipped"
+    if model_id is not None:
+        try:
+            version, in_use = registry.load_model(session, model_id)
+            label = f"version {version}"
+        except ModelFormatError:  # stored by an older release: the shipped model is in use
+            label = "shipped (the stored model has an older format)"
+    model = train(kb, training_rows(kb, data, examples))
+    before = frozen_figures(Matcher(in_use_knowledge(kb, in_use), in_use), data)
+    after = frozen_figures(Matcher(kb, model), data)
+    problems = worse(after, before)
+    figures = {
+        "corrections": len(examples), "compared_with": label, "before": before,
+        "after": after, "training": model.meta.get("training", {}),
+        "thresholds": model.thresholds.as_dict(),
+    }  # fmt: skip
+    row = registry.store_model(session, model, passed=not problems, actor=actor, figures=figures)
+    return Retrained(row.version, label, before, after, problems, len(examples), model)
+
+
+def report(result: Retrained) -> None:
+    table = Table("figure (frozen splits)", f"in use ({result.label})",
+                  f"new (version {result.version})")  # fmt: skip
+    for key in result.before:
+        table.add_row(key, f"{result.before[key]:g}", f"{result.after[key]:g}")
+    console.print(table)
+    if result.problems:
+        console.print(
+            f"[red]✗[/] version {result.version} stored but not used: {'; '.join(result.problems)}"
+        )
+        return
     console.print(
-        f"[green]✓[/] version {row.version} in use ({len(examples)} corrections): {_summary(model)}"
+        f"[green]✓[/] version {result.version} in use ({result.corrections} corrections): "
+        f"{_summary(result.model)}"
     )
 
 
@@ -164,10 +199,18 @@ def list_cmd(
         return
     table = Table("version", "passed", "by", "created", "blind top-1 before → after")
     for item in items:
-        f = item["figures"]
         table.add_row(
             str(item["version"]), "yes" if item["passed"] else "no", item["actor"],
-            item["created_at"][:16],
-            f"{f['before']['blind_top1']:.3f} → {f['after']['blind_top1']:.3f}",
+            item["created_at"][:16], _blind_change(item["figures"]),
         )  # fmt: skip
     console.print(table)
+
+
+def _blind_change(figures: object) -> str:
+    """Blind top-1 before → after, or `–` for a row whose figures say otherwise (stored by hand
+    or by an older version): the list shows every row, whatever it holds."""
+    try:
+        before, after = figures["before"]["blind_top1"], figures["after"]["blind_top1"]  # type: ignore[index]
+        return f"{float(before):.3f} → {float(after):.3f}"
+    except (KeyError, TypeError, ValueError):
+        return "–"

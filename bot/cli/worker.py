@@ -10,6 +10,7 @@ from bot.cli.common import console, state
 from bot.ops.adapters import discover_jobs, discover_senders
 from bot.ops.metrics_http import start_metrics_server
 from bot.ops.worker import run_worker
+from bot.surges.job import surge_jobs
 
 
 def register(app: typer.Typer) -> None:
@@ -23,12 +24,14 @@ def register(app: typer.Typer) -> None:
         ),
         metrics_host: str = typer.Option("127.0.0.1", "--metrics-host"),
     ) -> None:
-        """Run scheduled jobs (SLA sweep every minute, digests on schedule) and deliver the
-        outbox. Several workers may share PostgreSQL; on SQLite run one. SIGTERM stops it."""
+        """Run scheduled jobs (SLA sweep every minute, digests on schedule, surge detection
+        every `surges.every`) and deliver the outbox. Several workers may share PostgreSQL;
+        on SQLite run one. SIGTERM stops it."""
         cli = state(ctx)
         settings = cli.settings()
         senders = discover_senders(settings)
-        extra_jobs = discover_jobs(settings)
+        # Surge detection reads the window's tickets and alerts the triage lead (bot.surges).
+        extra_jobs = [*surge_jobs(settings), *discover_jobs(settings)]
         stop = threading.Event()
         if metrics_port is not None:
             server = start_metrics_server(cli.engine(), host=metrics_host, port=metrics_port)

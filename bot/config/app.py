@@ -223,6 +223,36 @@ class EmailConfig(Strict):
     trusted_authserv_id: str | None = None
 
 
+class SurgesConfig(Strict):
+    """Surge detection, a worker job (`bot.surges`): over the last `window`, unsure readings
+    that read alike (cosine `similarity` of the matcher's text features), and known issues far
+    above their trailing rate; either needs at least `min_count` tickets."""
+
+    enabled: bool = True
+    every: timedelta = timedelta(minutes=5)
+    window: timedelta = timedelta(hours=2)
+    min_count: int = Field(default=6, ge=2)
+    # A known issue surges at `rate_factor` times its trailing rate for the window's length,
+    # when a count that high is less likely than `poisson_tail` under that rate.
+    rate_factor: float = Field(default=3.0, ge=1.0)
+    poisson_tail: float = Field(default=0.001, gt=0, lt=1)
+    history: timedelta = timedelta(days=14)
+    similarity: float = Field(default=0.08, gt=0, lt=1)
+    # Where "Make it a known issue" writes its draft knowledge files (relative: to the
+    # working folder); `triage knowledge add DRAFT` copies a reviewed one into knowledge/.
+    drafts_dir: str = "knowledge-drafts"
+
+    _durations = field_validator("every", "window", "history", mode="before")(
+        lambda value: parse_duration(value)
+    )
+
+    @model_validator(mode="after")
+    def _history_covers_window(self) -> "SurgesConfig":
+        if self.history < self.window * 2:
+            raise ValueError("history must be at least twice the window")
+        return self
+
+
 def _permission_overrides(value: object) -> dict[str, dict[str, str]]:
     """`permissions:` cells, role -> action -> grant; YAML's bare yes/no arrive as booleans."""
     if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
@@ -251,6 +281,7 @@ class AppConfig(Strict):
     slack: SlackConfig = SlackConfig()
     email: EmailConfig = EmailConfig()
     records: RecordsConfig = RecordsConfig()
+    surges: SurgesConfig = SurgesConfig()
     # Cells of the who-may-do-what table this desk changes (bot/tickets/permissions.py).
     permissions: dict[str, dict[str, str]] = {}
 

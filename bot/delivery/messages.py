@@ -12,6 +12,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 THREAD = "thread"  # the key adapters use in an inbound message's `meta` for their reply_to data
+# The key under which an adapter records, on a delivered outbox item's payload, where the message
+# went (Slack: its channel and ts); the core hands it back as `replaces` to edit that message.
+POSTED = "posted"
 
 
 class Outgoing(BaseModel):
@@ -27,6 +30,9 @@ class Outgoing(BaseModel):
     auto: bool = False
     # Presentation data an adapter added for itself after the core queued the message.
     extra: dict[str, Any] = Field(default_factory=dict)
+    # Where an earlier version of this message went (its adapter's `POSTED` data): the adapter
+    # edits that message in place instead of sending a new one (a channel that cannot, sends).
+    replaces: dict[str, Any] = Field(default_factory=dict)
 
 
 class Notice(Outgoing):
@@ -129,6 +135,35 @@ class SlaSummary(Outgoing):
     worst: list[WorstCase]  # most overdue first
     more: int  # steps not listed in `worst`
     queue_command: str  # the CLI line that lists their queue
+
+
+class SurgeSample(BaseModel):
+    ref: str
+    text: str  # scrubbed of personal data, codes masked
+
+
+class SurgeAlert(Outgoing):
+    """To the triage lead: many candidates hitting one problem. Updated in place as it grows."""
+
+    view: Literal["surge"] = "surge"
+    surge_id: int
+    ref: str  # SURGE-3
+    kind: str  # new | rate
+    status: str
+    issue: str | None  # rate: the known issue
+    suggested: str | None  # the issue to offer for "Merge into"
+    count: int
+    grew_by: int  # tickets since the first alert (0 on the first)
+    window: str  # "2h"
+    expected: float | None = None
+    exams: list[str] = []
+    providers: list[str] = []
+    regions: list[str] = []
+    errors: list[str] = []  # quoted error text, codes masked
+    samples: list[SurgeSample] = []
+    catalogue: list[str] = []  # the known issues, to merge into
+    first_at: str
+    last_at: str
 
 
 def dump(message: Outgoing) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import inspect, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -203,13 +203,16 @@ def _deliver_one(
             if item is None or item.status != "pending" or item.claimed_until != claimed_until:
                 return None
             error: Exception | None = None
+            before = dict(item.payload)
             try:
                 send(item)
             except (TransientDeliveryError, PermanentDeliveryError) as exc:
                 error = exc
             except SQLAlchemyError:
                 # Senders touch the database only to record what they sent (after sending).
-                delivered_payload = dict(item.payload)
+                # The failed statement rolled the transaction back and may have expired the
+                # item: take the payload as the sender left it without asking the database.
+                delivered_payload = dict(inspect(item).dict.get("payload") or before)
                 raise
             except Exception as exc:  # an unexpected sender bug must not lose the item
                 error = TransientDeliveryError(f"{type(exc).__name__}: {exc}")
@@ -233,8 +236,10 @@ def _record_delivered(
     payload: dict[str, Any],
     *,
     now: datetime | None,
-    attempts: int = 10,
+    attempts: int = 24,
 ) -> None:
+    # Giving up means sending it again once the claim expires, so keep trying for about a
+    # minute (a database restart), well within the claim (CLAIM_FOR) that keeps it ours.
     for attempt in range(attempts):
         try:
             with session_factory() as session, session.begin():
@@ -250,7 +255,7 @@ def _record_delivered(
         except SQLAlchemyError:
             if attempt == attempts - 1:
                 raise
-            time.sleep(0.2 * (attempt + 1))
+            time.sleep(min(0.2 * (attempt + 1), 3.0))
 
 
 def depth(session: Session) -> int:

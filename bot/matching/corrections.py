@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from bot.matching.evaluation import LabelledMessage
 from bot.store.models.base import utcnow
 from bot.store.models.messages import Message, TicketMessage
+from bot.store.models.records import Candidate
 from bot.store.models.slack import IssueCorrection
 from bot.store.models.tickets import Ticket
 from bot.text.parse import parse_message
@@ -21,12 +22,14 @@ from bot.text.parse import parse_message
 UNKNOWN = "unknown"  # the agent's choice when no catalogue issue fits
 ENTITY_KINDS = ("exams", "providers", "regions", "mcp_ids")
 
-_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+# A local part starts where a run of its characters starts: with `\b` every dot or dash in a long
+# run ("a.a.a.…", "1-1-1-…") was a new start scanned to the end (seconds for 100 kB).
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _PHONE = re.compile(r"\+?\d[\d ()./-]{7,}\d")
 _LONG_NUMBER = re.compile(r"(?<![\d-])\d{4,10}(?![\d-])")
 _SIGNED = re.compile(
     r"^(?P<lead>[ \t]*(?:(?:best|kind|warm)\s+)?(?:regards|thanks|cheers|gruß|saludos|merci|"
-    r"obrigad[ao]|gracias|danke)[ \t,.!-]*)"
+    r"obrigad[ao]|gracias|danke)[ \t,.!-]*(?:\n[ \t]*)?)"
     r"(?P<name>[A-ZÀ-Ý][\w.'-]+(?:[ \t]+[A-ZÀ-Ý][\w.'-]+){0,2})[ \t]*$",
     re.IGNORECASE | re.MULTILINE,
 )
@@ -34,8 +37,8 @@ _SIGNED = re.compile(
 
 def scrub(text: str, *, names: Iterable[str] = ()) -> str:
     """The text with addresses, MCP IDs and other long numbers, phone numbers, codes and the
-    given names (and a name signed after a closing) masked; exam codes are kept, they are what
-    the message is about."""
+    given names (and a name signed after a closing, on its line or the next) masked; exam codes
+    are kept, they are what the message is about."""
     parsed = parse_message(text)
     for code in sorted(parsed.secret_codes, key=len, reverse=True):
         text = re.sub(re.escape(code), "[code]", text, flags=re.IGNORECASE)
@@ -93,10 +96,13 @@ def correct_ticket(
     source: str = "slack",
     now: datetime | None = None,
 ) -> IssueCorrection:
-    """Record that a ticket is really about `corrected`, with its first message's text."""
+    """Record that a ticket is really about `corrected`, with its first message's text (the
+    names on record of every candidate the ticket is about or names are scrubbed too: a
+    candidate writes their name anywhere, not only under a closing)."""
     ticket = session.get(Ticket, ticket_id)
     if ticket is None:
         raise LookupError(f"no ticket {ticket_id}")
+    names = [*names, *_names_on_record(session, ticket)]
     text = session.scalar(
         select(Message.body)
         .join(TicketMessage, TicketMessage.message_id == Message.id)
@@ -108,6 +114,20 @@ def correct_ticket(
         session, text=text or ticket.subject or "", issues=[corrected], ticket_id=ticket_id,
         actor=actor, names=names, predicted=ticket.issue, source=source, now=now,
     )  # fmt: skip
+
+
+def _names_on_record(session: Session, ticket: Ticket) -> list[str]:
+    mcp_ids = {ticket.candidate_mcp_id, ticket.named_mcp_id} - {None}
+    mcp_ids |= set(
+        session.scalars(
+            select(Message.candidate_mcp_id)
+            .join(TicketMessage, TicketMessage.message_id == Message.id)
+            .where(TicketMessage.ticket_id == ticket.id, Message.candidate_mcp_id.is_not(None))
+        )
+    )
+    if not mcp_ids:
+        return []
+    return list(session.scalars(select(Candidate.name).where(Candidate.mcp_id.in_(mcp_ids))))
 
 
 def _labels(row: IssueCorrection) -> list[str]:
@@ -131,7 +151,8 @@ def training_examples(session: Session) -> list[LabelledMessage]:
 
 def export_jsonl(session: Session) -> Iterator[str]:
     """One JSON line per correction in the shape of `tests/data/*.jsonl` (`text`, `channel`,
-    `issues`, `entities`, `split`); `unknown` becomes an empty issue list, as in the corpus."""
+    `issues`, `entities`, `split`); `unknown` becomes an empty issue list, as in the corpus.
+    MCP IDs stay out: the text has them masked, and the export leaves the desk."""
     rows = session.execute(
         select(IssueCorrection, Ticket.entities)
         .outerjoin(Ticket, Ticket.id == IssueCorrection.ticket_id)
@@ -144,7 +165,8 @@ def export_jsonl(session: Session) -> Iterator[str]:
                 "text": row.text,
                 "channel": row.source,
                 "issues": _labels(row),
-                "entities": {kind: list(found.get(kind, [])) for kind in ENTITY_KINDS},
+                "entities": {kind: list(found.get(kind, [])) for kind in ENTITY_KINDS}
+                | {"mcp_ids": []},
                 "split": "corrections",
                 "predicted": row.predicted,
                 "ticket_id": row.ticket_id,

@@ -159,9 +159,13 @@ def tick(
     extra_jobs: Sequence[Job] = (),
 ) -> dict[str, str]:
     """One round: due jobs, then the outbox."""
+    started = utcnow()
     done = run_due_jobs(factory, config, now=now, extra_jobs=extra_jobs)
     if senders:
-        sent, failed = deliver_due(factory, senders, now=now)
+        # Claims run from when delivery starts, not from the round's start: a long sweep
+        # would otherwise hand out claims that expire early, and an item still being
+        # recorded could be claimed and sent again by another process.
+        sent, failed = deliver_due(factory, senders, now=now + (utcnow() - started))
         if sent or failed:
             done["outbox"] = f"{sent} sent, {failed} failed"
     return done

@@ -24,6 +24,7 @@ from bot.store.models.records import (
     Voucher,
 )
 from bot.store.models.slack import InboundEvent, IssueCorrection
+from bot.store.models.surges import Surge, SurgeTicket
 from bot.tickets.lifecycle import record_event
 
 ERASED = "[erased]"
@@ -145,6 +146,33 @@ def delete_corrections(session: Session, ticket_ids: Sequence[int]) -> int:
         delete(IssueCorrection).where(IssueCorrection.ticket_id.in_(ticket_ids))
     )
     return _count(result)
+
+
+def forget_surge_samples(session: Session, ticket_ids: Sequence[int]) -> int:
+    """A surge shows the lead its members' words (scrubbed, but still theirs): the surges her
+    tickets are in forget their sample phrasings and draft (the next detection run describes
+    the others again), and their alerts waiting in the outbox drop her samples."""
+    surges = list(
+        session.scalars(
+            select(Surge).where(
+                Surge.id.in_(
+                    select(SurgeTicket.surge_id).where(SurgeTicket.ticket_id.in_(ticket_ids))
+                )
+            )
+        )
+    )
+    if not surges:
+        return 0
+    for surge in surges:
+        surge.shared = {**(surge.shared or {}), "phrasings": []}
+        surge.draft = None
+    hers, ids = {str(t) for t in ticket_ids}, {s.id for s in surges}
+    for item in session.scalars(select(OutboxItem).where(OutboxItem.kind == "surge")):
+        samples = item.payload.get("samples") or []
+        kept = [s for s in samples if str(s.get("ref", "")).rpartition("-")[2] not in hers]
+        if item.payload.get("surge_id") in ids and len(kept) != len(samples):
+            item.payload = {**item.payload, "samples": kept}
+    return len(surges)
 
 
 # --- outbox -----------------------------------------------------------------------------------

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from bot.text.folding import fold
+
 # A reply header ends the new text: everything below it is history. "On <date>, <who> wrote:"
 # may wrap over two lines in many mail clients, hence the optional newline before "wrote:".
 _HISTORY_START = re.compile(
@@ -20,11 +22,12 @@ _HISTORY_START = re.compile(
 )
 _QUOTED_LINE = re.compile(r"^[ \t]*>.*(?:\n|$)", re.MULTILINE)
 
-# Signature starts: the RFC 3676 delimiter, mobile footers, and a closing line on its own.
+# Signature starts: the RFC 3676 delimiter, mobile footers, and a closing line on its own. The
+# lower-case patterns read the folded text (bot/text/folding.py), which is faster than IGNORECASE.
 _SIG_DELIMITER = re.compile(r"^--[ \t]?$", re.MULTILINE)
 _MOBILE_FOOTER = re.compile(
-    r"^[ \t]*(?:Sent from my \w+|Sent from (?:Mail|Outlook|Yahoo Mail)\b|Get Outlook for \w+)",
-    re.IGNORECASE | re.MULTILINE,
+    r"^[ \t]*(?:sent from my \w+|sent from (?:mail|outlook|yahoo mail)\b|get outlook for \w+)",
+    re.MULTILINE,
 )
 _CLOSING_LINE = re.compile(
     r"""^[ \t]*(?:
@@ -34,7 +37,7 @@ _CLOSING_LINE = re.compile(
       | cheers | best | sincerely | yours[ \t]+(?:sincerely|truly|faithfully)
       | br | rgds | regds | thx | tia
     )[ \t]*[,.!]*[ \t]*(?:\n|$)""",
-    re.IGNORECASE | re.MULTILINE | re.VERBOSE,
+    re.MULTILINE | re.VERBOSE,
 )
 # "Regards Suresh" on one line: a closing word followed by a short name.
 _CLOSING_WITH_NAME = re.compile(
@@ -56,22 +59,52 @@ def strip_history(text: str) -> tuple[str, str]:
     return head, history
 
 
+def _signs_off(body: str, match: re.Match[str]) -> bool:
+    """A closing followed by at most a few short lines, with some body before it."""
+    rest = body[match.end() :].strip()
+    lines = [ln for ln in rest.splitlines() if ln.strip()]
+    short_tail = len(lines) <= _MAX_SIGNATURE_LINES and all(len(ln) < 60 for ln in lines)
+    return short_tail and bool(body[: match.start()].strip())
+
+
+def _tail_start(body: str) -> int:
+    """Where the lines that may hold a sign-off start: a closing line with more than
+    `_MAX_SIGNATURE_LINES` non-empty lines below it cannot sign off (`_signs_off`), so the
+    search starts below those. Keeps a text of a thousand closing lines linear."""
+    below, end = 0, len(body)  # the line body[start:end], and its non-empty lines below
+    while True:
+        start = body.rfind("\n", 0, end) + 1
+        if below > _MAX_SIGNATURE_LINES:
+            return end + 1  # the line below this one
+        if start == 0:
+            return 0
+        if body[start:end].strip():
+            below += 1
+        end = start - 1
+
+
 def split_signature(text: str) -> tuple[str, str]:
     """Split the new text into (body, signature); the body never becomes empty by this."""
+    low = fold(text)
     cut = len(text)
-    for pattern in (_SIG_DELIMITER, _MOBILE_FOOTER):
-        match = pattern.search(text)
+    starts = (
+        _SIG_DELIMITER.search(text) if "--" in text else None,
+        _MOBILE_FOOTER.search(low) if "sent from " in low or "get outlook for " in low else None,
+    )
+    for match in starts:
         if match and match.start() < cut and text[: match.start()].strip():
             cut = match.start()
     body = text[:cut]
     # A closing line ("Regards,", "Thanks and regards") followed by at most a few short lines
     # is a sign-off; the last such closing that leaves some body wins.
-    for pattern in (_CLOSING_LINE, _CLOSING_WITH_NAME):
-        for match in pattern.finditer(body):
-            rest = body[match.end() :].strip()
-            lines = [ln for ln in rest.splitlines() if ln.strip()]
-            short_tail = len(lines) <= _MAX_SIGNATURE_LINES and all(len(ln) < 60 for ln in lines)
-            if short_tail and body[: match.start()].strip():
+    for match in _CLOSING_LINE.finditer(low, _tail_start(body), len(body)):
+        if _signs_off(body, match):
+            body = body[: match.start()]
+            break
+    low = low[: len(body)]
+    if "regards" in low or "thanks" in low or "cheers" in low:
+        for match in _CLOSING_WITH_NAME.finditer(body, _tail_start(body)):
+            if _signs_off(body, match):
                 body = body[: match.start()]
                 break
     return body, text[len(body) :]

@@ -22,7 +22,7 @@ from bot.delivery.replies import private_address, reply_subject
 from bot.errors import UserError
 from bot.matching.corrections import UNKNOWN, correct_ticket
 from bot.records.source import RecordsSource
-from bot.store.models import Message, Ticket, TicketMessage
+from bot.store.models import OPEN_STATUSES, Message, Ticket, TicketMessage
 from bot.text.regions import DESK_REGIONS
 from bot.tickets import lifecycle, sla
 from bot.tickets.escalation import chain_recipients
@@ -305,15 +305,23 @@ def relabel(
     catalogue: Collection[str],
     actor: Actor,
     now: datetime,
+    reroute: bool = False,
+    records: RecordsSource | None = None,
 ) -> Done:
     """Correct the ticket's issue (`unknown`: none fits) and keep the correction as a labelled
-    example for the matcher. The owner stays: relabelling is not a handoff."""
+    example for the matcher. The owner stays: relabelling is not a handoff, unless `reroute`
+    (a surge made a known issue, or merged into one): then an open ticket goes where the
+    routing rules send the new issue, and its new owner is told."""
     authorize(config, actor, Act.RELABEL, ticket=ticket)
     if issue != UNKNOWN and issue not in catalogue:
         raise UserError(f"`{issue}` is not a known issue.")
     corrected = None if issue == UNKNOWN else issue
     if corrected == ticket.issue:
         return _done(config, ticket, "relabel", changed=False)
+    chosen = _reroute_target(session, config, ticket, corrected, records) if reroute else None
+    if chosen is not None:
+        authorize(config, actor, Act.ASSIGN if ticket.owner is None else Act.REASSIGN,
+                  ticket=ticket)  # fmt: skip
     correct_ticket(
         session, ticket_id=ticket.id, corrected=issue, actor=actor.name, source=ticket.source,
         now=now,
@@ -325,7 +333,40 @@ def relabel(
     )  # fmt: skip
     ticket.issue = corrected
     ticket.updated_at = now
+    if chosen is not None:
+        before = sla.calendar_for(config, ticket.owner)
+        event = lifecycle.assign(
+            session, ticket=ticket, owner=chosen.owner, actor=actor.name, now=now, config=config,
+            rule=chosen.rule, reason=f"re-routed as {issue}", action="reroute",
+        )  # fmt: skip
+        if chosen.team:
+            ticket.team = chosen.team
+        sla.hand_over(ticket, now=now, old=before, new=sla.calendar_for(config, chosen.owner))
+        session.flush()
+        notify_escalation(
+            session, config, ticket=ticket, recipient=chosen.owner, level=f"reroute-{event.id}",
+            reason=f"re-routed to you as {issue} by {actor.name}", now=now,
+        )  # fmt: skip
     return _done(config, ticket, "relabel")
+
+
+def _reroute_target(
+    session: Session,
+    config: AppConfig,
+    ticket: Ticket,
+    issue: str | None,
+    records: RecordsSource | None,
+) -> Route | None:
+    """Where the routing rules send an open ticket as `issue`, when that is someone else."""
+    if ticket.status not in OPEN_STATUSES:
+        return None
+    region, country = candidate_place(ticket, records)
+    entities = ticket.entities or {}
+    chosen = route(
+        config, issue=issue, region=region, country=country, exams=entities.get("exams") or [],
+        priority=ticket.priority, source=ticket.source, open_load=open_load(session),
+    )  # fmt: skip
+    return None if chosen.owner == ticket.owner else chosen
 
 
 def send_answer(
@@ -336,12 +377,18 @@ def send_answer(
     actor: Actor,
     now: datetime,
     records: RecordsSource | None = None,
+    text: str | None = None,
+    once_per: str | None = None,
 ) -> Done:
     """Send the ticket's drafted answer to the candidate privately (`private_address`); when
-    they asked where others read, that conversation only hears that it was answered."""
+    they asked where others read, that conversation only hears that it was answered. `text`:
+    an agent's own words instead of the draft (one answer to every ticket of a surge; it
+    carries no one's record facts), sent once per ticket and `once_per` (e.g. the surge)."""
     authorize(config, actor, Act.SEND_ANSWER, ticket=ticket)
     ref = lifecycle.display_id(config, ticket.id)
-    if not ticket.answer:
+    if text is not None and not text.strip():
+        raise UserError("The answer is empty.")
+    if not (text or ticket.answer):
         raise UserError(f"{ref} has no drafted answer to send.")
     if ticket.status != lifecycle.ANSWERED:
         lifecycle.check_transition(ticket, lifecycle.ANSWERED, config=config)
@@ -354,12 +401,14 @@ def send_answer(
     )
     channel, address, reply_to = private_address(ticket, first, records)
     answer = Answer(
-        text=ticket.answer, subject=reply_subject(ticket.subject, ref), ticket_id=ticket.id,
-        ref=ref, reply_to=reply_to,
+        text=text or ticket.answer or "", subject=reply_subject(ticket.subject, ref),
+        ticket_id=ticket.id, ref=ref, reply_to=reply_to,
     )  # fmt: skip
+    suffix = f":{once_per}" if once_per else ""
+    key = f"answer:{ticket.id}{suffix}"
     enqueue(
         session, channel=channel, kind="answer", recipient=address, payload=dump(answer),
-        dedupe_key=f"answer:{ticket.id}", ticket_id=ticket.id, now=now,
+        dedupe_key=key, ticket_id=ticket.id, now=now,
     )  # fmt: skip
     if first is not None and first.channel:
         note = Note(
@@ -368,7 +417,7 @@ def send_answer(
         )  # fmt: skip
         enqueue(
             session, channel=first.source, kind="note", recipient=first.channel,
-            payload=dump(note), dedupe_key=f"answer-note:{ticket.id}", ticket_id=ticket.id,
+            payload=dump(note), dedupe_key=f"answer-note:{ticket.id}{suffix}", ticket_id=ticket.id,
             now=now,
         )  # fmt: skip
     calendar = sla.calendar_for(config, ticket.owner)

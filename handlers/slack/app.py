@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config.settings import Settings
 from bot.ops.runtime import Runtime
-from handlers.slack import actions, commands, home, identity, intake
+from handlers.slack import actions, commands, home, identity, intake, surges
 from handlers.slack.deps import Database, Deps, require_credentials, web_client
 from handlers.slack.outbound import make_sender
 
@@ -61,6 +61,6 @@ def build_app(
         context["db"] = database
         next()
 
-    for feature in (commands, intake, actions, home, identity):
+    for feature in (commands, intake, actions, home, identity, surges):
         feature.register(app, deps)
     return app

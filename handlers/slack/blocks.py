@@ -9,63 +9,37 @@ through `esc` (`mrkdwn.escape`), so nothing a candidate wrote can mention, broad
 Text objects are `verbatim`: Slack does not turn bare URLs, channel names or @words into links.
 """
 
-from datetime import UTC, datetime
 from typing import Any
 
+from handlers.slack.block_kit import (
+    MAX_SECTION,
+    UNKNOWN,
+    Blocks,
+    button,
+    context,
+    facts_text,
+    message,
+    section,
+    ticket_id_of,
+    ticket_ref,
+    verify_button,
+    when,
+)
 from handlers.slack.ids import Action, Block
 from handlers.slack.mrkdwn import escape as esc
 
-Blocks = list[dict[str, Any]]
-MAX_SECTION = 2900  # Slack refuses a section text over 3000 characters
-UNKNOWN = "unknown"
-
-
-def _text(value: str) -> str:
-    return value if len(value) <= MAX_SECTION else value[: MAX_SECTION - 1] + "…"
-
-
-def _mrkdwn(markdown: str) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": _text(markdown), "verbatim": True}
-
-
-def section(markdown: str) -> dict[str, Any]:
-    return {"type": "section", "text": _mrkdwn(markdown)}
-
-
-def context(markdown: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [_mrkdwn(markdown)]}
-
-
-def button(label: str, action: Action, value: str, style: str | None = None) -> dict[str, Any]:
-    element: dict[str, Any] = {
-        "type": "button",
-        "text": {"type": "plain_text", "text": label},
-        "action_id": action.value,
-        "value": value,
-    }
-    if style:
-        element["style"] = style
-    return element
-
-
-def ticket_ref(ticket_id: Any, prefix: str = "TRI") -> str:
-    return esc(f"{prefix}-{ticket_id}")
-
-
-def when(value: str) -> str:
-    """An ISO timestamp as `2026-12-07 08:30 UTC`; anything else unchanged."""
-    try:
-        moment = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def message(text: str) -> tuple[str, Blocks]:
-    """A plain-text answer (escaped; backticks and asterisks keep their formatting)."""
-    return esc(text), [section(esc(text))]
+# The pieces other modules take from here with the builders.
+__all__ = [
+    "MAX_SECTION",
+    "Blocks",
+    "button",
+    "context",
+    "esc",
+    "message",
+    "section",
+    "ticket_ref",
+    "when",
+]
 
 
 def _entity_line(entities: dict[str, Any]) -> str:
@@ -77,16 +51,13 @@ def _entity_line(entities: dict[str, Any]) -> str:
     return "; ".join(parts) or "none found"
 
 
-def _id(ticket: dict[str, Any]) -> Any:
-    return ticket.get("id") or ticket.get("ticket_id")
-
-
 def _ticket_line(ticket: dict[str, Any], prefix: str) -> str:
     owner = f" → *{esc(ticket['owner'])}*" if ticket.get("owner") else ""
     rule = f" (rule `{esc(ticket['routing_rule'])}`)" if ticket.get("routing_rule") else ""
     title = f" {esc(ticket['title'])}" if ticket.get("title") else ""
     return (
-        f"*{ticket_ref(_id(ticket), prefix)}* `{esc(ticket.get('issue') or UNKNOWN)}`{title} · "
+        f"*{ticket_ref(ticket_id_of(ticket), prefix)}* "
+        f"`{esc(ticket.get('issue') or UNKNOWN)}`{title} · "
         f"{esc(ticket.get('status', 'new'))} · {esc(ticket.get('priority', 'normal'))} · "
         f"{esc(ticket.get('action') or ticket.get('decision') or 'none')}{owner}{rule}"
     )
@@ -134,13 +105,6 @@ def ticket_actions(
     }
 
 
-def verify_button(identity: str | None, value: str) -> list[dict[str, Any]]:
-    """The Verify identity button, for a ticket whose writer is not proven to be whom they name."""
-    if identity != "unverified":
-        return []
-    return [button("Verify identity", Action.VERIFY_IDENTITY, value)]
-
-
 def triage_result(data: dict[str, Any], *, private: bool) -> tuple[str, Blocks]:
     """What the bot understood of a message: issues, entities, decision, (facts), buttons.
 
@@ -163,7 +127,7 @@ def triage_result(data: dict[str, Any], *, private: bool) -> tuple[str, Blocks]:
     for ticket in tickets:
         blocks.append(section(_ticket_line(ticket, prefix)))
         if private and ticket.get("facts_summary"):
-            blocks.append(section(_facts(ticket["facts_summary"])))
+            blocks.append(section(facts_text(ticket["facts_summary"])))
         if ticket.get("answer"):
             blocks.append(
                 section("*Drafted answer*\n" + esc(ticket["answer"]))
@@ -171,7 +135,7 @@ def triage_result(data: dict[str, Any], *, private: bool) -> tuple[str, Blocks]:
                 else context("An answer is drafted: an agent can send it with *Send answer*.")
             )
         actions = ticket_actions(
-            _id(ticket),
+            ticket_id_of(ticket),
             data.get("catalogue", []),
             ticket.get("issue"),
             identity=ticket.get("identity"),
@@ -197,7 +161,7 @@ def ticket_detail(data: dict[str, Any], *, private: bool) -> tuple[str, Blocks]:
     if any(details):
         blocks.append(context(" · ".join(d for d in details if d)))
     if private and data.get("facts_summary"):
-        blocks.append(section(_facts(data["facts_summary"])))
+        blocks.append(section(facts_text(data["facts_summary"])))
     if private and data.get("answer"):
         blocks.append(section("*Drafted answer*\n" + esc(data["answer"])))
     if data.get("events"):
@@ -211,10 +175,6 @@ def ticket_detail(data: dict[str, Any], *, private: bool) -> tuple[str, Blocks]:
     )  # fmt: skip
     blocks.append(actions)
     return fallback, blocks
-
-
-def _facts(lines: list[Any]) -> str:
-    return "*Facts*\n" + "\n".join(f"• {esc(line)}" for line in lines)
 
 
 def queue_list(
@@ -234,137 +194,6 @@ def queue_list(
         section(f"*{title}* ({len(entries)})"),
         section("\n".join(lines)),
     ]
-
-
-def escalation(data: dict[str, Any]) -> tuple[str, Blocks]:
-    """An escalation DM to an owner: the ticket, why, the facts, and Acknowledge/Resolve/Reassign.
-
-    `data`: `ticket_id`, `issue`, `priority`, `reason`, `level`, `candidate`, `facts` (lines),
-    `summary`/`subject`, `sla_due_at`, `prefix`.
-    """
-    prefix = data.get("prefix", "TRI")
-    ticket_id = data.get("ticket_id") or data.get("id")
-    ref = ticket_ref(ticket_id, prefix)
-    reason = esc(data.get("reason") or "escalated to you")
-    issue = esc(data.get("issue") or UNKNOWN)
-    fallback = f"{ref} escalated to you: {issue} ({reason})"
-    blocks: Blocks = [
-        section(
-            f":rotating_light: *{ref}* `{issue}` · {esc(data.get('priority', 'normal'))} — {reason}"
-        )
-    ]
-    about = data.get("summary") or data.get("subject")
-    if about:
-        # one quoted line per line written, so a newline cannot end the quote early
-        blocks.append(section("\n".join(f">{esc(line)}" for line in str(about).splitlines())))
-    level = str(data.get("level") or "")
-    extra = [
-        f"Candidate: {esc(data['candidate'])}" if data.get("candidate") else None,
-        f"Escalation step {level}" if level.isdigit() else None,
-        f"Resolution due: {esc(when(data['sla_due_at']))}" if data.get("sla_due_at") else None,
-    ]
-    if any(extra):
-        blocks.append(context(" · ".join(e for e in extra if e)))
-    facts = data.get("facts") or data.get("facts_summary") or []
-    if isinstance(facts, dict):
-        facts = [f"{k}: {v}" for k, v in facts.items()]
-    if facts:
-        blocks.append(section(_facts(facts)))
-    value = str(ticket_id)
-    blocks.append(
-        {
-            "type": "actions",
-            "block_id": f"{Block.ESCALATION_ACTIONS.value}:{value}",
-            "elements": [
-                button("Acknowledge", Action.ACKNOWLEDGE, value, "primary"),
-                button("Resolve", Action.RESOLVE, value),
-                *verify_button(data.get("identity"), value),
-                {
-                    "type": "users_select",
-                    "action_id": Action.REASSIGN.value,
-                    "placeholder": {"type": "plain_text", "text": "Reassign"},
-                },
-            ],
-        }
-    )
-    return fallback, blocks
-
-
-def sla_summary(data: dict[str, Any]) -> tuple[str, Blocks]:
-    """One DM for many tickets that came due for a person in one SLA sweep (`SlaSummary` as
-    JSON): the counts, the worst cases (most overdue first), and where their queue is."""
-    total, overdue = int(data.get("total", 0)), int(data.get("overdue", 0))
-    title = f"{total} tickets need you: {overdue} overdue"
-    counts = [f"{overdue} overdue", f"{int(data.get('due_soon', 0))} due soon"] + [
-        f"{int(n)} {esc(priority)}" for priority, n in (data.get("by_priority") or {}).items()
-    ]
-    lines = [
-        f"• *{esc(case.get('ref') or '')}* `{esc(case.get('issue') or UNKNOWN)}` · "
-        f"{esc(case.get('priority', 'normal'))} — {esc(case.get('target', ''))} "
-        f"{esc(case.get('late', ''))}".rstrip()
-        for case in data.get("worst") or []
-    ]
-    if data.get("more"):
-        lines.append(f"… and {int(data['more'])} more")
-    blocks: Blocks = [
-        {"type": "header", "text": {"type": "plain_text", "text": f":rotating_light: {title}"}},
-        context(" · ".join(counts)),
-    ]
-    if lines:
-        blocks.append(section("*Most overdue first*\n" + "\n".join(lines)))
-    blocks.append(context(f"Your queue: `{esc(data.get('command') or '/triage')} queue`"))
-    return f"{title} (SLA sweep)", blocks
-
-
-def digest(data: dict[str, Any]) -> tuple[str, Blocks]:
-    """An owner's digest (`Digest` as JSON): counts, change, tickets by issue."""
-    owner = data.get("owner_name") or data.get("owner", "")
-    title = f"Triage digest for {owner}".strip() + (
-        f", {data['local_date']}" if data.get("local_date") else ""
-    )
-    counts = data.get("counts") or {}
-    fallback = f"{esc(title)}: {counts.get('open', 0)} open, {counts.get('breached', 0)} breached"
-    blocks: Blocks = [{"type": "header", "text": {"type": "plain_text", "text": title[:150]}}]
-    if counts:
-        blocks.append(
-            context(" · ".join(f"{esc(k.replace('_', ' '))}: {esc(v)}" for k, v in counts.items()))
-        )
-    change = data.get("change") or {}
-    if change.get("new") or change.get("resolved") or change.get("open_delta"):
-        blocks.append(
-            context(
-                f"Since the last digest: {change.get('new', 0)} new, "
-                f"{change.get('resolved', 0)} resolved, open {change.get('open_delta') or 0:+d}"
-            )
-        )
-    for group in data.get("groups", []):
-        lines = [digest_line(t) for t in group.get("tickets", [])]
-        hidden = group.get("count", len(lines)) - len(lines)
-        if hidden > 0:
-            lines.append(f"… and {hidden} more")
-        label = esc(group.get("label") or group.get("issue") or UNKNOWN)
-        heading = f"*{label}* ({esc(group.get('count', len(lines)))})"
-        blocks.append(section("\n".join([heading, *(f"• {line}" for line in lines)])))
-    if not data.get("groups"):
-        blocks.append(section("No open tickets."))
-    return fallback, blocks[:50]
-
-
-def digest_line(ticket: dict[str, Any] | str) -> str:
-    if isinstance(ticket, str):
-        return esc(ticket)
-    state = ticket.get("sla_state", "")
-    mark = "🔴 " if state == "breached" else ("🟠 " if state == "due soon" else "")
-    subject = f"“{ticket['subject']}”" if ticket.get("subject") else None
-    parts = [ticket.get("ref") or f"TRI-{_id(ticket)}", ticket.get("age"), state,
-             ticket.get("candidate"), subject, ticket.get("facts")]  # fmt: skip
-    return mark + " · ".join(esc(p) for p in parts if p)
-
-
-def answer(data: dict[str, Any]) -> tuple[str, Blocks]:
-    """A drafted answer sent to the candidate (posted in their thread)."""
-    text = esc(data.get("answer") or data.get("text") or "")
-    return text, [section(text)]
 
 
 def kb_results(query: str, hits: list[dict[str, Any]]) -> tuple[str, Blocks]:

@@ -1,4 +1,5 @@
-"""The App Home tab: the user's queue (breached, then escalated, then due), counts, last digest."""
+"""The App Home tab: the user's queue (breached, then escalated, then due), counts, last digest;
+the triage lead also sees the open surges."""
 
 import logging
 from typing import Any
@@ -8,8 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.store.models.outbox import OutboxItem
+from bot.store.models.surges import Surge
+from bot.surges.readings import PLACES
 from bot.tickets.queue import counts_by_issue, queue
-from handlers.slack import blocks, core
+from handlers.slack import blocks, core, notices, surge_blocks
 from handlers.slack.deps import Deps
 
 log = logging.getLogger("triage.slack")
@@ -31,6 +34,8 @@ def register(app: App, deps: Deps) -> None:
         else:
             with context["db"].transaction() as session:
                 view = blocks.home(home_data(session, owner=actor.owner_id, deps=deps))
+                if actor.triage_lead:  # the surges the lead has to decide, above the queue
+                    view["blocks"][1:1] = surge_blocks.home_section(open_surges(session))
         try:
             deps.client.views_publish(user_id=user, view=view)
         except Exception:
@@ -50,6 +55,19 @@ def home_data(session: Session, *, owner: str | None, deps: Deps) -> dict[str, A
         "counts": counts_by_issue(session, owner=owner),
         "digest": latest_digest(session, owner=owner, deps=deps),
     }
+
+
+def open_surges(session: Session) -> list[dict[str, Any]]:
+    """The open surges, newest first, as the App Home section reads them."""
+    return [
+        {
+            "ref": f"SURGE-{s.id}", "kind": s.kind, "count": s.count, "issue": s.issue,
+            "suggested": s.suggested, **{k: (s.shared or {}).get(k) or [] for k in PLACES},
+        }
+        for s in session.scalars(
+            select(Surge).where(Surge.status == "open").order_by(Surge.id.desc()).limit(20)
+        )
+    ]  # fmt: skip
 
 
 def latest_digest(session: Session, *, owner: str | None, deps: Deps) -> str | None:
@@ -73,7 +91,7 @@ def latest_digest(session: Session, *, owner: str | None, deps: Deps) -> str | N
     )
     if item is None:
         return None
-    text, body = blocks.digest(item.payload.get("digest") or {})
+    text, body = notices.digest(item.payload.get("digest") or {})
     lines = [b["text"]["text"] for b in body if b.get("type") == "section"]
     title = blocks.esc(item.payload["text"]) if item.payload.get("text") else text
     return "\n".join([title, *lines])[: blocks.MAX_SECTION - 100]

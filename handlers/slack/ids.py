@@ -1,5 +1,5 @@
-"""Every Slack id the app sends and listens for: `action_id`s and block ids (no modals yet, so no
-`callback_id`s)."""
+"""Every Slack id the app sends and listens for: `action_id`s, block ids and the `callback_id`s
+of modals."""
 
 from enum import StrEnum
 
@@ -15,6 +15,11 @@ class Action(StrEnum):
     REOPEN = "ticket_reopen"
     OPEN_TICKET = "ticket_open"
     VERIFY_IDENTITY = "ticket_verify_identity"
+    SURGE_MAKE_KNOWN = "surge_make_known"
+    SURGE_MERGE = "surge_merge"  # the suggested issue's button
+    SURGE_MERGE_PICK = "surge_merge_pick"  # any issue, from a menu
+    SURGE_IGNORE = "surge_ignore"
+    SURGE_ANSWER = "surge_answer"  # opens the answer-all modal
 
 
 class Block(StrEnum):
@@ -23,3 +28,10 @@ class Block(StrEnum):
     HOME_QUEUE = "home_queue"
     HOME_COUNTS = "home_counts"
     HOME_DIGEST = "home_digest"
+    HOME_SURGES = "home_surges"
+    SURGE_ACTIONS = "surge_actions"
+    SURGE_ANSWER_TEXT = "surge_answer_text"
+
+
+class View(StrEnum):
+    SURGE_ANSWER = "surge_answer_view"

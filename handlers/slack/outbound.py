@@ -15,9 +15,10 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.config.settings import Settings
+from bot.delivery.messages import POSTED
 from bot.delivery.outbox import PermanentDeliveryError, Sender, TransientDeliveryError
 from bot.store.models.outbox import OutboxItem
-from handlers.slack import blocks
+from handlers.slack import blocks, notices, surge_blocks
 from handlers.slack.deps import web_client
 from handlers.slack.mrkdwn import escape as esc
 
@@ -90,13 +91,15 @@ def render(payload: dict[str, Any]) -> tuple[str, blocks.Blocks]:
         if view == "notice":
             ref = str(payload["ref"])
             data = {**payload, "subject": payload.get("about"), "prefix": ref.rpartition("-")[0]}
-            return blocks.escalation(data)
+            return notices.escalation(data)
         if view == "digest":
-            return esc(text), blocks.digest(payload.get("digest") or {})[1]
+            return esc(text), notices.digest(payload.get("digest") or {})[1]
         if view == "answer":
-            return blocks.answer({"text": text})
+            return notices.answer({"text": text})
         if view == "sla-summary":
-            return blocks.sla_summary(payload)
+            return notices.sla_summary(payload)
+        if view == "surge":
+            return surge_blocks.alert(payload)
     except (KeyError, TypeError, ValueError):
         log.warning("unreadable %s message; sent as plain text", view)
     return blocks.message(text)
@@ -124,7 +127,14 @@ def deliver(client: WebClient, item: OutboxItem) -> None:
     went out but the upload failed only uploads."""
     payload: dict[str, Any] = dict(item.payload)
     thread_ts = (payload.get("reply_to") or {}).get("thread_ts")
-    posted = payload.get("posted")
+    posted = payload.get(POSTED)
+    replaces = payload.get("replaces") or {}
+    if posted is None and replaces.get("channel") and replaces.get("ts"):
+        # A newer version of a message already posted (a surge that grew): edit it in place.
+        text, body = render(payload)
+        client.chat_update(channel=replaces["channel"], ts=replaces["ts"], text=text, blocks=body)
+        posted = {"channel": replaces["channel"], "ts": replaces["ts"]}
+        item.payload = {**payload, POSTED: posted}
     if posted is None:
         channel = item.recipient
         if _USER_ID.match(channel):
@@ -141,7 +151,7 @@ def deliver(client: WebClient, item: OutboxItem) -> None:
             metadata={"event_type": "triage_delivery", "event_payload": {"outbox_id": item.id}},
         )
         posted = {"channel": response.get("channel", channel), "ts": response.get("ts")}
-        item.payload = {**payload, "posted": posted}
+        item.payload = {**payload, POSTED: posted}
     chart = payload.get("chart")
     if chart:
         client.files_upload_v2(

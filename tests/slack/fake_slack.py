@@ -168,6 +168,8 @@ class FakeSlack:
             return {"ok": True, "url": self.socket_url}
         if method == "views.publish":
             return {"ok": True, "view": {"id": "V1"}}
+        if method == "views.open":
+            return {"ok": True, "view": {"id": "VMODAL1"}}
         if method == "files.getUploadURLExternal":
             file_id = f"F{self._next_ts().replace('.', '')}"
             return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}

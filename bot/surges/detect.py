@@ -1,0 +1,181 @@
+"""Surge detection over one window, pure: the window's readings, the trailing history's, the
+matcher's thresholds and the settings in; groups out, each with what its members share.
+
+Two kinds: `new` (unsure readings that read alike: `grouping`) and `rate` (a known issue far
+above its trailing rate: `rates`). `match` then says which groups continue a surge already
+known (they share tickets), so a surge that grows is one surge.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from bot.config.app import SurgesConfig
+from bot.matching.corrections import scrub
+from bot.matching.model import Thresholds
+from bot.privacy.masking import mask_all
+from bot.surges import grouping
+from bot.surges.rates import Scope, history_counts, rate_surges, same_hours
+from bot.surges.readings import PLACES, Reading, unsure
+from bot.surges.textspace import TextSpace
+from bot.types import NOT_A_REQUEST
+
+PHRASINGS = 3
+PHRASING_CHARS = 240
+SHARED_SHARE = 0.5  # a value is shared when at least half the members name it
+# A group continues a surge whose tickets it reads like at this share of the grouping threshold:
+# average linkage may cut one wave in two, and the lead should get one growing alert.
+CONTINUES = 0.25
+
+
+@dataclass
+class Group:
+    kind: str  # new | rate
+    members: list[Reading]
+    issue: str | None = None  # rate: the issue
+    suggested: str | None = None  # new: the issue its readings leaned to most
+    shared: dict[str, object] = field(default_factory=dict)
+    expected: float | None = None
+    tail: float | None = None
+
+    @property
+    def keys(self) -> set[int]:
+        return {r.key for r in self.members}
+
+
+@dataclass(frozen=True)
+class Window:
+    """What one detection run reads."""
+
+    now: datetime
+    readings: Sequence[Reading]  # the window's
+    history: Sequence[Reading]  # before the window, within `history`
+    history_span: timedelta  # how long the history covers (zero: no history yet)
+    excluded: frozenset[int] = frozenset()  # tickets a decided surge already took
+
+
+def detect(
+    window: Window,
+    config: SurgesConfig,
+    thresholds: Thresholds,
+    *,
+    space: TextSpace | None = None,
+) -> list[Group]:
+    """Every group the window holds, new-issue groups first, largest first."""
+    space = space or TextSpace(window.history)
+    readings = [r for r in window.readings if r.key not in window.excluded]
+    groups = []
+    pool = [r for r in readings if unsure(r, thresholds)]
+    for members, sims in grouping.clusters(
+        pool, space, similarity=config.similarity, min_count=config.min_count
+    ):
+        groups.append(_new_group(members, sims))
+    for found in rate_surges(
+        readings,
+        history_counts(window.history),
+        history_span=window.history_span,
+        window_span=config.window,
+        hours=history_counts(same_hours(window.history, now=window.now, window=config.window)),
+        min_count=config.min_count,
+        rate_factor=config.rate_factor,
+        poisson_tail=config.poisson_tail,
+    ):
+        # An exam or a region is specific: its count says it all. A provider or the whole issue
+        # is broad (half the desk's traffic is one provider's): only the members that read
+        # alike are the wave, not the scope's everyday traffic (another problem at VUE).
+        sims = space.similarities(found.members)
+        broad = found.scope[1] in (None, "providers")
+        kept = grouping.core(sims, config.similarity) if broad else np.arange(len(sims))
+        if len(kept) < config.min_count:
+            continue
+        members = [found.members[i] for i in kept]
+        group = Group(
+            kind="rate", members=members, issue=found.scope[0], expected=found.expected,
+            tail=found.tail,
+        )  # fmt: skip
+        group.shared = describe(members, sims[np.ix_(kept, kept)], scope=found.scope)
+        groups.append(group)
+    return groups
+
+
+def _new_group(members: list[Reading], sims: np.ndarray) -> Group:
+    leaned = Counter(r.issue for r in members if r.issue and r.issue != NOT_A_REQUEST)
+    suggested = min(leaned, key=lambda i: (-leaned[i], i)) if leaned else None
+    return Group(kind="new", members=members, suggested=suggested, shared=describe(members, sims))
+
+
+def describe(
+    members: Sequence[Reading], sims: np.ndarray, *, scope: Scope | None = None
+) -> dict[str, object]:
+    """What the members share: each exam, provider or region at least half of them name (and
+    the rate scope's), the quoted error texts, the most typical phrasings (scrubbed of personal
+    data, codes masked), and the similarity inside the group."""
+    shared: dict[str, object] = {}
+    for kind in PLACES:
+        counts = Counter(v for r in members for v in dict.fromkeys(r.places(kind)))
+        common = [v for v, n in counts.most_common() if n >= SHARED_SHARE * len(members)]
+        if scope is not None and scope[1] == kind and scope[2] not in common:
+            common.insert(0, str(scope[2]))
+        shared[kind] = common
+    codes = [c for r in members for c in r.codes]
+    errors = Counter(" ".join(e.split()) for r in members for e in dict.fromkeys(r.errors))
+    shared["errors"] = [
+        mask_all(e, codes)[:200] for e, n in errors.most_common(3) if n >= 2 or len(errors) == 1
+    ]
+    shared["phrasings"] = [phrasing(r) for r in grouping.typical(members, sims, PHRASINGS)]
+    if scope is not None:
+        shared["scope"] = {"issue": scope[0], "kind": scope[1], "value": scope[2]}
+    n = len(members)
+    inside = (float(sims.sum()) - n) / (n * (n - 1)) if n > 1 else 1.0
+    shared["cohesion"] = round(inside, 3)
+    return shared
+
+
+def phrasing(reading: Reading) -> str:
+    """A member's words as the lead may see them: personal data scrubbed, codes masked, short."""
+    text = mask_all(scrub(reading.text, names=reading.names), list(reading.codes))
+    text = " ".join(text.split())
+    return text if len(text) <= PHRASING_CHARS else text[: PHRASING_CHARS - 1] + "…"
+
+
+def match(
+    groups: Iterable[Group],
+    surges: Sequence[tuple[int, set[int]]],
+    *,
+    alike: Callable[[Group, set[int]], bool] | None = None,
+) -> list[tuple[Group, int | None]]:
+    """Each group with the surge it continues, or None for a new surge: the surge sharing most
+    of its tickets, else (with `alike`) the first whose messages read like the group's."""
+    found = []
+    for group in groups:
+        keys = group.keys
+        best, overlap = None, 0
+        for surge_id, members in surges:
+            shared = len(keys & members)
+            if shared > overlap:
+                best, overlap = surge_id, shared
+        if best is None and alike is not None:
+            best = next((surge_id for surge_id, members in surges if alike(group, members)), None)
+        found.append((group, best))
+    return found
+
+
+def alike_by(
+    space: TextSpace, readings: Mapping[int, Reading], similarity: float
+) -> Callable[[Group, set[int]], bool]:
+    """Does a group read like a surge's tickets (mean cross similarity at least `similarity`
+    times CONTINUES)?"""
+
+    def alike(group: Group, members: set[int]) -> bool:
+        theirs = [readings[k] for k in sorted(members) if k in readings]
+        if not theirs:
+            return False
+        a, b = space.vectors(group.members), space.vectors(theirs)
+        return float((a @ b.T).mean()) >= similarity * CONTINUES
+
+    return alike

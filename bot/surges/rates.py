@@ -1,0 +1,98 @@
+"""Known-issue surges: an issue whose count in the window is at least `rate_factor` times its
+trailing rate for the same length of time, and unlikely under that rate (a Poisson tail below
+`poisson_tail`), with at least the minimum count. Counted per issue, and per issue with one
+exam, provider or region, so a wave about one exam stands out from the issue's everyday
+traffic; the scope least likely under its own rate wins.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from scipy.stats import poisson
+
+from bot.surges.readings import PLACES, Reading
+from bot.types import NOT_A_REQUEST
+
+DAY = timedelta(days=1)
+Scope = tuple[str, str | None, str | None]  # (issue, entity kind, value)
+
+
+@dataclass(frozen=True)
+class RateSurge:
+    scope: Scope
+    members: list[Reading]
+    expected: float  # the trailing rate for the window's length (0 with no history)
+    tail: float  # P(count >= observed) under that rate
+
+
+@functools.lru_cache(maxsize=50_000)  # the history is counted again every run
+def scopes(reading: Reading) -> tuple[Scope, ...]:
+    if reading.issue is None or reading.issue == NOT_A_REQUEST:
+        return ()
+    found: list[Scope] = [(reading.issue, None, None)]
+    for kind in PLACES:
+        found += [(reading.issue, kind, value) for value in dict.fromkeys(reading.places(kind))]
+    return tuple(found)
+
+
+def history_counts(history: Sequence[Reading]) -> Counter[Scope]:
+    counts: Counter[Scope] = Counter()
+    for reading in history:
+        counts.update(scopes(reading))
+    return counts
+
+
+def same_hours(history: Sequence[Reading], *, now: datetime, window: timedelta) -> list[Reading]:
+    """The history's readings that fell in the same hours of an earlier day as the window (mail
+    has a daily rhythm: the window's busy hours are compared with the same hours)."""
+    found = []
+    for reading in history:
+        back = (now - reading.at) % DAY  # how long before `now`'s time of day
+        if timedelta(0) <= back < window:
+            found.append(reading)
+    return found
+
+
+def rate_surges(
+    window: Sequence[Reading],
+    history: Counter[Scope],
+    *,
+    history_span: timedelta,
+    window_span: timedelta,
+    hours: Counter[Scope] | None = None,
+    min_count: int,
+    rate_factor: float,
+    poisson_tail: float,
+) -> list[RateSurge]:
+    """At most one surge per issue: its most surprising scope that passes. `history_span` is
+    how long `history` covers (zero: a desk with no history, where the minimum count decides);
+    `hours` counts the same hours of its days, and the higher of the two rates is expected."""
+    members: dict[Scope, list[Reading]] = {}
+    for reading in window:
+        for scope in scopes(reading):
+            members.setdefault(scope, []).append(reading)
+    best: dict[str, RateSurge] = {}
+    share = window_span / history_span if history_span > timedelta(0) else 0.0
+    days = history_span // DAY
+    for scope, found in members.items():
+        count = len(found)
+        if count < min_count:
+            continue
+        expected = history[scope] * share
+        if hours is not None and days >= 1:
+            expected = max(expected, hours[scope] / days)
+        tail = float(poisson.sf(count - 1, expected)) if expected > 0 else 0.0
+        if count < rate_factor * expected or tail >= poisson_tail:
+            continue
+        surge = RateSurge(scope, found, expected, tail)
+        current = best.get(scope[0])
+        if current is None or (tail, -count, scope[1] is not None) < (
+            current.tail, -len(current.members), current.scope[1] is not None,
+        ):  # fmt: skip
+            best[scope[0]] = surge
+    return [best[issue] for issue in sorted(best)]

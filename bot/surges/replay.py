@@ -1,0 +1,253 @@
+"""Replaying days of messages through surge detection, to measure it (`bench/replay_surges.py`,
+`tests/surges/test_replay.py`).
+
+A day is everyday traffic (labelled messages never used to tune detection, each read by a
+matcher that never saw it: out-of-fold for the training corpora) at seeded times, the 30
+everyday decoys of `surge-waves.jsonl` (with their small clusters), and, on a wave day, one wave
+of 40 messages starting at some hour. Fourteen earlier days of the same kind of traffic are the
+history. Detection runs every `surges.every`, as the worker would, and surges continue by shared
+messages, as in the database. Measured: how many wave messages had arrived when the first surge
+made mostly of the wave was alerted, that surge's precision (share of its messages that belong
+to the wave) when alerted and at the end of the day, and any other surge (a false alert).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bot.config.app import SurgesConfig
+from bot.matching.model import Thresholds
+from bot.surges.detect import Group, Window, alike_by, detect, match
+from bot.surges.readings import Reading
+from bot.surges.textspace import TextSpace
+
+DAY = timedelta(days=1)
+START = datetime(2026, 3, 2, tzinfo=UTC)  # the first replayed day; history before it
+BUSY = (8, 18)  # most everyday mail arrives in these hours (UTC)
+
+
+@dataclass(frozen=True)
+class Row:
+    """A message ready to replay: its text and how the matcher read it."""
+
+    text: str
+    issue: str | None
+    confidence: float
+    entities: dict[str, list[str]]
+    minute: int = 0  # waves and decoys: minutes since their start
+    wave: bool = False
+
+
+@dataclass(frozen=True)
+class DayPlan:
+    name: str
+    seed: int
+    wave: Sequence[Row] = ()
+    wave_start: timedelta = timedelta(hours=10)
+
+
+@dataclass
+class DayResult:
+    name: str
+    wave: bool
+    messages: int
+    alerts: int  # surges alerted this day
+    false_alerts: int  # surges alerted that are mostly not the wave
+    into_wave: int | None = None  # wave messages arrived when the wave's surge was alerted
+    precision_at_alert: float | None = None
+    precision_final: float | None = None
+    wave_size_final: int | None = None
+    details: list[dict[str, object]] = field(default_factory=list)
+
+
+def _times(rng: random.Random, count: int, day: datetime) -> list[datetime]:
+    times = []
+    for _ in range(count):
+        if rng.random() < 0.7:
+            seconds = rng.uniform(BUSY[0] * 3600, BUSY[1] * 3600)
+        else:
+            seconds = rng.uniform(0, 86400)
+        times.append(day + timedelta(seconds=seconds))
+    return times
+
+
+def build_day(
+    day: datetime,
+    *,
+    seed: int,
+    everyday: Sequence[Row],
+    decoys: Sequence[Row],
+    per_day: int,
+    wave: Sequence[Row] = (),
+    wave_start: timedelta = timedelta(hours=10),
+    first_key: int = 0,
+) -> list[tuple[Reading, bool]]:
+    """One day's readings in time order, each with whether it belongs to the wave."""
+    rng = random.Random(seed)
+    chosen = rng.sample(list(everyday), min(per_day, len(everyday)))
+    timed = list(zip(_times(rng, len(chosen), day), chosen, strict=True))
+    timed += [(day + timedelta(minutes=row.minute), row) for row in decoys]
+    timed += [(day + wave_start + timedelta(minutes=row.minute), row) for row in wave]
+    timed.sort(key=lambda pair: pair[0])
+    return [
+        (
+            Reading.of(first_key + n, at, row.text, row.issue, row.confidence, row.entities),
+            row.wave,
+        )
+        for n, (at, row) in enumerate(timed)
+    ]
+
+
+def replay_day(
+    plan: DayPlan,
+    *,
+    everyday: Sequence[Row],
+    decoys: Sequence[Row],
+    config: SurgesConfig,
+    thresholds: Thresholds,
+    per_day: int = 240,
+    history_days: int = 14,
+) -> DayResult:
+    """Replay one day after `history_days` of everyday traffic; see the module's docstring."""
+    history: list[Reading] = []
+    key = 0
+    for back in range(history_days, 0, -1):
+        earlier = build_day(
+            START - back * DAY, seed=plan.seed * 1000 + back, everyday=everyday, decoys=decoys,
+            per_day=per_day, first_key=key,
+        )  # fmt: skip
+        history += [reading for reading, _ in earlier]
+        key += len(earlier)
+    today = build_day(
+        START, seed=plan.seed * 1000, everyday=everyday, decoys=decoys, per_day=per_day,
+        wave=plan.wave, wave_start=plan.wave_start, first_key=key,
+    )  # fmt: skip
+    in_wave = {reading.key for reading, belongs in today if belongs}
+    space = TextSpace(history)
+    surges: list[tuple[int, set[int]]] = []
+    alerted: list[dict[str, object]] = []
+    readings = history + [reading for reading, _ in today]
+    by_key = {r.key: r for r in readings}
+    result = DayResult(name=plan.name, wave=bool(plan.wave), messages=len(today), alerts=0,
+                       false_alerts=0)  # fmt: skip
+    moment = START + config.every
+    while moment <= START + DAY:
+        window_start = moment - config.window
+        window = [r for r in readings if window_start < r.at <= moment]
+        earlier = [r for r in readings if moment - config.history <= r.at <= window_start]
+        span = window_start - max(readings[0].at, moment - config.history)
+        groups = detect(
+            Window(now=moment, readings=window, history=earlier, history_span=span),
+            config, thresholds, space=space,
+        )  # fmt: skip
+        alike = alike_by(space, by_key, config.similarity)
+        for group, surge_id in match(groups, surges, alike=alike):
+            if surge_id is None:
+                surges.append((len(surges), set(group.keys)))
+                alerted.append(_alert(group, in_wave, moment, today))
+            else:
+                surges[surge_id][1].update(group.keys)
+        moment += config.every
+    text_of = {r.key: r for r, _ in today}
+    for record, (_, keys) in zip(alerted, surges, strict=True):
+        strays = sorted(keys - in_wave)
+        record["strays"] = [
+            f"{text_of[k].issue} {text_of[k].confidence}: {text_of[k].text[:70]!r}"
+            for k in strays
+            if k in text_of
+        ]
+        record["final_size"] = len(keys)
+        record["final_precision"] = round(len(keys & in_wave) / len(keys), 3)
+    result.alerts = len(alerted)
+    result.details = alerted
+    wave_alerts = [a for a in alerted if a["mostly_wave"]]
+    result.false_alerts = len(alerted) - len(wave_alerts)
+    if wave_alerts:
+        first = wave_alerts[0]
+        result.into_wave = int(first["into_wave"])  # type: ignore[call-overload]
+        result.precision_at_alert = float(first["precision"])  # type: ignore[arg-type]
+        wave_keys = set().union(*(keys for (i, keys) in surges if alerted[i]["mostly_wave"]))
+        result.precision_final = round(len(wave_keys & in_wave) / len(wave_keys), 3)
+        result.wave_size_final = len(wave_keys & in_wave)
+    return result
+
+
+def _alert(
+    group: Group, in_wave: set[int], moment: datetime, today: list[tuple[Reading, bool]]
+) -> dict[str, object]:
+    keys = group.keys
+    belong = len(keys & in_wave)
+    return {
+        "at": moment.strftime("%H:%M"),
+        "kind": group.kind,
+        "issue": group.issue or group.suggested,
+        "size": len(keys),
+        "expected": None if group.expected is None else round(group.expected, 2),
+        "scope": group.shared.get("scope"),
+        "precision": round(belong / len(keys), 3),
+        "mostly_wave": belong * 2 > len(keys),
+        "into_wave": sum(1 for r, belongs in today if belongs and r.at <= moment),
+        "shared": {k: v for k, v in group.shared.items() if k in ("exams", "providers", "errors")},
+    }
+
+
+def _row(text: str, reading: tuple[str | None, float], **extra: object) -> Row:
+    from bot.text.parse import parse_message
+
+    parsed = parse_message(text)
+    issue, confidence = reading
+    return Row(
+        text=parsed.new_text, issue=issue, confidence=round(confidence, 3),
+        entities=parsed.entities.model_dump(), **extra,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def load_rows(
+    data_dir: Path, knowledge_dir: Path
+) -> tuple[list[Row], list[Row], dict[str, list[Row]]]:
+    """(everyday, decoys, waves by name). Everyday messages are the training corpora, each read
+    out of fold (by a model trained without it: a reading as unsure as a new message gets);
+    decoys and waves, which no model was trained on, are read by the shipped model."""
+    import json
+
+    from threadpoolctl import threadpool_limits
+
+    from bot.matching import training
+    from bot.matching.knowledge import load_knowledge
+    from bot.matching.matcher import Matcher, read_logits, shipped_model
+
+    kb = load_knowledge(knowledge_dir)
+    model = shipped_model()
+    rows = training.training_rows(kb, data_dir)
+    classes = [*sorted(kb.issues), training.UNKNOWN]
+    with threadpool_limits(limits=1):
+        prepared = [training._Prepared(r) for r in rows]
+        oof = training.out_of_fold(rows, prepared, classes)
+    everyday = []
+    for row, logits in zip(rows, oof, strict=True):
+        if logits is None:  # a knowledge example: not a message anyone wrote
+            continue
+        issue, confidence, _ = read_logits(
+            classes, logits, model.thresholds, model.calibration, model.secondary,
+            model.sentence_weight,
+        )  # fmt: skip
+        everyday.append(_row(row.text, (issue, confidence)))
+    matcher = Matcher(kb, model)
+    decoys: list[Row] = []
+    waves: dict[str, list[Row]] = {}
+    for line in (data_dir / "surge-waves.jsonl").read_text(encoding="utf-8").splitlines():
+        item = json.loads(line)
+        read = matcher.classify(item["text"])
+        row = _row(
+            item["text"], (read.issue, read.confidence), minute=int(item["minute"]),
+            wave=bool(item["in_wave"]),
+        )  # fmt: skip
+        if item["wave"] == "decoy":
+            decoys.append(row)
+        else:
+            waves.setdefault(item["wave"], []).append(row)
+    return everyday, decoys, waves

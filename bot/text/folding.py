@@ -1,0 +1,33 @@
+"""Lower-cased text that case-sensitive patterns read exactly as `re.IGNORECASE` reads the original,
+and its words, which tell cheaply which patterns can match at all.
+
+Python's `re` is several times slower with IGNORECASE: every letter is compared through a
+case-mapping call, and an alternation can no longer skip the alternatives whose first letter
+differs. So the parser lower-cases a message once and matches patterns of lower-case literals
+against it. `str.lower()` agrees with the regex engine's case folding for every character but
+three (tests/test_folding.py checks all of Unicode): "İ" lowers to two characters, and "ı" and
+"ſ" match "i" and "s" under IGNORECASE. Folding those three first keeps every position, so a
+span in the folded text is the same span of the original.
+"""
+
+from __future__ import annotations
+
+import re
+
+_FOLD = str.maketrans({"İ": "i", "ı": "i", "ſ": "s"})
+# Letters of the words: Latin-1 letters too, but not the division sign between them.
+WORD = re.compile(r"[a-zà-öø-ÿ]+")
+
+
+def fold(text: str) -> str:
+    """`text` lower-cased, position for position, as the regex engine folds case."""
+    low = text.lower()
+    if len(low) == len(text) and "ı" not in text and "ſ" not in text:
+        return low
+    return text.translate(_FOLD).lower()
+
+
+def words_of(folded: str) -> set[str]:
+    """The words of a folded text. A pattern's literal word bounded by `\\b` on both sides only
+    matches where that word is in this set, so a missing word skips the pattern exactly."""
+    return set(WORD.findall(folded))

@@ -1,0 +1,156 @@
+"""Surge detection as the worker runs it: tickets opened through the real intake, the job run at
+a moment, surges and their alerts in the database and the outbox."""
+
+from collections import Counter
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bot.config.app import SurgesConfig
+from bot.delivery.messages import POSTED
+from bot.store.models.outbox import OutboxItem
+from bot.store.models.surges import SurgeTicket
+from bot.surges.rates import rate_surges
+from bot.surges.readings import Reading
+from tests.surges.conftest import START, surges, wave
+
+
+def _alerts(db) -> list[OutboxItem]:
+    return list(
+        db.scalars(select(OutboxItem).where(OutboxItem.kind == "surge").order_by(OutboxItem.id))
+    )
+
+
+def test_a_wave_of_a_new_problem_becomes_one_surge_with_its_tickets_linked(take, detect_at, db):
+    take(wave("w5")[:14])  # the transcript portal down: 14 messages in 82 minutes
+    assert detect_at(30) == []  # three messages are no wave
+    assert [what for _, what in detect_at(85)] == ["new"]
+    [surge] = surges(db)
+    assert surge.kind == "new" and surge.status == "open"
+    linked = db.scalars(select(SurgeTicket.ticket_id).where(SurgeTicket.surge_id == surge.id))
+    assert surge.count == len(list(linked)) >= 6
+    phrasings = " ".join(surge.shared["phrasings"])
+    assert "transcript" in phrasings.lower()
+    assert "Mohammed Iqbal" not in phrasings and "2290451" not in phrasings  # scrubbed
+
+
+def test_the_triage_lead_is_alerted_once_on_slack_and_by_mail(take, detect_at, db):
+    take(wave("w5")[:14])
+    detect_at(85)
+    detect_at(90)  # nothing new: no second alert
+    alerts = _alerts(db)
+    assert Counter(a.channel for a in alerts) == {"slack": 1, "email": 1}
+    slack = next(a for a in alerts if a.channel == "slack")
+    assert slack.recipient == "U01MARIA"  # maria, the triage lead in app.yaml
+    assert slack.payload["view"] == "surge" and slack.payload["count"] >= 6
+    assert "R503" in slack.payload["text"] and "TR-503" not in slack.payload["text"]  # masked
+
+
+def test_a_surge_that_grows_updates_its_posted_alert_instead_of_a_new_one(take, detect_at, db):
+    rows = wave("w5")
+    take(rows[:12])
+    detect_at(75)
+    first = next(a for a in _alerts(db) if a.channel == "slack")
+    first.status, first.payload = "sent", {**first.payload, POSTED: {"channel": "D01", "ts": "9.1"}}
+    db.commit()
+    take(rows[12:24], tag="later")
+    assert [what for _, what in detect_at(100)] == ["grew"]
+    slack = [a for a in _alerts(db) if a.channel == "slack"]
+    assert len(slack) == 2
+    assert slack[1].payload["replaces"] == {"channel": "D01", "ts": "9.1"}
+    assert slack[1].payload["grew_by"] > 0
+    assert [a.channel for a in _alerts(db)].count("email") == 1  # mail had the first one only
+
+
+def test_everyday_traffic_makes_no_surge(take, detect_at, db):
+    decoys = [row for row in wave("decoy")]
+    take([{**row, "minute": n * 4} for n, row in enumerate(decoys)], tag="d")
+    for minutes in range(30, 130, 30):
+        assert detect_at(minutes) == []
+    assert surges(db) == [] and _alerts(db) == []
+
+
+def test_an_ignored_surge_is_not_alerted_again(take, detect_at, db):
+    rows = wave("w4")
+    take(rows[:14])
+    detect_at(110)
+    [surge] = surges(db)
+    surge.status = "ignored"
+    db.commit()
+    take(rows[14:26], tag="later")
+    detect_at(130)
+    assert len(surges(db)) == 1
+    assert [a.channel for a in _alerts(db)].count("slack") == 1
+
+
+def _reading(n: int, issue: str, exam: str, minutes: int) -> Reading:
+    at = START + timedelta(minutes=minutes)
+    return Reading.of(n, at, "text", issue, 0.95, {"exams": [exam]})
+
+
+CONFIG = SurgesConfig()
+
+
+def test_a_known_issue_far_above_its_rate_for_one_exam_surges():
+    window = [_reading(n, "region-restricted", "71-631", n * 10) for n in range(8)]
+    history = Counter({("region-restricted", None, None): 14 * 12})  # one per 2 h for 14 days
+    found = rate_surges(
+        window, history, history_span=timedelta(days=14), window_span=timedelta(hours=2),
+        min_count=6, rate_factor=3, poisson_tail=0.001,
+    )  # fmt: skip
+    [surge] = found
+    assert surge.scope == ("region-restricted", "exams", "71-631")  # the exam never came before
+    assert len(surge.members) == 8 and surge.tail < 0.001
+
+
+def test_a_known_issue_at_its_usual_rate_does_not_surge():
+    window = [_reading(n, "voucher-missing", f"71-6{20 + n}", n * 10) for n in range(8)]
+    history = Counter({("voucher-missing", None, None): 14 * 12 * 6})  # six per 2 h, every day
+    found = rate_surges(
+        window, history, history_span=timedelta(days=14), window_span=timedelta(hours=2),
+        min_count=6, rate_factor=3, poisson_tail=0.001,
+    )  # fmt: skip
+    assert found == []
+
+
+def test_a_desk_with_no_history_uses_the_minimum_count_alone():
+    window = [_reading(n, "voucher-missing", "71-621", n * 10) for n in range(6)]
+    kwargs = {"history_span": timedelta(0), "window_span": timedelta(hours=2),
+              "rate_factor": 3, "poisson_tail": 0.001}  # fmt: skip
+    assert rate_surges(window[:5], Counter(), min_count=6, **kwargs) == []
+    assert len(rate_surges(window, Counter(), min_count=6, **kwargs)) == 1
+
+
+def test_the_worker_runs_detection_as_a_timed_job(take, sessions, settings, db):
+    from bot.ops.worker import run_due_jobs
+    from bot.surges.job import surge_jobs
+
+    take(wave("w5")[:14])
+    done = run_due_jobs(
+        sessions, settings.app, now=START + timedelta(minutes=85),
+        extra_jobs=surge_jobs(settings),
+    )  # fmt: skip
+    assert done["surges"] == "1 new surges, 0 grew"
+    assert len(surges(db)) == 1
+
+
+def test_a_candidates_name_on_record_is_scrubbed_from_what_the_lead_sees(
+    records, sessions, runtime, db
+):
+    from bot.intake.flow import take_in
+    from bot.surges.detect import phrasing
+    from bot.surges.job import load_ticket_readings
+    from bot.types import InboundMessage
+
+    text = "Hi, this is Priya Raman. The transcript page says temporarily unavailable."
+    with sessions() as session, session.begin():
+        outcome = take_in(
+            session, runtime,
+            InboundMessage(source="email", external_id="<priya@x>", text=text,
+                           sender_email="priya.raman@example.in", received_at=START),
+            now=START,
+        )  # fmt: skip
+    [reading] = load_ticket_readings(db, [outcome.tickets[0].ticket_id])
+    assert reading.names == ("Priya Raman",)
+    shown = phrasing(reading)
+    assert "Priya" not in shown and "Raman" not in shown and "transcript page" in shown
