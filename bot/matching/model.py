@@ -230,6 +230,13 @@ class LinearModel:
     ) -> LinearModel:
         if meta.get("dense") != list(DENSE) or meta.get("bucket_bits") != BUCKET_BITS:
             raise ModelFormatError("the model was trained with other features: retrain it")
+        thresholds = Thresholds(**meta["thresholds"])
+        # above 1 is "never" (nothing is that sure); 0 or less would act on every reading
+        cuts = (thresholds.auto_answer, thresholds.not_a_request, thresholds.secondary)
+        if not all(math.isfinite(float(v)) and float(v) > 0.0 for v in cuts):
+            raise ModelFormatError("the thresholds must be probabilities above 0")
+        if not 0.0 <= float(thresholds.unknown) <= 1.0:
+            raise ModelFormatError("the unknown threshold must be a probability")
         return cls(
             classes=list(meta["classes"]),
             vocabulary=Vocabulary({w: i + 1 for i, w in enumerate(words)}, arrays["buckets"]),
@@ -239,7 +246,7 @@ class LinearModel:
             word_weight=float(meta["word_weight"]),
             char_weight=float(meta["char_weight"]),
             calibration=(float(meta["calibration"][0]), float(meta["calibration"][1])),
-            thresholds=Thresholds(**meta["thresholds"]),
+            thresholds=thresholds,
             secondary=meta.get("secondary"),
             sentence_weight=float(meta.get("sentence_weight", 0.0)),
             meta={k: v for k, v in meta.items() if k not in _META_KEYS},
