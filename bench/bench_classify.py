@@ -68,6 +68,7 @@ def main() -> None:
     # come from every message of every round.
     latencies: list[float] = []
     round_rates: list[float] = []
+    round_loads: list[float] = []  # the 1-minute load after each round: the figures' context
     clock = time.perf_counter
     per_round = max(1, len(messages) // args.rounds)
     elapsed = 0.0
@@ -82,6 +83,7 @@ def main() -> None:
         took = clock() - round_started
         elapsed += took
         round_rates.append(len(chunk) / took)
+        round_loads.append(os.getloadavg()[0])
     cpu_elapsed = time.process_time() - cpu_started
     latencies.sort()
 
@@ -106,6 +108,9 @@ def main() -> None:
         "peak traced memory, build (MB)": f"{build_peak / 1e6:.1f}",
         "peak traced memory, classify (MB)": f"{classify_peak / 1e6:.2f}",
         "max RSS of the process (MB)": f"{max_rss_mb:.0f}",
+        "load average during the measured rounds (mean / max)": (
+            f"{sum(round_loads) / len(round_loads):.2f} / {max(round_loads):.2f}"
+        ),
     }
     machine = {
         "CPU": _cpu_model(),

@@ -1,6 +1,6 @@
 """Regression floors, a little below the figures measured (README, Evaluation). A failing floor
-is fixed on the training data (knowledge/, eval-tune, blind-train), never by editing the frozen
-blind split. The targets of the issue are higher; `triage eval` reports against them."""
+is fixed on the training data (knowledge/, eval-tune, blind-train, blind-train-2), never by
+editing the frozen blind split. `triage eval` reports the figures against the issue's targets."""
 
 from collections import Counter
 
@@ -39,12 +39,12 @@ def test_holdout_entity_f1(holdout_report, kind):
 
 
 def test_blind_top1_accuracy(blind_report):
-    assert blind_report.top1_accuracy >= 0.87  # measured 0.892 (target 0.93)
+    assert blind_report.top1_accuracy >= 0.94  # measured 0.960 (target 0.93)
 
 
 def test_blind_recall_of_every_issue_and_of_all_labels(blind_report):
-    assert blind_report.min_recall >= 0.55  # measured 0.579 (target 0.85)
-    assert blind_report.multi_issue_recall >= 0.55  # measured 0.60 (target 0.85)
+    assert blind_report.min_recall >= 0.83  # measured 0.867 (target 0.85)
+    assert blind_report.multi_issue_recall >= 0.82  # measured 0.86 (target 0.85)
 
 
 @pytest.mark.parametrize("kind", ["exams", "providers"])
@@ -57,7 +57,7 @@ def test_no_blind_request_is_dropped_as_not_a_request(blind_report):
 
 
 def test_few_blind_messages_are_read_wrong_above_the_auto_answer_threshold(blind_report):
-    assert blind_report.wrong_above_auto <= 0.015  # measured 0.009 (target 0.01)
+    assert blind_report.wrong_above_auto <= 0.013  # measured 0.009 (target 0.01)
 
 
 def test_corpus_size_split_and_coverage(knowledge):

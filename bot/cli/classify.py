@@ -117,7 +117,10 @@ def _print_report(console: Console, name: str, report: EvalReport) -> None:
 
 
 # The corpora `triage eval` reads by default: training material first, the frozen blind split last.
-DEFAULT_FILES = ("eval-tune.jsonl", "blind-train.jsonl", "eval-holdout.jsonl", "blind-test.jsonl")
+DEFAULT_FILES = (
+    "eval-tune.jsonl", "blind-train.jsonl", "blind-train-2.jsonl", "eval-holdout.jsonl",
+    "blind-test.jsonl",
+)  # fmt: skip
 # Which splits the shipped model trained on: their figures are in-sample, not a measure.
 TRAINED_ON = {"tune", "blind-train", "corrections"}
 TARGETS = {

@@ -16,7 +16,7 @@ from bot.matching import corrections, registry
 from bot.matching.evaluation import load_corpus
 from bot.matching.knowledge import KnowledgeBase, load_knowledge
 from bot.matching.matcher import Matcher, shipped_model
-from bot.matching.model import SHIPPED_DIR, LinearModel
+from bot.matching.model import SHIPPED_DIR, LinearModel, ModelFormatError
 from bot.matching.training import train, training_rows
 
 DATA_DIR = Path("tests/data")
@@ -134,8 +134,11 @@ def retrain(session: Session, kb: KnowledgeBase, data: Path, *, actor: str) -> R
     model_id = registry.newest_passing_id(session)
     in_use, label = shipped_model(), "shipped"
     if model_id is not None:
-        version, in_use = registry.load_model(session, model_id)
-        label = f"version {version}"
+        try:
+            version, in_use = registry.load_model(session, model_id)
+            label = f"version {version}"
+        except ModelFormatError:  # stored by an older release: the shipped model is in use
+            label = "shipped (the stored model has an older format)"
     model = train(kb, training_rows(kb, data, examples))
     before = frozen_figures(Matcher(in_use_knowledge(kb, in_use), in_use), data)
     after = frozen_figures(Matcher(kb, model), data)

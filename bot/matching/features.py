@@ -9,10 +9,12 @@ hashing code points with numpy (`char_hash` is the one hash, in Python for the v
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import unicodedata
 
+import numpy as np
 from rapidfuzz import fuzz
 
 from bot.matching.lexicon import SYNONYMS
@@ -23,11 +25,14 @@ from bot.types import ParsedMessage
 CHAR_MIN, CHAR_MAX = 3, 5
 MAX_CHARS = 6_000  # a longer message is a paste; its opening carries the request
 MAX_SENTENCES = 24
-# The hash of a character n-gram: a polynomial over its code points, modulo 2**64, plus its
-# length times a constant (so n-grams of different lengths never share a key by construction).
+# A character n-gram's bucket: a polynomial over its code points modulo 2**32 (numpy's uint32
+# arithmetic wraps the same way), a salt per length, then multiplicative hashing to BUCKET_BITS
+# bits. The model learns buckets (the hashing trick), so a bucket never needs its n-grams back.
 HASH_BASE = 1_000_003
-HASH_LENGTH = 0x9E3779B97F4A7C15
-_MASK = (1 << 64) - 1
+HASH_MIX = 0x9E3779B1
+HASH_SALT = {3: 0x3C6EF372, 4: 0xA54FF53A, 5: 0x510E527F}
+BUCKET_BITS = 20
+_MASK = (1 << 32) - 1
 
 # Accents stripped by one `str.translate` (Latin letters: "código" -> "codigo", "prüfung" ->
 # "prufung"); other scripts are kept as they are.
@@ -37,29 +42,39 @@ _ACCENTS = {
     if unicodedata.normalize("NFKD", chr(c)) != chr(c)
 }
 _ACCENTS.update({ord("ß"): "ss", ord("’"): "'", ord("`"): "'"})
-_EXAM = re.compile(r"(?<![\d.\-/])0?(7[01])[ \t]?[-–_.]?[ \t]?\d{3}(?!\d)")
+# An exam code; not after a digit, dot, dash or slash (checked in `_exam`: a pattern opening
+# with a look-behind is searched character by character, one opening with "0" or "7" is not).
+_EXAM = re.compile(r"(?:07|7)([01])[ \t]?[-–_.]?[ \t]?\d{3}(?!\d)")
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _DIGITS = re.compile(r"\d+")
-_SYNONYM = re.compile(r"\b(?:" + "|".join(sorted(SYNONYMS, key=len, reverse=True)) + r")\b")
 _SYNONYM_WORDS = frozenset(SYNONYMS)
 _LETTERS = re.compile(r"[a-z]+")
 _NEGATED = re.compile(r"n't\b")
 _SPACES = re.compile(r"[ \t]+")
-_WORD = re.compile(r"\w\w+")
+WORD = re.compile(r"\w\w+")  # a word: scikit-learn's default token
 _PROGRAM_ERROR = "a program error occurred"
 
 # The parser's features, in column order; each is 0 or 1 (times DENSE_WEIGHT in the vector).
 DENSE = (
     "exam_beta", "exam_live", "exams_several", "provider", "error_text", "program_error",
     "mcp_id", "code", "thanks", "angry", "chasing", "waiting", "asks", "denies", "requests",
-    "question_mark", "short",
+    "question_mark", "short", "region",
 )  # fmt: skip
 DENSE_WEIGHT = 0.5
 
 
+@functools.lru_cache(maxsize=1024)
+def _synonyms(words: frozenset[str]) -> re.Pattern[str]:
+    """A pattern of just the lexicon words a message has (one of them all is many times slower)."""
+    return re.compile(r"\b(?:" + "|".join(sorted(words, key=lambda w: (-len(w), w))) + r")\b")
+
+
 def _exam(match: re.Match[str]) -> str:
-    return " examlive " if match.group(1) == "70" else " exambeta "
+    at = match.start()
+    if at and (match.string[at - 1].isdecimal() or match.string[at - 1] in ".-/"):
+        return match.group(0)
+    return " examlive " if match.group(1) == "0" else " exambeta "
 
 
 def normalise(text: str) -> str:
@@ -71,12 +86,14 @@ def normalise(text: str) -> str:
         text = _URL.sub(" ", text)
     if "@" in text:
         text = _EMAIL.sub(" email ", text)
-    text = _EXAM.sub(_exam, text)
+    if "7" in text:
+        text = _EXAM.sub(_exam, text)
     text = _DIGITS.sub("0", text)
     if "n't" in text:
         text = _NEGATED.sub(" not", text)
-    if not _SYNONYM_WORDS.isdisjoint(_LETTERS.findall(text)):
-        text = _SYNONYM.sub(lambda m: SYNONYMS[m.group(0)], text)
+    present = _SYNONYM_WORDS.intersection(_LETTERS.findall(text))
+    if present:
+        text = _synonyms(frozenset(present)).sub(lambda m: SYNONYMS[m.group(0)], text)
     return _SPACES.sub(" ", text)
 
 
@@ -87,7 +104,7 @@ def flat(text: str) -> str:
 
 def word_terms(text: str) -> list[str]:
     """Words of two or more characters and adjacent pairs (scikit-learn's default tokens)."""
-    words = _WORD.findall(text)
+    words = WORD.findall(text)
     return words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
 
 
@@ -99,10 +116,33 @@ def char_terms(text: str) -> list[str]:
 
 
 def char_hash(term: str) -> int:
+    """The bucket of one character n-gram (the Python twin of `char_buckets`)."""
     h = 0
     for c in term:
         h = (h * HASH_BASE + ord(c)) & _MASK
-    return (h + len(term) * HASH_LENGTH) & _MASK
+    h = (h + HASH_SALT[len(term)]) & _MASK
+    return ((h * HASH_MIX) & _MASK) >> (32 - BUCKET_BITS)
+
+
+_B = np.uint32(HASH_BASE)
+_B2 = np.uint32((HASH_BASE * HASH_BASE) & _MASK)
+_MIX = np.uint32(HASH_MIX)
+_SHIFT = np.uint32(32 - BUCKET_BITS)
+_SALTS = {n: np.uint32(v) for n, v in HASH_SALT.items()}
+
+
+def char_buckets(text: str) -> np.ndarray:
+    """The buckets of `char_terms(text)`, in the same order, computed with numpy at once."""
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    if len(codes) < CHAR_MIN:
+        return np.empty(0, dtype=np.uint32)
+    h3 = codes[:-2] * _B2 + codes[1:-1] * _B + codes[2:]
+    h4 = h3[:-1] * _B + codes[3:]
+    h5 = h4[:-1] * _B + codes[4:]
+    out = np.concatenate((h3 + _SALTS[3], h4 + _SALTS[4], h5 + _SALTS[5]))
+    out *= _MIX
+    out >>= _SHIFT
+    return out
 
 
 def segments(parsed: ParsedMessage, text: str) -> tuple[str, list[tuple[int, int]], list[int]]:
@@ -114,13 +154,13 @@ def segments(parsed: ParsedMessage, text: str) -> tuple[str, list[tuple[int, int
     cursor = 0
     for unit in split_units(norm):
         unit = flat(unit)
-        at = whole.find(unit, cursor) if _WORD.search(unit) else -1
+        at = whole.find(unit, cursor) if WORD.search(unit) else -1
         if at >= 0:  # a sentence is always found; a separator-only piece is skipped
             spans.append((at, at + len(unit)))
             cursor = at + len(unit)
             if len(spans) == MAX_SENTENCES:
                 break
-    moods = [sentence_mood(whole[a:b], _WORD.findall(whole[a:b])) for a, b in spans]
+    moods = [sentence_mood(whole[a:b], WORD.findall(whole[a:b])) for a, b in spans]
     return whole, spans, moods
 
 
@@ -139,5 +179,6 @@ def dense(parsed: ParsedMessage, whole: str, moods: list[int]) -> list[float]:
         bool(e.error_messages), program_error, bool(e.mcp_ids), bool(e.voucher_codes),
         s.thanks, s.angry, s.chasing > 0, bool(s.waiting_days), bool(mood & ASK),
         bool(mood & NEG), bool(mood & REQ), "?" in whole, whole.count(" ") < 6,
+        bool(e.regions),
     )  # fmt: skip
     return [DENSE_WEIGHT * float(v) for v in values]

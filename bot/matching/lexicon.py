@@ -20,6 +20,7 @@ code: codigo codigos aktionscode promocode
 received: angekommen bekommen erhalten llego llegado recibi recibido chegou recebi recebido
 received: recu recue mila mili aaya aayi
 not: nicht kein keine keinen nie nunca nao jamais nahi nahin
+not: isnt doesnt dont wont arent wasnt werent didnt havent hasnt cant couldnt wouldnt
 when: wann cuando quando quand kab
 where: wo donde onde kahan cade
 thanks: danke gracias obrigado obrigada valeu merci shukriya dhanyavad dhanyawad

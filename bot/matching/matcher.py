@@ -11,14 +11,19 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 from pydantic import BaseModel, Field, PrivateAttr
 
-from bot.matching.features import DENSE, dense, segments
+from bot.matching import secondary
+from bot.matching.features import (
+    DENSE,
+    dense,
+    segments,
+)
 from bot.matching.knowledge import KnowledgeBase, load_knowledge
 from bot.matching.model import SHIPPED_DIR, UNKNOWN, LinearModel, Thresholds
 from bot.text.parse import parse_message
@@ -35,8 +40,8 @@ class IssueScore(BaseModel):
 
 
 class Evidence(BaseModel):
-    """Why an issue scored: a phrase (word or character n-gram) or parser feature, and its
-    contribution to the issue's score."""
+    """Why an issue scored: a phrase (a word with the character n-grams in it, or a word pair)
+    or a parser feature, and its contribution to the issue's score."""
 
     issue: str
     kind: str  # phrase | feature
@@ -117,13 +122,17 @@ class Matcher:
         explain: bool,
     ) -> Classification:
         m = self.model
-        issue, confidence, chosen = read_logits(m.classes, logits, m.thresholds, m.calibration)
+        issue, confidence, chosen = read_logits(
+            m.classes, logits, m.thresholds, m.calibration, m.secondary, m.sentence_weight
+        )
         if issue is not None and issue not in self.kb.issues:
             issue, chosen = None, []
-        result = Classification(
+        # model_construct: the values are ours and already valid; validating costs more than
+        # scoring a short message
+        result = Classification.model_construct(
             issue=issue,
             confidence=round(confidence, 2),
-            issues=[IssueScore(id=i, score=round(s, 2)) for i, s in chosen],
+            issues=[IssueScore.model_construct(id=i, score=round(s, 2)) for i, s in chosen],
             entities=parsed.entities,
             signals=parsed.signals,
         )
@@ -135,18 +144,10 @@ class Matcher:
         """The terms and parser features of `text` that add most to `issue`'s score."""
         m = self.model
         k = m.classes.index(issue)
-        found: list[Evidence] = []
-        words = m._word_matrix([text])
-        if words is not None:
-            names = m.word_list
-            for col, value in zip(words[1], words[2], strict=True):
-                w = float(value * m.weights[col, k])
-                found.append(Evidence(issue=issue, kind="phrase", detail=names[col], weight=w))
-        chars = m._char_matrix([text])
-        if chars is not None:
-            for col, value in zip(chars[1], chars[2], strict=True):
-                w = float(value * m.weights[m.n_words + col, k])
-                found.append(Evidence(issue=issue, kind="chars", detail=m.chars[col], weight=w))
+        found = [
+            Evidence(issue=issue, kind="phrase", detail=term, weight=w)
+            for term, w in m.contributions(text, k).items()
+        ]
         for name, value, w in zip(DENSE, feature_row, m.weights[-len(DENSE) :, k], strict=True):
             if value:
                 found.append(
@@ -169,15 +170,29 @@ def carriers(units: list[T], moods: list[int]) -> list[tuple[T, int]]:
     return [(u, m) for u, m in zip(units, moods, strict=True) if m & CARRIER_MOODS]
 
 
+def combined(logits: np.ndarray, sentence_weight: float) -> np.ndarray:
+    """Each class's score for the best issue: the whole message's, averaged by
+    `sentence_weight` with its best score on a sentence of its own."""
+    if sentence_weight and len(logits) > 1:
+        return (logits[0] + sentence_weight * logits[1:].max(axis=0)) / (1.0 + sentence_weight)
+    return logits[0]
+
+
 def read_logits(
     classes: list[str],
     logits: np.ndarray,
     thresholds: Thresholds,
     calibration: tuple[float, float],
+    secondary_weights: Sequence[float] | None = None,
+    sentence_weight: float = 0.0,
 ) -> tuple[str | None, float, list[tuple[str, float]]]:
     """(issue or None, calibrated confidence, [(issue, score)] best first) from the logits of
-    the whole message (row 0) and of its sentences (further rows)."""
-    whole = logits[0]
+    the whole message (row 0) and of its sentences (further rows). With the second stage's
+    weights a further issue is one whose probability from `secondary` reaches the threshold;
+    without, one whose score on the whole message or on a sentence that reads best as it does.
+    The best issue reads the whole message and, by `sentence_weight`, its sentences' best
+    scores: the sentence that asks or complains outweighs the context around it."""
+    whole = combined(logits, sentence_weight)
     order = sorted(range(len(classes)), key=lambda k: (-whole[k], classes[k]))
     top = order[0]
     a, b = calibration
@@ -187,6 +202,15 @@ def read_logits(
     chosen = [(classes[top], confidence)]
     if classes[top] == NOT_A_REQUEST:
         return classes[top], confidence, chosen
+    if secondary_weights is not None:
+        further = secondary.probabilities(secondary_weights, logits, top).tolist()
+        extra = [
+            (classes[k], min(further[k], confidence))
+            for k in order[1:]
+            if further[k] >= thresholds.secondary and classes[k] not in (UNKNOWN, NOT_A_REQUEST)
+        ]
+        extra.sort(key=lambda c: (-c[1], c[0]))
+        return classes[top], confidence, chosen + extra
     # A sentence carries the issue it reads best as; a context sentence reads as the primary
     # issue or as nothing in particular, and adds nothing.
     carried = logits[1:].argmax(axis=1).tolist() if len(logits) > 1 else []

@@ -23,7 +23,7 @@ def _payload(model: LinearModel) -> tuple[dict[str, Any], bytes]:
         model.save(directory)
         document = {
             name: json.loads((directory / f"{name}.json").read_text(encoding="utf-8"))
-            for name in ("meta", "words", "chars")
+            for name in ("meta", "words")
         }
         for name in ARRAYS:
             np.save(buffer, np.load(directory / f"{name}.npy", allow_pickle=False),
@@ -66,7 +66,7 @@ def load_model(session: Session, model_id: int) -> tuple[int, LinearModel]:
     buffer = io.BytesIO(row.arrays)
     arrays = {name: np.load(buffer, allow_pickle=False) for name in ARRAYS}
     doc = row.document
-    return row.version, LinearModel.from_parts(doc["meta"], doc["words"], doc["chars"], arrays)
+    return row.version, LinearModel.from_parts(doc["meta"], doc["words"], arrays)
 
 
 def list_models(session: Session) -> list[MatcherModel]:

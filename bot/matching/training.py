@@ -2,15 +2,18 @@
 
 Recipe (deterministic: fixed seeds, one BLAS thread, sorted inputs):
 1. Training rows: every `knowledge/` example, `tests/data/eval-tune.jsonl`,
-   `tests/data/blind-train.jsonl` and agents' corrections. Never the frozen blind split or the
-   old holdout (those are only evaluated).
-2. Features (`bot.matching.features`): TF-IDF word 1-2-grams and character 3-5-grams of the
-   normalised text, plus the parser's features.
+   `blind-train.jsonl`, `blind-train-2.jsonl` and agents' corrections. Never the frozen blind
+   split or the old holdout (those are only evaluated).
+2. Features (`bot.matching.features`, `bot.matching.model`): TF-IDF word 1-2-grams and hashed
+   character 3-5-grams of the normalised text, plus the parser's features; the matrix is built
+   with the very code inference uses.
 3. One-vs-rest logistic regression, one binary model per issue and one for out-of-catalogue.
-4. Out-of-fold predictions (stratified k-fold over the non-knowledge rows; the knowledge
-   examples always train) calibrate the confidence (Platt scaling of the best score) and choose
-   the thresholds: auto-answer at >= 0.98 precision, not-a-request with no request dropped,
-   the unknown and secondary-issue cut-offs for the best top-1 and issue F1.
+4. Out-of-fold scores (stratified k-fold over the non-knowledge rows; the knowledge examples
+   always train) choose the rest (`bot.matching.calibration`): the sentences' weight in the best
+   issue, the confidence, the second stage for further issues and the thresholds.
+
+The settings (C, block weights) were compared by repeated cross-validation on these rows only
+(README, Evaluation).
 """
 
 from __future__ import annotations
@@ -19,31 +22,28 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
 from bot.matching import matcher
+from bot.matching.calibration import choose
 from bot.matching.evaluation import LabelledMessage, load_corpus
-from bot.matching.features import char_terms, dense, segments, word_terms
+from bot.matching.features import dense, segments
 from bot.matching.knowledge import KnowledgeBase
-from bot.matching.matcher import read_logits
-from bot.matching.model import UNKNOWN, LinearModel, Thresholds, hash_terms
+from bot.matching.model import UNKNOWN, LinearModel, Vocabulary, weigh
 from bot.text.parse import parse_message
-from bot.types import NOT_A_REQUEST
 
-TRAIN_FILES = ("eval-tune.jsonl", "blind-train.jsonl")
+TRAIN_FILES = ("eval-tune.jsonl", "blind-train.jsonl", "blind-train-2.jsonl")
 SEED = 20260
 FOLDS = 5
-C = 30.0
-WORD_WEIGHT, CHAR_WEIGHT = 1.0, 1.0
-AUTO_PRECISION = 0.98
-AUTO_MIN_SUPPORT = 20  # an auto-answer threshold needs this many out-of-fold readings above it
+C = 10.0
+WORD_WEIGHT, CHAR_WEIGHT = 1.0, 3.0  # by cross-validation: character n-grams generalise best
 
 
 def training_rows(
@@ -73,43 +73,52 @@ class _Prepared:
         self.labels = row.issues or [UNKNOWN]
 
 
-def fit(prepared: Sequence[_Prepared], classes: list[str]) -> LinearModel:
-    """Fit the vectorisers and one binary logistic regression per class."""
-    texts = [p.whole for p in prepared]
-    words = TfidfVectorizer(analyzer=word_terms, sublinear_tf=True, dtype=np.float64).fit(texts)
-    chars = TfidfVectorizer(analyzer=char_terms, sublinear_tf=True, dtype=np.float64).fit(texts)
-    x = sparse.hstack(
-        [
-            words.transform(texts) * WORD_WEIGHT,
-            chars.transform(texts) * CHAR_WEIGHT,
-            sparse.csr_matrix(np.array([p.dense for p in prepared])),
-        ]
-    ).tocsr()
+@dataclass(frozen=True)
+class Recipe:
+    """The settings cross-validation compared (README, Evaluation)."""
+
+    c: float = C
+    word_weight: float = WORD_WEIGHT
+    char_weight: float = CHAR_WEIGHT
+
+
+def fit(
+    prepared: Sequence[_Prepared], classes: list[str], recipe: Recipe = Recipe()
+) -> LinearModel:
+    """Fit the vocabulary, idf and one binary logistic regression per class."""
+    vocabulary = Vocabulary.fit([p.whole for p in prepared])
+    cells = [vocabulary.cells(p.whole) for p in prepared]
+    df = np.bincount(np.concatenate([col for _, col, _ in cells]), minlength=vocabulary.n_columns)
+    # scikit-learn's smooth idf; float32 as stored, so training and inference agree exactly
+    idf = (np.log((1 + len(prepared)) / (1 + df)) + 1).astype(np.float32).astype(np.float64)
+    idf[0] = 0.0
+    blocks = (recipe.word_weight, recipe.char_weight)
+    data = [weigh(1, row, col, n, idf, vocabulary.n_words, blocks) for row, col, n in cells]
+    text = sparse.csr_matrix(
+        (np.concatenate(data), np.concatenate([col for _, col, _ in cells]),
+         np.cumsum([0, *(len(col) for _, col, _ in cells)])),
+        shape=(len(prepared), vocabulary.n_columns),
+    )  # fmt: skip
+    x = sparse.hstack([text, sparse.csr_matrix(np.array([p.dense for p in prepared]))]).tocsr()
     weights = np.zeros((x.shape[1], len(classes)))
     bias = np.full(len(classes), -10.0)
     for k, name in enumerate(classes):
         y = np.array([name in p.labels for p in prepared])
         if y.all() or not y.any():
             continue
-        model = LogisticRegression(C=C, solver="liblinear", random_state=SEED, max_iter=1000)
+        model = LogisticRegression(C=recipe.c, solver="liblinear", random_state=SEED,
+                                   max_iter=1000)  # fmt: skip
         model.fit(x, y)
         weights[:, k] = model.coef_[0]
         bias[k] = model.intercept_[0]
-    word_list = sorted(words.vocabulary_, key=words.vocabulary_.__getitem__)
-    char_list = sorted(chars.vocabulary_, key=chars.vocabulary_.__getitem__)
-    keys, cols = hash_terms(char_list)
     return LinearModel(
         classes=classes,
-        words={w: i for i, w in enumerate(word_list)},
-        chars=char_list,
-        word_idf=np.round(words.idf_, 6),
-        char_idf=np.round(chars.idf_, 6),
-        char_keys=keys,
-        char_cols=cols,
+        vocabulary=vocabulary,
+        idf=idf,
         weights=np.round(weights, 5).astype(np.float32),
         bias=np.round(bias, 5),
-        word_weight=WORD_WEIGHT,
-        char_weight=CHAR_WEIGHT,
+        word_weight=recipe.word_weight,
+        char_weight=recipe.char_weight,
     )
 
 
@@ -142,93 +151,6 @@ def out_of_fold(
     return out
 
 
-def _top1(issue: str | None, labels: list[str] | None) -> bool:
-    return issue in labels if labels else issue is None
-
-
-def _platt(tops: np.ndarray, correct: np.ndarray) -> tuple[float, float]:
-    if correct.all() or not correct.any():
-        return 1.0, 0.0
-    platt = LogisticRegression(C=1e4, solver="lbfgs").fit(tops.reshape(-1, 1), correct)
-    return round(float(platt.coef_[0, 0]), 6), round(float(platt.intercept_[0]), 6)
-
-
-def choose(
-    model: LinearModel, rows: Sequence[LabelledMessage], oof: Sequence[np.ndarray | None]
-) -> tuple[tuple[float, float], Thresholds, dict[str, object]]:
-    """Calibration and thresholds from out-of-fold logits; returns them with the OOF figures."""
-    held = [(r, z) for r, z in zip(rows, oof, strict=True) if z is not None]
-    tops = np.array([float(z[0].max()) for _, z in held])
-    first = Thresholds(unknown=0.0, secondary=1.0)
-    readings = [read_logits(model.classes, z, first, (1.0, 0.0)) for _, z in held]
-    correct = np.array(
-        [_top1(i, r.issues) for (r, _), (i, _c, _s) in zip(held, readings, strict=True)]
-    )
-    calibration = _platt(tops, correct)
-    conf = 1.0 / (1.0 + np.exp(-(calibration[0] * tops + calibration[1])))
-    labels = [r.issues or [] for r, _ in held]
-
-    def run(t: Thresholds) -> list[tuple[str | None, float, list[str]]]:
-        return [
-            (i, c, [s for s, _ in scores])
-            for i, c, scores in (read_logits(model.classes, z, t, calibration) for _, z in held)
-        ]
-
-    # Unknown cut-off: the best out-of-fold top-1 (lowest cut-off on ties).
-    best_unknown, best_acc = 0.0, -1.0
-    for cut in [0.0, *sorted(set(np.round(conf, 3)))]:
-        t = Thresholds(unknown=float(cut), secondary=1.0)
-        acc = float(
-            np.mean(
-                [_top1(i, lab or None) for (i, _c, _s), lab in zip(run(t), labels, strict=True)]
-            )
-        )
-        if acc > best_acc + 1e-9:
-            best_unknown, best_acc = float(cut), acc
-    # Secondary cut-off: the best F1 of every reported issue against the labels.
-    best_secondary, best_f1 = 0.5, -1.0
-    for cut in np.round(np.arange(0.05, 1.0, 0.05), 2):
-        t = Thresholds(unknown=best_unknown, secondary=float(cut))
-        tp = fp = fn = 0
-        for (_i, _c, got), lab in zip(run(t), labels, strict=True):
-            tp += len(set(got) & set(lab))
-            fp += len(set(got) - set(lab))
-            fn += len(set(lab) - set(got))
-        f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
-        if f1 > best_f1 + 1e-9:
-            best_secondary, best_f1 = float(cut), f1
-    final = Thresholds(unknown=best_unknown, secondary=best_secondary)
-    readings_final = run(final)
-    # Auto-answer: the lowest confidence above which catalogue readings are right >= 98%.
-    answered = sorted(
-        ((c, _top1(i, lab or None)) for (i, c, _s), lab in zip(readings_final, labels, strict=True)
-         if i not in (None, NOT_A_REQUEST)),
-        reverse=True,
-    )  # fmt: skip
-    auto, hits = 1.0, 0
-    for n, (c, ok) in enumerate(answered, 1):
-        hits += ok
-        if n >= AUTO_MIN_SUPPORT and hits / n >= AUTO_PRECISION:
-            auto = c
-    # Not-a-request: above every request that was read as one.
-    dropped = [c for (i, c, _s), lab in zip(readings_final, labels, strict=True)
-               if i == NOT_A_REQUEST and lab != [NOT_A_REQUEST]]  # fmt: skip
-    nar = min(1.0, max(dropped, default=0.5) + 0.001)
-    thresholds = Thresholds(
-        auto_answer=round(float(auto), 4), not_a_request=round(float(nar), 4),
-        unknown=round(best_unknown, 4), secondary=best_secondary,
-    )  # fmt: skip
-    above = [(ok) for c, ok in answered if c >= thresholds.auto_answer]
-    figures = {
-        "out_of_fold_rows": len(held),
-        "out_of_fold_top1": round(best_acc, 4),
-        "out_of_fold_issue_f1": round(best_f1, 4),
-        "auto_answer_share": round(len(above) / max(1, len(held)), 4),
-        "auto_answer_precision": round(sum(above) / max(1, len(above)), 4),
-    }
-    return calibration, thresholds, figures
-
-
 def data_digest(rows: Sequence[LabelledMessage]) -> str:
     payload = json.dumps([[r.text, r.issues or []] for r in rows], ensure_ascii=False)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
@@ -241,7 +163,8 @@ def train(kb: KnowledgeBase, rows: Sequence[LabelledMessage]) -> LinearModel:
         prepared = [_Prepared(r) for r in rows]
         oof = out_of_fold(rows, prepared, classes)
         model = fit(prepared, classes)
-    model.calibration, model.thresholds, figures = choose(model, rows, oof)
+    chosen = choose(model, rows, oof)
+    model.calibration, model.thresholds, model.secondary, model.sentence_weight, figures = chosen
     model.meta = {
         "data": data_digest(rows),
         "rows": dict(sorted(Counter(r.split for r in rows).items())),

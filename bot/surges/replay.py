@@ -231,7 +231,10 @@ def load_rows(
     for row, logits in zip(rows, oof, strict=True):
         if logits is None:  # a knowledge example: not a message anyone wrote
             continue
-        issue, confidence, _ = read_logits(classes, logits, model.thresholds, model.calibration)
+        issue, confidence, _ = read_logits(
+            classes, logits, model.thresholds, model.calibration, model.secondary,
+            model.sentence_weight,
+        )  # fmt: skip
         everyday.append(_row(row.text, (issue, confidence)))
     matcher = Matcher(kb, model)
     decoys: list[Row] = []

@@ -87,3 +87,13 @@ def test_an_unsure_not_a_request_goes_to_the_triage_lead(runtime: Runtime, db: S
     assert filed.owner == runtime.settings.app.triage_lead
     ticket = db.get_one(Ticket, filed.ticket_id)
     assert "needs a person" in ticket.facts["decision_reason"]
+
+
+def test_a_stored_model_of_an_older_release_gives_way_to_the_shipped_one(
+    runtime: Runtime, db: Session
+):
+    row = registry.store_model(db, shipped_model(), passed=True, actor="test", figures={})
+    row.document = {**row.document, "meta": {**row.document["meta"], "dense": ["exam_beta"]}}
+    db.commit()
+    (ticket,) = take_in(db, runtime, email(SCOPE), now=NOW).tickets
+    assert ticket.issue == "voucher-scope"

@@ -3,16 +3,25 @@ deterministic rebuild, and messages nobody tuned the old matcher for."""
 
 import numpy as np
 import pytest
-from sklearn.feature_extraction.text import TfidfVectorizer
 from typer.testing import CliRunner
 
 from bot.cli import app, main, model_cmd
-from bot.matching.features import char_terms, flat, normalise, word_terms
+from bot.matching.features import (
+    DENSE,
+    char_buckets,
+    char_hash,
+    char_terms,
+    flat,
+    normalise,
+    segments,
+)  # fmt: skip
 from bot.matching.matcher import shipped_model
 from bot.matching.model import ARRAYS, SHIPPED_DIR, LinearModel
+from bot.text.parse import parse_message
 from tests.conftest import DATA_DIR, KNOWLEDGE_DIR
 
 TEXTS = [
+    "My voucher never came. Also, can I use it for 70-640? Thanks! (1) one (2) two",
     "Bitte helfen: mein Gutschein (voucher) für die Beta 71-624 ist nie angekommen",
     'Prometric says "A program error occurred" at the last step!!!',
     "你好, VUE say my country is not allowed for beta 71-621. 请问 is there any solution?",
@@ -21,21 +30,23 @@ TEXTS = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("block", "analyser"), [("words", word_terms), ("chars", char_terms)]
-)  # fmt: skip
-def test_numpy_vectoriser_equals_scikit_learns(block, analyser):
+@pytest.mark.parametrize("text", TEXTS)
+def test_numpy_hashing_of_character_ngrams_equals_the_python_one(text):
+    whole = flat(normalise(text))
+    assert char_buckets(whole).tolist() == [char_hash(t) for t in char_terms(whole)]
+
+
+def test_fast_scoring_equals_the_training_matrix_times_the_weights():
     model = shipped_model()
-    texts = [flat(normalise(t)) for t in TEXTS]
-    terms = model.word_list if block == "words" else model.chars
-    reference = TfidfVectorizer(analyzer=analyser, vocabulary=terms, sublinear_tf=True).fit(texts)
-    reference.idf_ = model.word_idf if block == "words" else model.char_idf
-    expected = reference.transform(texts).toarray()
-    found = model._word_matrix(texts) if block == "words" else model._char_matrix(texts)
-    got = np.zeros_like(expected)
-    row, col, values = found
-    got[row, col] = values
-    assert np.abs(got - expected).max() < 1e-12
+    for text in TEXTS:
+        whole, spans, _moods = segments(parse_message(text), text)
+        features = [[0.5] * len(DENSE)] * (len(spans) + 1)
+        row, col, values = model.features(whole, spans)  # what training fits on
+        expected = np.tile(model.bias, (len(spans) + 1, 1))
+        np.add.at(expected, row, values[:, None] * model.weights[col])
+        expected += np.array(features) @ model.weights[-len(DENSE) :]
+        got = model.score_message(whole, spans, features)
+        assert np.abs(got - expected).max() < 1e-4  # float32 sums
 
 
 def test_the_shipped_model_is_plain_arrays_and_json():
@@ -99,8 +110,19 @@ def test_sentences_scored_as_spans_equal_sentences_scored_alone():
     model = shipped_model()
     whole = flat(normalise("My voucher never came. Also, can I use it for 70-640? Thanks!"))
     spans = [(0, 22), (23, len(whole))]
-    texts = [whole, *(whole[a:b] for a, b in spans)]
-    features = [[0.0] * len(model._dense_weights)] * len(texts)
-    assert np.array_equal(
-        model.score_message(whole, spans, features), model.scores(texts, features)
-    )
+    features = [[0.0] * len(DENSE)] * (len(spans) + 1)
+    together = model.score_message(whole, spans, features)
+    for row, (a, b) in enumerate(spans, 1):
+        alone = model.score_message(whole[a:b], [], features[:1])[0]
+        assert np.abs(together[row] - alone).max() < 1e-4
+
+
+def test_the_explanation_adds_up_to_the_score():
+    model = shipped_model()
+    whole = flat(normalise("My voucher never came. Also, can I use it for 70-640? Thanks!"))
+    features = [[0.5] * len(DENSE)]
+    score = model.score_message(whole, [], features)[0]
+    for k in range(len(model.classes)):
+        parts = sum(model.contributions(whole, k).values())
+        parts += model.bias[k] + np.array(features[0]) @ model.weights[-len(DENSE) :, k]
+        assert abs(parts - score[k]) < 1e-4

@@ -1,0 +1,71 @@
+"""Which further issues a message carries, besides its best one: a small second-stage model.
+
+The first stage scores the whole message and each sentence that denies, asks or requests. A
+second issue shows in those scores in several ways at once: its own score on the whole message,
+its best score on a sentence, whether some sentence reads best as it (the margin over that
+sentence's runner-up), how far it trails the best issue. A logistic regression over those few
+numbers, fitted on out-of-fold scores of the training data (`bot.matching.training`), turns them
+into one probability per issue; the secondary threshold applies to it. Plain numbers in
+`meta.json`, numpy at inference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+FEATURES = (
+    "whole", "sentence", "sentence_margin", "sentences", "gap", "runner_up", "bias_term",
+)  # fmt: skip
+
+
+def features(logits: np.ndarray, top: int) -> np.ndarray:
+    """(classes, FEATURES) of every class as a further issue of the message whose best class
+    is `top`, from its logits (row 0 the whole message, further rows its sentences)."""
+    whole = logits[0]
+    n = len(whole)
+    out = np.empty((n, len(FEATURES)))
+    out[:, 0] = whole
+    # a message of one sentence is its own sentence
+    sentences = logits[1:] if len(logits) > 1 else logits
+    order = np.sort(sentences, axis=1)
+    best, runner = order[:, -1:], order[:, -2:-1]
+    # margin over the best other class of the sentence: > 0 where the class wins it
+    margin = sentences - np.where(sentences >= best, runner, best)
+    out[:, 1] = sentences.max(axis=0)
+    out[:, 2] = margin.max(axis=0)
+    out[:, 3] = np.log1p(len(logits) - 1)
+    out[:, 4] = whole - whole[top]
+    ranked = np.argsort(-whole, kind="stable")
+    out[:, 5] = 0.0
+    if n > 1:
+        out[ranked[1], 5] = 1.0
+    out[:, 6] = 1.0
+    return out
+
+
+def probabilities(weights: Sequence[float], logits: np.ndarray, top: int) -> np.ndarray:
+    """Each class's probability of being a further issue of the message."""
+    z = features(logits, top) @ np.asarray(weights, dtype=np.float64)
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -500, 500)))
+
+
+def candidates(
+    classes: list[str], logits: np.ndarray, top: int, excluded: set[str]
+) -> tuple[list[int], np.ndarray]:
+    """The classes that may be a further issue (not the best one, nor `excluded`) and their
+    feature rows."""
+    keep = [k for k, name in enumerate(classes) if k != top and name not in excluded]
+    return keep, features(logits, top)[keep]
+
+
+def fit(x: np.ndarray, y: np.ndarray, seed: int) -> list[float]:
+    """Weights of the second stage (scikit-learn at training time only)."""
+    from sklearn.linear_model import LogisticRegression
+
+    if y.all() or not y.any():
+        return [0.0] * (len(FEATURES) - 1) + [-10.0 if not y.any() else 10.0]
+    model = LogisticRegression(C=1.0, fit_intercept=False, random_state=seed, max_iter=2000)
+    model.fit(x, y)
+    return [round(float(w), 6) for w in model.coef_[0]]
