@@ -231,7 +231,7 @@ class SurgesConfig(Strict):
     enabled: bool = True
     every: timedelta = timedelta(minutes=5)
     window: timedelta = timedelta(hours=2)
-    min_count: int = Field(default=6, ge=2)
+    min_count: int = Field(default=5, ge=2)
     # A known issue surges at `rate_factor` times its trailing rate for the window's length,
     # when a count that high is less likely than `poisson_tail` under that rate.
     rate_factor: float = Field(default=3.0, ge=1.0)
