@@ -201,6 +201,16 @@ def read_logits(
         return None, confidence, []
     chosen = [(classes[top], confidence)]
     if classes[top] == NOT_A_REQUEST:
+        # A sentence that complains, asks or requests and reads best as a catalogue issue
+        # means a person may be asking for something inside the thanks: never confident
+        # enough to drop the message (below the threshold it goes to a person).
+        for row in logits[1:]:
+            k = int(row.argmax())
+            asked = classes[k] not in (UNKNOWN, NOT_A_REQUEST)
+            if asked and _sigmoid(float(row[k])) >= thresholds.secondary:
+                confidence = min(confidence, thresholds.not_a_request - 0.01)  # rounded: below
+                chosen = [(classes[top], confidence)]
+                break
         return classes[top], confidence, chosen
     if secondary_weights is not None:
         further = secondary.probabilities(secondary_weights, logits, top).tolist()

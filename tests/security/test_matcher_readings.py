@@ -24,14 +24,9 @@ def on_a_ticket(db: Session, message_id: int) -> bool:
     [
         "Thank you! It worked. But I still have not received my voucher.",
         "Thanks so much, that worked! By the way my voucher for 71-621 never arrived.",
-        pytest.param(
-            "Thanks!! Great, thanks, thank you, cheers. voucher never came.",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="bot/matching: five thanks outweigh three words of request; the whole "
-                "message reads as a confident not-a-request",
-            ),
-        ),
+        # Five thanks outweigh three words of request in the whole message; the sentence
+        # that complains keeps it from being dropped.
+        "Thanks!! Great, thanks, thank you, cheers. voucher never came.",
     ],
 )
 def test_thanks_wrapped_around_a_request_neither_drops_it_nor_resolves_her_ticket(
