@@ -156,18 +156,13 @@ def merge(
     records: RecordsSource | None = None,
 ) -> Outcome:
     """The surge is a known issue after all: relabel (correction kept) and re-route its tickets."""
-    authorize_lead(config, actor)
-    _open(surge)
     if issue not in catalogue:
+        authorize_lead(config, actor)
         raise UserError(f"`{issue}` is not a known issue.")
-    outcome = _relabel_all(
-        session, config, surge, issue=issue, catalogue=catalogue, actor=actor, now=now,
-        records=records,
+    return _settle(
+        session, config, surge, issue=issue, catalogue=catalogue, status="merged", actor=actor,
+        now=now, records=records,
     )  # fmt: skip
-    surge.issue = issue
-    _decided(session, surge, "merged", actor, now)
-    outcome.status = surge.status
-    return outcome
 
 
 def make_known(
@@ -182,14 +177,33 @@ def make_known(
     records: RecordsSource | None = None,
 ) -> Outcome:
     """The surge's drafted issue was added to the knowledge base: its tickets become that issue."""
+    return _settle(
+        session, config, surge, issue=issue, catalogue=[*catalogue, issue], status="known",
+        actor=actor, now=now, records=records,
+    )  # fmt: skip
+
+
+def _settle(
+    session: Session,
+    config: AppConfig,
+    surge: Surge,
+    *,
+    issue: str,
+    catalogue: Collection[str],
+    status: str,
+    actor: Actor,
+    now: datetime,
+    records: RecordsSource | None,
+) -> Outcome:
+    """The lead's decision that the surge is `issue`: its tickets relabelled and re-routed."""
     authorize_lead(config, actor)
     _open(surge)
     outcome = _relabel_all(
-        session, config, surge, issue=issue, catalogue=[*catalogue, issue], actor=actor,
-        now=now, records=records,
+        session, config, surge, issue=issue, catalogue=catalogue, actor=actor, now=now,
+        records=records,
     )  # fmt: skip
     surge.issue = issue
-    _decided(session, surge, "known", actor, now)
+    _decided(session, surge, status, actor, now)
     outcome.status = surge.status
     return outcome
 
