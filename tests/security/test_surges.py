@@ -1,3 +1,4 @@
+# ruff: noqa: F811 -- the fixtures of tests/surges, imported by name, are parameters here
 """Attacks on surges: what a wave's messages carry into the lead's alert, the draft knowledge file
 and `triage surges show`, and what `triage records forget` leaves behind. Through the real
 intake, the real detection job and the real CLI (fixtures of `tests/surges`)."""
@@ -25,7 +26,11 @@ def _echoing_wave() -> list[dict]:
 
 
 def test_personal_data_in_a_quoted_error_stays_out_of_alert_draft_and_show(
-    take, detect_at, db: Session, triage, desk  # noqa: F811
+    take,
+    detect_at,
+    db: Session,
+    triage,
+    desk,
 ):
     take(_echoing_wave())
     detect_at(100)
@@ -46,3 +51,63 @@ def test_personal_data_in_a_quoted_error_stays_out_of_alert_draft_and_show(
         assert secret not in shown, f"alert: {secret}"
         assert secret not in out + listed, f"CLI: {secret}"
         assert secret not in draft + files[0].name, f"draft: {secret}"
+
+
+def test_one_sender_flooding_a_wave_does_not_make_a_surge(
+    sessions,
+    runtime,
+    detect_at,
+    db: Session,
+):
+    """Mallory writes the wave's sixteen messages herself, from one address: one writer is not
+    many candidates hitting one problem, so the lead is not alerted (or steered)."""
+    from datetime import timedelta
+
+    from bot.intake.flow import take_in
+    from bot.types import InboundMessage
+    from tests.surges.conftest import START
+
+    with sessions() as session, session.begin():
+        for n, row in enumerate(wave("w1")[:16]):
+            at = START + timedelta(minutes=row["minute"])
+            message = InboundMessage(
+                source="email", external_id=f"<flood{n}@example.org>", text=row["text"],
+                sender_email="mallory@attacker.example", received_at=at,
+            )  # fmt: skip
+            take_in(session, runtime, message, now=at)
+    detect_at(100)
+    assert all_surges(db) == []
+    assert db.scalars(select(OutboxItem).where(OutboxItem.kind == "surge")).first() is None
+
+
+def test_forgetting_her_takes_her_words_out_of_the_draft_file(
+    take,
+    detect_at,
+    db: Session,
+    triage,
+    desk,
+):
+    """The lead pressed Make it a known issue: `knowledge-drafts/<id>.yaml` holds her message
+    (scrubbed, but her words). After `triage records forget` the surge forgets its draft; the
+    file written from it must not keep them either."""
+    from bot.store.models import Ticket
+    from bot.surges.detect import phrasing
+    from bot.surges.job import load_ticket_readings
+
+    take(wave("w5")[:14])
+    detect_at(85)
+    [surge] = all_surges(db)
+    code, out, _ = triage("surges", "draft", str(surge.id), "--id", "transcript-portal-down")
+    assert code == 0, out
+    path = desk / "drafts" / "transcript-portal-down.yaml"
+    from bot.surges.decisions import tickets
+
+    readings = load_ticket_readings(db, [t.id for t in tickets(db, surge)])
+    mine = next(r for r in readings if len(r.text) > 80 and phrasing(r)[:60] in path.read_text())
+    words = phrasing(mine)[:60]
+    address = db.get(Ticket, mine.key).candidate_key
+    code, out, err = triage("records", "forget", address, "--yes")
+    assert code == 0, (out, err)
+    db.expire_all()
+    assert db.get(Surge, surge.id).draft is None
+    assert not path.exists() or words not in path.read_text(encoding="utf-8")
