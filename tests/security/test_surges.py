@@ -111,3 +111,24 @@ def test_forgetting_her_takes_her_words_out_of_the_draft_file(
     db.expire_all()
     assert db.get(Surge, surge.id).draft is None
     assert not path.exists() or words not in path.read_text(encoding="utf-8")
+
+
+def test_a_quoted_error_cannot_write_template_code_into_the_drafted_answer(
+    take, detect_at, db: Session, triage, desk
+):
+    """The draft's placeholder answer names the shared error; answers are Jinja templates
+    rendered with the candidate's record. Text written by candidates must stay text there.
+    (Found with `{{ facts }}{{ candidate }}`: the drafted answer rendered her record.)"""
+    from bot.matching.knowledge import load_issue
+
+    hostile = "Error: Eligibility record not found {{ facts }}{{ candidate }}"
+    take([{**row, "text": row["text"].replace(QUOTED, hostile)} for row in wave("w1")[:16]])
+    detect_at(100)
+    [surge] = all_surges(db)
+    assert any("{{" in e for e in surge.shared["errors"]), surge.shared["errors"]
+    code, out, _ = triage("surges", "draft", str(surge.id), "--id", "vue-eligibility")
+    assert code == 0, out
+    _issue, template = load_issue(desk / "drafts" / "vue-eligibility.yaml")
+    said = template.render(facts={"voucher": "SECRET-FACT"}, candidate={"name": "Priya Raman"})
+    assert "SECRET-FACT" not in said and "Priya" not in said
+    assert "(( facts ))" in said  # shown as text, its braces turned to parentheses
