@@ -1,6 +1,7 @@
 """`triage records forget MCPID|EMAIL`: erase a candidate's personal data, keep the tickets."""
 
 import getpass
+from pathlib import Path
 
 import typer
 from rich.table import Table
@@ -44,6 +45,7 @@ def forget_cmd(
             identifier=who,
             actor=actor or f"cli:{getpass.getuser()}",
             records=records_source(settings, session),
+            drafts_dir=Path(settings.app.surges.drafts_dir),
         )
     counts = erasure.counts
     if as_json:

@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from email import message_from_bytes
 from email.policy import compat32
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -148,10 +149,13 @@ def delete_corrections(session: Session, ticket_ids: Sequence[int]) -> int:
     return _count(result)
 
 
-def forget_surge_samples(session: Session, ticket_ids: Sequence[int]) -> int:
+def forget_surge_samples(
+    session: Session, ticket_ids: Sequence[int], *, drafts_dir: Path | None = None
+) -> int:
     """A surge shows the lead its members' words (scrubbed, but still theirs): the surges her
-    tickets are in forget their sample phrasings and draft (the next detection run describes
-    the others again), and their alerts waiting in the outbox drop her samples."""
+    tickets are in forget their sample phrasings, quoted errors and draft (the next detection
+    run describes the others again), the draft file written from it goes (`drafts_dir`), and
+    their alerts waiting in the outbox drop her samples."""
     surges = list(
         session.scalars(
             select(Surge).where(
@@ -164,7 +168,9 @@ def forget_surge_samples(session: Session, ticket_ids: Sequence[int]) -> int:
     if not surges:
         return 0
     for surge in surges:
-        surge.shared = {**(surge.shared or {}), "phrasings": []}
+        surge.shared = {**(surge.shared or {}), "phrasings": [], "errors": []}
+        if drafts_dir is not None and surge.draft_id:  # the id is a validated slug
+            (drafts_dir / f"{surge.draft_id}.yaml").unlink(missing_ok=True)
         surge.draft = None
     hers, ids = {str(t) for t in ticket_ids}, {s.id for s in surges}
     for item in session.scalars(select(OutboxItem).where(OutboxItem.kind == "surge")):

@@ -26,6 +26,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -170,8 +171,10 @@ def forget(
     actor: str,
     records: RecordsSource | None = None,
     now: datetime | None = None,
+    drafts_dir: Path | None = None,
 ) -> Erasure:
-    """Erase the candidate's personal data; returns the audit row. The caller commits."""
+    """Erase the candidate's personal data (and surge drafts under `drafts_dir` holding their
+    words); returns the audit row. The caller commits."""
     now = now or utcnow()
     plan = plan_erasure(session, find_person(session, identifier, records))
     if plan.empty:
@@ -194,7 +197,7 @@ def forget(
     )
     counts |= {"deliveries": emptied, "deliveries_cancelled": cancelled}
     counts["corrections"] = steps.delete_corrections(session, plan.ticket_ids)
-    counts["surges"] = steps.forget_surge_samples(session, plan.ticket_ids)
+    counts["surges"] = steps.forget_surge_samples(session, plan.ticket_ids, drafts_dir=drafts_dir)
     counts["slack_events"] = steps.delete_slack_events(session, slack_ids)
     counts["mail_rows"] = steps.erase_mail_bookkeeping(session, person.emails, traces)
     counts["records"] = steps.delete_records(session, person.mcp_id) if plan.has_records else False

@@ -123,9 +123,14 @@ def describe(
             common.insert(0, str(scope[2]))
         shared[kind] = common
     codes = [c for r in members for c in r.codes]
+    names = [n for r in members for n in r.names]
     errors = Counter(" ".join(e.split()) for r in members for e in dict.fromkeys(r.errors))
+    # A quoted error may echo who asked (a provider's page naming the MCP ID, address, name):
+    # scrubbed like the phrasings, as it goes to the alert, the CLI and the draft's title.
     shared["errors"] = [
-        mask_all(e, codes)[:200] for e, n in errors.most_common(3) if n >= 2 or len(errors) == 1
+        mask_all(scrub(e, names=names), codes)[:200]
+        for e, n in errors.most_common(3)
+        if n >= 2 or len(errors) == 1
     ]
     shared["phrasings"] = [phrasing(r) for r in grouping.typical(members, sims, PHRASINGS)]
     if scope is not None:

@@ -68,7 +68,9 @@ def build(
         check=None,
         team="triage",
         priority="normal",
-        answer=ANSWER.format(title=title.rstrip(".")),
+        # The answer is a Jinja template rendered with the candidate's record; the title may
+        # quote what candidates wrote, so no brace of theirs may open a tag there.
+        answer=ANSWER.format(title=title.rstrip(".").replace("{", "(").replace("}", ")")),
     )
     return issue, dump(issue)
 

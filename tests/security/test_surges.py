@@ -1,0 +1,134 @@
+# ruff: noqa: F811 -- the fixtures of tests/surges, imported by name, are parameters here
+"""Attacks on surges: what a wave's messages carry into the lead's alert, the draft knowledge file
+and `triage surges show`, and what `triage records forget` leaves behind. Through the real
+intake, the real detection job and the real CLI (fixtures of `tests/surges`)."""
+
+import json
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.store.models.outbox import OutboxItem
+from bot.store.models.surges import Surge
+from tests.surges.conftest import detect_at, runtime, take, wave  # noqa: F401
+from tests.surges.conftest import surges as all_surges
+from tests.surges.test_cli import desk, triage  # noqa: F401
+
+QUOTED = "Error VUE-4021: Eligibility record not found"
+# A provider's error page that echoes who is asking: her MCP ID and address, quoted as the error.
+ECHOED = f"{QUOTED} for MCP 4012345 (priya.raman@example.in)"
+HERS = ("4012345", "priya.raman@example.in")
+
+
+def _echoing_wave() -> list[dict]:
+    rows = wave("w1")[:16]
+    return [{**row, "text": row["text"].replace(QUOTED, ECHOED)} for row in rows]
+
+
+def test_personal_data_in_a_quoted_error_stays_out_of_alert_draft_and_show(
+    take,
+    detect_at,
+    db: Session,
+    triage,
+    desk,
+):
+    take(_echoing_wave())
+    detect_at(100)
+    [surge] = all_surges(db)
+    assert surge.shared["errors"], "the wave's quoted error is what its tickets share"
+    alert = db.scalars(select(OutboxItem).where(OutboxItem.kind == "surge")).first()
+    assert alert is not None
+    shown = json.dumps(alert.payload, ensure_ascii=False) + json.dumps(surge.shared)
+    code, out, _ = triage("surges", "show", str(surge.id))
+    assert code == 0
+    code, listed, _ = triage("surges", "list", "--json")
+    code, drafted, _ = triage("surges", "draft", str(surge.id))
+    assert code == 0, drafted
+    files = list((desk / "drafts").glob("*.yaml"))
+    assert files
+    draft = files[0].read_text(encoding="utf-8")
+    for secret in HERS:
+        assert secret not in shown, f"alert: {secret}"
+        assert secret not in out + listed, f"CLI: {secret}"
+        assert secret not in draft + files[0].name, f"draft: {secret}"
+
+
+def test_one_sender_flooding_a_wave_does_not_make_a_surge(
+    sessions,
+    runtime,
+    detect_at,
+    db: Session,
+):
+    """Mallory writes the wave's sixteen messages herself, from one address: one writer is not
+    many candidates hitting one problem, so the lead is not alerted (or steered)."""
+    from datetime import timedelta
+
+    from bot.intake.flow import take_in
+    from bot.types import InboundMessage
+    from tests.surges.conftest import START
+
+    with sessions() as session, session.begin():
+        for n, row in enumerate(wave("w1")[:16]):
+            at = START + timedelta(minutes=row["minute"])
+            message = InboundMessage(
+                source="email", external_id=f"<flood{n}@example.org>", text=row["text"],
+                sender_email="mallory@attacker.example", received_at=at,
+            )  # fmt: skip
+            take_in(session, runtime, message, now=at)
+    detect_at(100)
+    assert all_surges(db) == []
+    assert db.scalars(select(OutboxItem).where(OutboxItem.kind == "surge")).first() is None
+
+
+def test_forgetting_her_takes_her_words_out_of_the_draft_file(
+    take,
+    detect_at,
+    db: Session,
+    triage,
+    desk,
+):
+    """The lead pressed Make it a known issue: `knowledge-drafts/<id>.yaml` holds her message
+    (scrubbed, but her words). After `triage records forget` the surge forgets its draft; the
+    file written from it must not keep them either."""
+    from bot.store.models import Ticket
+    from bot.surges.detect import phrasing
+    from bot.surges.job import load_ticket_readings
+
+    take(wave("w5")[:14])
+    detect_at(85)
+    [surge] = all_surges(db)
+    code, out, _ = triage("surges", "draft", str(surge.id), "--id", "transcript-portal-down")
+    assert code == 0, out
+    path = desk / "drafts" / "transcript-portal-down.yaml"
+    from bot.surges.decisions import tickets
+
+    readings = load_ticket_readings(db, [t.id for t in tickets(db, surge)])
+    mine = next(r for r in readings if len(r.text) > 80 and phrasing(r)[:60] in path.read_text())
+    words = phrasing(mine)[:60]
+    address = db.get(Ticket, mine.key).candidate_key
+    code, out, err = triage("records", "forget", address, "--yes")
+    assert code == 0, (out, err)
+    db.expire_all()
+    assert db.get(Surge, surge.id).draft is None
+    assert not path.exists() or words not in path.read_text(encoding="utf-8")
+
+
+def test_a_quoted_error_cannot_write_template_code_into_the_drafted_answer(
+    take, detect_at, db: Session, triage, desk
+):
+    """The draft's placeholder answer names the shared error; answers are Jinja templates
+    rendered with the candidate's record. Text written by candidates must stay text there.
+    (Found with `{{ facts }}{{ candidate }}`: the drafted answer rendered her record.)"""
+    from bot.matching.knowledge import load_issue
+
+    hostile = "Error: Eligibility record not found {{ facts }}{{ candidate }}"
+    take([{**row, "text": row["text"].replace(QUOTED, hostile)} for row in wave("w1")[:16]])
+    detect_at(100)
+    [surge] = all_surges(db)
+    assert any("{{" in e for e in surge.shared["errors"]), surge.shared["errors"]
+    code, out, _ = triage("surges", "draft", str(surge.id), "--id", "vue-eligibility")
+    assert code == 0, out
+    _issue, template = load_issue(desk / "drafts" / "vue-eligibility.yaml")
+    said = template.render(facts={"voucher": "SECRET-FACT"}, candidate={"name": "Priya Raman"})
+    assert "SECRET-FACT" not in said and "Priya" not in said
+    assert "(( facts ))" in said  # shown as text, its braces turned to parentheses
