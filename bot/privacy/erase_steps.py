@@ -26,6 +26,7 @@ from bot.store.models.records import (
 )
 from bot.store.models.slack import InboundEvent, IssueCorrection
 from bot.store.models.surges import Surge, SurgeTicket
+from bot.surges import alerts
 from bot.tickets.lifecycle import record_event
 
 ERASED = "[erased]"
@@ -150,12 +151,17 @@ def delete_corrections(session: Session, ticket_ids: Sequence[int]) -> int:
 
 
 def forget_surge_samples(
-    session: Session, ticket_ids: Sequence[int], *, drafts_dir: Path | None = None
+    session: Session,
+    ticket_ids: Sequence[int],
+    *,
+    drafts_dir: Path | None = None,
+    now: datetime | None = None,
 ) -> int:
     """A surge shows the lead its members' words (scrubbed, but still theirs): the surges her
     tickets are in forget their sample phrasings, quoted errors and draft (the next detection
     run describes the others again), the draft file written from it goes (`drafts_dir`), and
-    their alerts waiting in the outbox drop her samples."""
+    their alerts drop her samples: waiting ones in the outbox, and a posted chat alert is
+    edited in place without them."""
     surges = list(
         session.scalars(
             select(Surge).where(
@@ -173,11 +179,16 @@ def forget_surge_samples(
             (drafts_dir / f"{surge.draft_id}.yaml").unlink(missing_ok=True)
         surge.draft = None
     hers, ids = {str(t) for t in ticket_ids}, {s.id for s in surges}
+    edited: set[int] = set()
     for item in session.scalars(select(OutboxItem).where(OutboxItem.kind == "surge")):
         samples = item.payload.get("samples") or []
         kept = [s for s in samples if str(s.get("ref", "")).rpartition("-")[2] not in hers]
         if item.payload.get("surge_id") in ids and len(kept) != len(samples):
             item.payload = {**item.payload, "samples": kept}
+            edited.add(item.id)
+    for surge in surges:
+        if surge.alert_item_id in edited and now is not None:
+            alerts.refresh(session, surge, now=now)  # the posted DM, edited without her words
     return len(surges)
 
 

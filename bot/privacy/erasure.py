@@ -197,7 +197,9 @@ def forget(
     )
     counts |= {"deliveries": emptied, "deliveries_cancelled": cancelled}
     counts["corrections"] = steps.delete_corrections(session, plan.ticket_ids)
-    counts["surges"] = steps.forget_surge_samples(session, plan.ticket_ids, drafts_dir=drafts_dir)
+    counts["surges"] = steps.forget_surge_samples(
+        session, plan.ticket_ids, drafts_dir=drafts_dir, now=now
+    )
     counts["slack_events"] = steps.delete_slack_events(session, slack_ids)
     counts["mail_rows"] = steps.erase_mail_bookkeeping(session, person.emails, traces)
     counts["records"] = steps.delete_records(session, person.mcp_id) if plan.has_records else False

@@ -243,3 +243,28 @@ def test_forgetting_a_candidate_takes_her_words_out_of_the_surge_and_its_alert(t
     ref = f"-{mine.id}"
     for item in db.scalars(select(OutboxItem).where(OutboxItem.kind == "surge")):
         assert not [s for s in item.payload.get("samples", []) if s["ref"].endswith(ref)]
+
+
+def test_forgetting_a_candidate_edits_the_posted_alert_without_her_words(triage, surge, db):
+    """The lead's DM went out with her message among the samples: forgetting her sends an edit
+    of that DM (chat.update of the posted message) without it."""
+    from bot.delivery.messages import POSTED
+
+    slack = db.scalars(
+        select(OutboxItem).where(OutboxItem.kind == "surge", OutboxItem.channel == "slack")
+    ).one()
+    shown = slack.payload["samples"][0]["ref"]
+    slack.status, slack.payload = "sent", {**slack.payload, POSTED: {"channel": "D01", "ts": "9.1"}}
+    db.commit()
+    mine = next(t for t in _tickets(db, surge) if shown.endswith(f"-{t.id}"))
+    code, out, err = triage("records", "forget", mine.candidate_key, "--yes")
+    assert code == 0, (out, err)
+    db.expire_all()
+    edits = db.scalars(
+        select(OutboxItem).where(
+            OutboxItem.kind == "surge", OutboxItem.channel == "slack", OutboxItem.id != slack.id
+        )
+    ).all()
+    assert len(edits) == 1 and edits[0].status == "pending"
+    assert edits[0].payload["replaces"] == {"channel": "D01", "ts": "9.1"}
+    assert shown not in [s["ref"] for s in edits[0].payload["samples"]]
