@@ -3,7 +3,7 @@ TEST_DATABASE_URL is set) migrated once per run and emptied after every test, an
 knowledge base with one matcher for the whole session."""
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -78,3 +78,34 @@ def knowledge() -> KnowledgeBase:
 @pytest.fixture(scope="session")
 def matcher(knowledge: KnowledgeBase) -> Matcher:
     return Matcher(knowledge)
+
+
+RunCli = Callable[..., tuple[int, str, str]]
+
+
+def cli_runner(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    database_url: str,
+    config: Path = ROOT / "app.yaml",
+) -> RunCli:
+    """The real `triage` CLI in-process on the test database: run(*args) -> (exit code, out,
+    err), with no Slack token or SMTP host from the environment."""
+    from bot.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    for name in ("SLACK_BOT_TOKEN", "SMTP_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(ROOT)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = 0
+        try:
+            main(["--config", str(config), *args])
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

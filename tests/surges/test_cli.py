@@ -9,7 +9,6 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.cli import main
 from bot.config.settings import load_settings
 from bot.intake.flow import take_in
 from bot.ops.runtime import Runtime
@@ -17,7 +16,7 @@ from bot.store.models import Ticket
 from bot.store.models.outbox import OutboxItem
 from bot.store.models.slack import IssueCorrection
 from bot.types import InboundMessage
-from tests.conftest import DATA_DIR, ROOT
+from tests.conftest import DATA_DIR, ROOT, cli_runner
 from tests.surges.conftest import START, surges, wave
 
 Run = Callable[..., tuple[int, str, str]]
@@ -38,23 +37,8 @@ def desk(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def triage(capsys, monkeypatch, database_url: str, desk: Path) -> Run:
-    monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("TRIAGE_KNOWLEDGE", str(desk / "knowledge"))
-    for name in ("SLACK_BOT_TOKEN", "SMTP_HOST"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(ROOT)
-
-    def run(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = 0
-        try:
-            main(["--config", str(desk / "app.yaml"), *args])
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
+    return cli_runner(capsys, monkeypatch, database_url, config=desk / "app.yaml")
 
 
 @pytest.fixture

@@ -11,11 +11,10 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.cli import main
 from bot.store.models import Ticket
 from bot.store.models.base import utcnow
 from bot.store.models.outbox import OutboxItem
-from tests.conftest import ROOT
+from tests.conftest import ROOT, cli_runner
 from tests.tickets.conftest import NOW, FileFn, verdict
 
 Run = Callable[..., tuple[int, str, str]]
@@ -26,22 +25,7 @@ CODE = "BETA-XY12-7Q2K"
 def triage(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, database_url: str
 ) -> Run:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    for name in ("SLACK_BOT_TOKEN", "SMTP_HOST"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(ROOT)
-
-    def run(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = 0
-        try:
-            main(["--config", str(ROOT / "app.yaml"), *args])
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
+    return cli_runner(capsys, monkeypatch, database_url)
 
 
 @pytest.fixture
