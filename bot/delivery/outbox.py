@@ -203,7 +203,7 @@ def _deliver_one(
             if item is None or item.status != "pending" or item.claimed_until != claimed_until:
                 return None
             error: Exception | None = None
-            before = dict(item.payload)
+            before = item.payload  # senders replace the payload, never change it in place
             try:
                 send(item)
             except (TransientDeliveryError, PermanentDeliveryError) as exc:

@@ -155,7 +155,7 @@ def forget_surge_samples(
     ticket_ids: Sequence[int],
     *,
     drafts_dir: Path | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> int:
     """A surge shows the lead its members' words (scrubbed, but still theirs): the surges her
     tickets are in forget their sample phrasings, quoted errors and draft (the next detection
@@ -187,7 +187,7 @@ def forget_surge_samples(
             item.payload = {**item.payload, "samples": kept}
             edited.add(item.id)
     for surge in surges:
-        if surge.alert_item_id in edited and now is not None:
+        if surge.alert_item_id in edited:
             alerts.refresh(session, surge, now=now)  # the posted DM, edited without her words
     return len(surges)
 
