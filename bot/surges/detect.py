@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -81,6 +81,7 @@ def detect(
         pool, space, similarity=config.similarity, min_count=config.min_count
     ):
         groups.append(_new_group(members, sims))
+    groups += _unsure_rates(window, readings, config, thresholds, space)
     for found in rate_surges(
         readings,
         history,
@@ -105,6 +106,50 @@ def detect(
         group.shared = describe(members, sims[np.ix_(kept, kept)], scope=found.scope)
         groups.append(group)
     return _distinct(groups)
+
+
+UNSURE = "?"  # the issue of an unsure reading, when unsure readings are counted like an issue
+
+
+def _unsure_rates(
+    window: Window,
+    readings: Sequence[Reading],
+    config: SurgesConfig,
+    thresholds: Thresholds,
+    space: TextSpace,
+) -> list[Group]:
+    """Unsure readings naming one exam, provider or region far above their trailing rate: a
+    wave written in many languages and words (a test centre's software failing for every
+    beta) reads too little alike to be clustered, but it names the same place. Its members
+    need only read somewhat like the rest (`scope_similarity`), which leaves out the scope's
+    everyday unsure mail, which reads like nothing in the wave."""
+
+    def as_unsure(rs: Sequence[Reading]) -> list[Reading]:
+        return [replace(r, issue=UNSURE) for r in rs if unsure(r, thresholds)]
+
+    counted, history = as_unsure(readings), as_unsure(window.history)
+    original = {r.key: r for r in readings}
+    groups = []
+    for found in rate_surges(
+        counted,
+        history_counts(history),
+        history_span=window.history_span,
+        window_span=config.window,
+        hours=history_counts(same_hours(history, now=window.now, window=config.window)),
+        min_count=config.min_count,
+        rate_factor=config.rate_factor,
+        poisson_tail=config.poisson_tail,
+    ):
+        if found.scope[1] is None:  # all unsure mail at once says nothing about one place
+            continue
+        members = [original[m.key] for m in found.members]
+        sims = space.similarities(members)
+        kept = grouping.core(sims, config.scope_similarity)
+        if len(kept) >= config.min_count:
+            group = _new_group([members[i] for i in kept], sims[np.ix_(kept, kept)])
+            group.expected, group.tail = found.expected, found.tail
+            groups.append(group)
+    return groups
 
 
 def _distinct(groups: list[Group]) -> list[Group]:
