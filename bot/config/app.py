@@ -236,6 +236,12 @@ class SurgesConfig(Strict):
     # when a count that high is less likely than `poisson_tail` under that rate.
     rate_factor: float = Field(default=3.0, ge=1.0)
     poisson_tail: float = Field(default=0.001, gt=0, lt=1)
+    # A known issue read at `pool_factor` times its trailing rate has its readings grouped with
+    # the unsure ones: a wave the matcher reads partly as a known issue is one group.
+    pool_factor: float = Field(default=2.0, ge=1.0)
+    # Unsure readings naming one exam, provider or region far above their rate are a wave when
+    # each reads at least this much like the rest (a looser bar: they share the place).
+    scope_similarity: float = Field(default=0.01, ge=0, lt=1)
     history: timedelta = timedelta(days=14)
     similarity: float = Field(default=0.08, gt=0, lt=1)
     # Where "Make it a known issue" writes its draft knowledge files (relative: to the

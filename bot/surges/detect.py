@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -20,7 +20,7 @@ from bot.matching.corrections import scrub
 from bot.matching.model import Thresholds
 from bot.privacy.masking import mask_all
 from bot.surges import grouping
-from bot.surges.rates import Scope, history_counts, rate_surges, same_hours
+from bot.surges.rates import Scope, history_counts, lifted_issues, rate_surges, same_hours
 from bot.surges.readings import PLACES, Reading, unsure
 from bot.surges.textspace import TextSpace
 from bot.types import NOT_A_REQUEST
@@ -70,27 +70,32 @@ def detect(
     space = space or TextSpace(window.history)
     readings = [r for r in window.readings if r.key not in window.excluded]
     groups = []
-    pool = [r for r in readings if unsure(r, thresholds)]
+    history = history_counts(window.history)
+    hours = history_counts(same_hours(window.history, now=window.now, window=config.window))
+    lifted = lifted_issues(
+        readings, history, history_span=window.history_span, window_span=config.window,
+        hours=hours, rate_factor=config.pool_factor,
+    )  # fmt: skip
+    pool = [r for r in readings if unsure(r, thresholds) or r.issue in lifted]
     for members, sims in grouping.clusters(
         pool, space, similarity=config.similarity, min_count=config.min_count
     ):
         groups.append(_new_group(members, sims))
+    groups += _unsure_rates(window, readings, config, thresholds, space)
     for found in rate_surges(
         readings,
-        history_counts(window.history),
+        history,
         history_span=window.history_span,
         window_span=config.window,
-        hours=history_counts(same_hours(window.history, now=window.now, window=config.window)),
+        hours=hours,
         min_count=config.min_count,
         rate_factor=config.rate_factor,
         poisson_tail=config.poisson_tail,
     ):
-        # An exam or a region is specific: its count says it all. A provider or the whole issue
-        # is broad (half the desk's traffic is one provider's): only the members that read
-        # alike are the wave, not the scope's everyday traffic (another problem at VUE).
+        # Only the members that read alike are the wave, not the scope's everyday traffic:
+        # another problem at VUE, or the exam's usual code mix-up at the hour the wave began.
         sims = space.similarities(found.members)
-        broad = found.scope[1] in (None, "providers")
-        kept = grouping.core(sims, config.similarity) if broad else np.arange(len(sims))
+        kept = grouping.core(sims, config.similarity)
         if len(kept) < config.min_count:
             continue
         members = [found.members[i] for i in kept]
@@ -100,7 +105,62 @@ def detect(
         )  # fmt: skip
         group.shared = describe(members, sims[np.ix_(kept, kept)], scope=found.scope)
         groups.append(group)
+    return _distinct(groups)
+
+
+UNSURE = "?"  # the issue of an unsure reading, when unsure readings are counted like an issue
+
+
+def _unsure_rates(
+    window: Window,
+    readings: Sequence[Reading],
+    config: SurgesConfig,
+    thresholds: Thresholds,
+    space: TextSpace,
+) -> list[Group]:
+    """Unsure readings naming one exam, provider or region far above their trailing rate: a
+    wave written in many languages and words (a test centre's software failing for every
+    beta) reads too little alike to be clustered, but it names the same place. Its members
+    need only read somewhat like the rest (`scope_similarity`), which leaves out the scope's
+    everyday unsure mail, which reads like nothing in the wave."""
+
+    def as_unsure(rs: Sequence[Reading]) -> list[Reading]:
+        return [replace(r, issue=UNSURE) for r in rs if unsure(r, thresholds)]
+
+    counted, history = as_unsure(readings), as_unsure(window.history)
+    original = {r.key: r for r in readings}
+    groups = []
+    for found in rate_surges(
+        counted,
+        history_counts(history),
+        history_span=window.history_span,
+        window_span=config.window,
+        hours=history_counts(same_hours(history, now=window.now, window=config.window)),
+        min_count=config.min_count,
+        rate_factor=config.rate_factor,
+        poisson_tail=config.poisson_tail,
+    ):
+        if found.scope[1] is None:  # all unsure mail at once says nothing about one place
+            continue
+        members = [original[m.key] for m in found.members]
+        sims = space.similarities(members)
+        kept = grouping.core(sims, config.scope_similarity)
+        if len(kept) >= config.min_count:
+            group = _new_group([members[i] for i in kept], sims[np.ix_(kept, kept)])
+            group.expected, group.tail = found.expected, found.tail
+            groups.append(group)
     return groups
+
+
+def _distinct(groups: list[Group]) -> list[Group]:
+    """One group per wave: a group made mostly of another's tickets (a rate surge whose
+    members were also grouped by text) is left out."""
+    kept: list[Group] = []
+    for group in groups:
+        keys = group.keys
+        if all(len(keys & other.keys) * 2 <= len(keys) for other in kept):
+            kept.append(group)
+    return kept
 
 
 def _new_group(members: list[Reading], sims: np.ndarray) -> Group:
@@ -132,7 +192,7 @@ def describe(
         for e, n in errors.most_common(3)
         if n >= 2 or len(errors) == 1
     ]
-    shared["phrasings"] = [phrasing(r) for r in grouping.typical(members, sims, PHRASINGS)]
+    shared["phrasings"] = [phrasing(r, members) for r in grouping.typical(members, sims, PHRASINGS)]
     if scope is not None:
         shared["scope"] = {"issue": scope[0], "kind": scope[1], "value": scope[2]}
     n = len(members)
@@ -141,9 +201,11 @@ def describe(
     return shared
 
 
-def phrasing(reading: Reading) -> str:
-    """A member's words as the lead may see them: personal data scrubbed, codes masked, short."""
-    text = mask_all(scrub(reading.text, names=reading.names), list(reading.codes))
+def phrasing(reading: Reading, group: Sequence[Reading] = ()) -> str:
+    """A member's words as the lead may see them: personal data scrubbed, codes masked, short.
+    Whatever the parser took for a code in any message of the `group` is masked in every one."""
+    codes = {*reading.codes, *(c for r in group for c in r.codes)}
+    text = mask_all(scrub(reading.text, names=reading.names), sorted(codes))
     text = " ".join(text.split())
     return text if len(text) <= PHRASING_CHARS else text[: PHRASING_CHARS - 1] + "…"
 

@@ -43,7 +43,7 @@ def build(
     shared: dict[str, object],
 ) -> tuple[KnownIssue, str]:
     """The draft issue (validated as any knowledge file is) and its YAML."""
-    examples = list(dict.fromkeys(phrasing(r) for r in members if r.text.strip()))
+    examples = list(dict.fromkeys(phrasing(r, members) for r in members if r.text.strip()))
     entities = [k for k in ("exams", "providers", "regions") if shared.get(k)]
     errors = [str(e) for e in shared.get("errors") or [] if "*" not in str(e)]  # type: ignore[attr-defined]
     if errors:

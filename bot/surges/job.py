@@ -213,7 +213,10 @@ def _keep(
 def samples(config: AppConfig, members: Sequence[Reading]) -> list[SurgeSample]:
     """The alert's sample messages: the group's most typical (its phrasings), as the lead may
     see them."""
-    return [SurgeSample(ref=display_id(config, r.key), text=phrasing(r)) for r in _typical(members)]
+    return [
+        SurgeSample(ref=display_id(config, r.key), text=phrasing(r, members))
+        for r in _typical(members)
+    ]
 
 
 def _typical(members: Sequence[Reading]) -> list[Reading]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -58,6 +58,52 @@ def same_hours(history: Sequence[Reading], *, now: datetime, window: timedelta) 
     return found
 
 
+def _expectation(
+    history: Counter[Scope],
+    *,
+    history_span: timedelta,
+    window_span: timedelta,
+    hours: Counter[Scope] | None,
+) -> Callable[[Scope], float]:
+    """A scope's expected count in a window: its trailing rate for the window's length, or the
+    same hours' mean count when that is higher (mail has a daily rhythm)."""
+    share = window_span / history_span if history_span > timedelta(0) else 0.0
+    days = history_span // DAY
+
+    def expected(scope: Scope) -> float:
+        found = history[scope] * share
+        if hours is not None and days >= 1:
+            found = max(found, hours[scope] / days)
+        return found
+
+    return expected
+
+
+def lifted_issues(
+    window: Sequence[Reading],
+    history: Counter[Scope],
+    *,
+    history_span: timedelta,
+    window_span: timedelta,
+    hours: Counter[Scope] | None = None,
+    rate_factor: float,
+) -> set[str]:
+    """Issues read at least `rate_factor` times as often as their trailing rate, whatever the
+    tail: a wave read as a known issue in part (a portal outage read as a missing certification)
+    is grouped with its unsure readings, and the group's own size then decides."""
+    if history_span <= timedelta(0):
+        return set()
+    expected = _expectation(
+        history, history_span=history_span, window_span=window_span, hours=hours
+    )
+    counts = Counter(r.issue for r in window if r.issue and r.issue != NOT_A_REQUEST)
+    return {
+        issue
+        for issue, n in counts.items()
+        if n >= rate_factor * max(expected((issue, None, None)), 1.0)
+    }
+
+
 def rate_surges(
     window: Sequence[Reading],
     history: Counter[Scope],
@@ -77,15 +123,14 @@ def rate_surges(
         for scope in scopes(reading):
             members.setdefault(scope, []).append(reading)
     best: dict[str, RateSurge] = {}
-    share = window_span / history_span if history_span > timedelta(0) else 0.0
-    days = history_span // DAY
+    expectation = _expectation(
+        history, history_span=history_span, window_span=window_span, hours=hours
+    )
     for scope, found in members.items():
         count = len(found)
         if count < min_count:
             continue
-        expected = history[scope] * share
-        if hours is not None and days >= 1:
-            expected = max(expected, hours[scope] / days)
+        expected = expectation(scope)
         tail = float(poisson.sf(count - 1, expected)) if expected > 0 else 0.0
         if count < rate_factor * expected or tail >= poisson_tail:
             continue

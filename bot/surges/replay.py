@@ -2,9 +2,9 @@
 `tests/surges/test_replay.py`).
 
 A day is everyday traffic (labelled messages never used to tune detection, each read by a
-matcher that never saw it: out-of-fold for the training corpora) at seeded times, the 30
-everyday decoys of `surge-waves.jsonl` (with their small clusters), and, on a wave day, one wave
-of 40 messages starting at some hour. Fourteen earlier days of the same kind of traffic are the
+matcher that never saw it: out-of-fold for the training corpora) at seeded times, a set of 30
+everyday decoys (with their small clusters), and, on a wave day, one wave of 40 messages
+starting at some hour (`DAYS`). Fourteen earlier days of the same kind of traffic are the
 history. Detection runs every `surges.every`, as the worker would, and surges continue by shared
 messages, as in the database. Measured: how many wave messages had arrived when the first surge
 made mostly of the wave was alerted, that surge's precision (share of its messages that belong
@@ -14,7 +14,7 @@ to the wave) when alerted and at the end of the day, and any other surge (a fals
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,6 +40,7 @@ class Row:
     entities: dict[str, list[str]]
     minute: int = 0  # waves and decoys: minutes since their start
     wave: bool = False
+    codes: tuple[str, ...] = ()  # as the parser found them (the text has them masked)
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,63 @@ class DayPlan:
     seed: int
     wave: Sequence[Row] = ()
     wave_start: timedelta = timedelta(hours=10)
+    decoys: str = "decoy"  # which set of everyday decoys the day carries
+
+
+@dataclass(frozen=True)
+class Day:
+    """A replayed day as the benchmark and the tests know it."""
+
+    name: str
+    seed: int
+    start: float | None = None  # the wave's first message (hours); None: a quiet day
+    decoys: str = "decoy"
+    tuned: bool = False  # detection was tuned on this day: its figures are in-sample
+
+
+# Detection was tuned on w1-w9 and q1-q7, in two rounds: w1-w5 and q1-q3 (surge-waves.jsonl)
+# first; w6-w9 and q4-q7 (surge-waves-blind.jsonl) were held out then, and tuned on in the
+# second round. w10-w13 and q8-q11 (surge-waves-blind-2.jsonl) were frozen before the second
+# round and never tuned on: they say how detection does on waves nobody tuned it for.
+DAYS = {
+    day.name: day
+    for day in (
+        Day("w1", 10, 9.0, tuned=True),
+        Day("w2", 11, 10.5, tuned=True),
+        Day("w3", 12, 13.0, tuned=True),
+        Day("w4", 13, 11.0, tuned=True),
+        Day("w5", 14, 14.5, tuned=True),
+        Day("q1", 101, tuned=True),
+        Day("q2", 102, tuned=True),
+        Day("q3", 103, tuned=True),
+        Day("w6", 15, 10.0, "decoy-a", tuned=True),
+        Day("w7", 16, 12.0, "decoy-a", tuned=True),
+        Day("w8", 17, 9.5, "decoy-b", tuned=True),
+        Day("w9", 18, 13.5, "decoy-b", tuned=True),
+        Day("q4", 104, decoys="decoy-a", tuned=True),
+        Day("q5", 105, decoys="decoy-a", tuned=True),
+        Day("q6", 106, decoys="decoy-b", tuned=True),
+        Day("q7", 107, decoys="decoy-b", tuned=True),
+        Day("w10", 19, 9.0, "decoy-c"),
+        Day("w11", 20, 11.5, "decoy-c"),
+        Day("w12", 21, 10.0, "decoy-d"),
+        Day("w13", 22, 14.0, "decoy-d"),
+        Day("q8", 108, decoys="decoy-c"),
+        Day("q9", 109, decoys="decoy-c"),
+        Day("q10", 110, decoys="decoy-d"),
+        Day("q11", 111, decoys="decoy-d"),
+    )
+}
+WAVE_FILES = ("surge-waves.jsonl", "surge-waves-blind.jsonl", "surge-waves-blind-2.jsonl")
+
+
+def plan_of(day: Day, waves: Mapping[str, Sequence[Row]]) -> DayPlan:
+    if day.start is None:
+        return DayPlan(name=day.name, seed=day.seed, decoys=day.decoys)
+    return DayPlan(
+        name=day.name, seed=day.seed, wave=waves[day.name],
+        wave_start=timedelta(hours=day.start), decoys=day.decoys,
+    )  # fmt: skip
 
 
 @dataclass
@@ -95,7 +153,15 @@ def build_day(
     timed.sort(key=lambda pair: pair[0])
     return [
         (
-            Reading.of(first_key + n, at, row.text, row.issue, row.confidence, row.entities),
+            Reading.of(
+                first_key + n,
+                at,
+                row.text,
+                row.issue,
+                row.confidence,
+                row.entities,
+                codes=row.codes,
+            ),
             row.wave,
         )
         for n, (at, row) in enumerate(timed)
@@ -106,24 +172,25 @@ def replay_day(
     plan: DayPlan,
     *,
     everyday: Sequence[Row],
-    decoys: Sequence[Row],
+    decoys: Mapping[str, Sequence[Row]],
     config: SurgesConfig,
     thresholds: Thresholds,
     per_day: int = 240,
     history_days: int = 14,
 ) -> DayResult:
     """Replay one day after `history_days` of everyday traffic; see the module's docstring."""
+    day_decoys = decoys[plan.decoys]
     history: list[Reading] = []
     key = 0
     for back in range(history_days, 0, -1):
         earlier = build_day(
-            START - back * DAY, seed=plan.seed * 1000 + back, everyday=everyday, decoys=decoys,
+            START - back * DAY, seed=plan.seed * 1000 + back, everyday=everyday, decoys=day_decoys,
             per_day=per_day, first_key=key,
         )  # fmt: skip
         history += [reading for reading, _ in earlier]
         key += len(earlier)
     today = build_day(
-        START, seed=plan.seed * 1000, everyday=everyday, decoys=decoys, per_day=per_day,
+        START, seed=plan.seed * 1000, everyday=everyday, decoys=day_decoys, per_day=per_day,
         wave=plan.wave, wave_start=plan.wave_start, first_key=key,
     )  # fmt: skip
     in_wave = {reading.key for reading, belongs in today if belongs}
@@ -202,15 +269,16 @@ def _row(text: str, reading: tuple[str | None, float], **extra: object) -> Row:
     issue, confidence = reading
     return Row(
         text=parsed.new_text, issue=issue, confidence=round(confidence, 3),
-        entities=parsed.entities.model_dump(), **extra,  # type: ignore[arg-type]
+        entities=parsed.entities.model_dump(), codes=tuple(parsed.secret_codes),
+        **extra,  # type: ignore[arg-type]
     )  # fmt: skip
 
 
 def load_rows(
     data_dir: Path, knowledge_dir: Path
-) -> tuple[list[Row], list[Row], dict[str, list[Row]]]:
-    """(everyday, decoys, waves by name). Everyday messages are the training corpora, each read
-    out of fold (by a model trained without it: a reading as unsure as a new message gets);
+) -> tuple[list[Row], dict[str, list[Row]], dict[str, list[Row]]]:
+    """(everyday, decoys by set, waves by name). Everyday messages are the training corpora, each
+    read out of fold (by a model trained without it: a reading as unsure as a new message gets);
     decoys and waves, which no model was trained on, are read by the shipped model."""
     import json
 
@@ -237,17 +305,22 @@ def load_rows(
         )  # fmt: skip
         everyday.append(_row(row.text, (issue, confidence)))
     matcher = Matcher(kb, model)
-    decoys: list[Row] = []
+    decoys: dict[str, list[Row]] = {}
     waves: dict[str, list[Row]] = {}
-    for line in (data_dir / "surge-waves.jsonl").read_text(encoding="utf-8").splitlines():
+    lines = [
+        line
+        for name in WAVE_FILES
+        for line in (data_dir / name).read_text(encoding="utf-8").splitlines()
+    ]
+    for line in lines:
         item = json.loads(line)
         read = matcher.classify(item["text"])
         row = _row(
             item["text"], (read.issue, read.confidence), minute=int(item["minute"]),
             wave=bool(item["in_wave"]),
         )  # fmt: skip
-        if item["wave"] == "decoy":
-            decoys.append(row)
+        if item["wave"].startswith("decoy"):
+            decoys.setdefault(item["wave"], []).append(row)
         else:
             waves.setdefault(item["wave"], []).append(row)
     return everyday, decoys, waves

@@ -17,6 +17,7 @@ from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 from sklearn.preprocessing import normalize
 
 from bot.matching.features import char_terms, flat, normalise, word_terms
+from bot.privacy.masking import mask_secret
 from bot.surges.readings import Reading
 
 N_FEATURES = 2**20
@@ -28,8 +29,18 @@ CACHE = 20_000  # vectors kept between runs
 _NOTHING = Reading(key=0, at=datetime(1970, 1, 1, tzinfo=UTC), text="", issue=None, confidence=0)
 
 
-def _flat(text: str) -> str:
-    return flat(normalise(text))
+def _flat(reading: Reading) -> str:
+    return flat(normalise(_as_written(reading)))
+
+
+def _as_written(reading: Reading) -> str:
+    """The reading's words with its masked codes as written: an error code after the word
+    "code" ("(code TR-503)") is masked like a promotion code, and the same error must read the
+    same in every message of a wave. Only hashed here, never shown or kept."""
+    text = reading.text
+    for code in reading.codes:
+        text = text.replace(mask_secret(code), code)
+    return text
 
 
 def entity_terms(reading: Reading) -> list[str]:
@@ -53,7 +64,7 @@ class TextSpace:
 
     def __init__(self, background: Sequence[Reading], *, max_df: float = MAX_DF) -> None:
         self.hashers = (_hasher(word_terms), _hasher(char_terms), _hasher(entity_terms))
-        texts = [_flat(r.text) for r in background] or [""]
+        texts = [_flat(r) for r in background] or [""]
         inputs = (texts, texts, list(background) or [_NOTHING])
         self.idf = [
             TfidfTransformer(sublinear_tf=True).fit(h.transform(x))
@@ -72,7 +83,7 @@ class TextSpace:
         self._rows: dict[Reading, sparse.csr_matrix] = {}
 
     def _compute(self, readings: Sequence[Reading]) -> sparse.csr_matrix:
-        texts = [_flat(r.text) for r in readings]
+        texts = [_flat(r) for r in readings]
         inputs = (texts, texts, list(readings))
         views = [
             normalize(t.transform(h.transform(x))) * weight

@@ -16,16 +16,21 @@ from bot.matching.knowledge import KnowledgeBase
 from bot.ops.runtime import Runtime
 from bot.store.models.surges import Surge
 from bot.surges.job import examples, run
+from bot.surges.replay import WAVE_FILES
 from bot.types import InboundMessage
 
 ROOT = Path(__file__).resolve().parents[2]
-WAVES = ROOT / "tests" / "data" / "surge-waves.jsonl"
+DATA_DIR = ROOT / "tests" / "data"
 # Wednesday 25 November 2026, 09:00 UTC: the wave's first message.
 START = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 
 def wave(name: str) -> list[dict[str, Any]]:
-    rows = [json.loads(line) for line in WAVES.read_text(encoding="utf-8").splitlines()]
+    rows = [
+        json.loads(line)
+        for path in WAVE_FILES
+        for line in (DATA_DIR / path).read_text(encoding="utf-8").splitlines()
+    ]
     return [row for row in rows if row["wave"] == name]
 
 

@@ -62,6 +62,17 @@ def test_a_surge_that_grows_updates_its_posted_alert_instead_of_a_new_one(take, 
     assert [a.channel for a in _alerts(db)].count("email") == 1  # mail had the first one only
 
 
+def test_a_wave_in_many_languages_at_one_provider_surges_though_it_reads_little_alike(
+    take, detect_at, db
+):
+    # Prometric centres failing to launch the betas, written in English, Spanish, Portuguese
+    # and French, with and without the error text: too unlike to cluster, but all at Prometric.
+    take(wave("w6")[:12])
+    assert [what for _, what in detect_at(60)] == ["new"]
+    [surge] = surges(db)
+    assert surge.count >= 5 and "prometric" in surge.shared["providers"]
+
+
 def test_everyday_traffic_makes_no_surge(take, detect_at, db):
     decoys = [row for row in wave("decoy")]
     take([{**row, "minute": n * 4} for n, row in enumerate(decoys)], tag="d")
