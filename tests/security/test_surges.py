@@ -80,6 +80,38 @@ def test_one_sender_flooding_a_wave_does_not_make_a_surge(
     assert db.scalars(select(OutboxItem).where(OutboxItem.kind == "surge")).first() is None
 
 
+def test_one_sender_whose_messages_open_many_tickets_does_not_make_a_surge(
+    sessions,
+    runtime,
+    detect_at,
+    db: Session,
+):
+    """Mallory writes the Prometric wave (many languages, one place) herself, from one address.
+    Her messages join one ticket only when read as the same issue: read as nine different
+    issues they opened nine tickets, and **the lead was alerted to a surge of eight** (one
+    writer counted as eight candidates). One writer is one voice."""
+    from datetime import timedelta
+
+    from bot.intake.flow import take_in
+    from bot.store.models import Ticket
+    from bot.types import InboundMessage
+    from tests.surges.conftest import START
+
+    rows = wave("w6")[:16]
+    with sessions() as session, session.begin():
+        for n, row in enumerate(rows):
+            at = START + timedelta(minutes=row["minute"])
+            message = InboundMessage(
+                source="email", external_id=f"<flood{n}@example.org>", text=row["text"],
+                sender_email="mallory@attacker.example", received_at=at,
+            )  # fmt: skip
+            take_in(session, runtime, message, now=at)
+    assert len(db.scalars(select(Ticket)).all()) >= 5, "the attack needs her many tickets"
+    detect_at(rows[-1]["minute"] + 5)
+    assert all_surges(db) == []
+    assert db.scalars(select(OutboxItem).where(OutboxItem.kind == "surge")).first() is None
+
+
 def test_forgetting_her_takes_her_words_out_of_the_draft_file(
     take,
     detect_at,
