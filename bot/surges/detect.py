@@ -203,9 +203,12 @@ def describe(
 
 def phrasing(reading: Reading, group: Sequence[Reading] = ()) -> str:
     """A member's words as the lead may see them: personal data scrubbed, codes masked, short.
-    Whatever the parser took for a code in any message of the `group` is masked in every one."""
+    Whatever the parser took for a code in any message of the `group`, and every member's name
+    on record, is masked in every one (a wave of profiles linked to the wrong candidate: her
+    message names another member)."""
     codes = {*reading.codes, *(c for r in group for c in r.codes)}
-    text = mask_all(scrub(reading.text, names=reading.names), sorted(codes))
+    names = {*reading.names, *(n for r in group for n in r.names)}
+    text = mask_all(scrub(reading.text, names=sorted(names)), sorted(codes))
     text = " ".join(text.split())
     return text if len(text) <= PHRASING_CHARS else text[: PHRASING_CHARS - 1] + "…"
 

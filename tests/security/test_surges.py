@@ -164,3 +164,29 @@ def test_a_quoted_error_cannot_write_template_code_into_the_drafted_answer(
     said = template.render(facts={"voucher": "SECRET-FACT"}, candidate={"name": "Priya Raman"})
     assert "SECRET-FACT" not in said and "Priya" not in said
     assert "(( facts ))" in said  # shown as text, its braces turned to parentheses
+
+
+def test_a_sample_naming_another_member_of_the_wave_shows_neither_her_name_nor_her_code():
+    """A wave of profiles linked to the wrong candidate: Ana's message names Priya, whose
+    record (name, voucher code) is Priya's. The lead's samples (alert, `surges show`, draft
+    examples: all `phrasing` with the group) mask every member's name and code in every member's
+    words, as the shared error texts already did."""
+    from datetime import UTC, datetime
+
+    import numpy as np
+
+    from bot.surges.detect import describe
+    from bot.surges.readings import Reading
+
+    at = datetime(2026, 11, 25, 9, tzinfo=UTC)
+    ana = Reading.of(
+        1, at, "I log in and see Priya Raman's profile, voucher QX7P-4M2K-ZZ91, not mine",
+        None, 0.2, {}, names=("Ana Lima",), writer="ana@example.org",
+    )  # fmt: skip
+    priya = Reading.of(
+        2, at, "My profile shows someone else. My code is [masked]", None, 0.2, {},
+        codes=("QX7P-4M2K-ZZ91",), names=("Priya Raman",), writer="priya@example.in",
+    )  # fmt: skip
+    shown = " ".join(describe([ana, priya], np.ones((2, 2)))["phrasings"])  # type: ignore[arg-type]
+    assert "Priya" not in shown and "Raman" not in shown, shown
+    assert "QX7P" not in shown and "4M2K" not in shown, shown
