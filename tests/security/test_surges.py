@@ -190,3 +190,32 @@ def test_a_sample_naming_another_member_of_the_wave_shows_neither_her_name_nor_h
     shown = " ".join(describe([ana, priya], np.ones((2, 2)))["phrasings"])  # type: ignore[arg-type]
     assert "Priya" not in shown and "Raman" not in shown, shown
     assert "QX7P" not in shown and "4M2K" not in shown, shown
+
+
+def test_a_member_with_thousands_of_codes_does_not_stall_every_sample():
+    """Every sample, and every draft example, is masked with every member's codes: one hostile
+    member with 3,000 codes made each phrasing of a short message cost a regex scan per code
+    (1 s CPU per three samples at 1,000 codes; a draft: one per member)."""
+    import random
+    import time
+    from datetime import UTC, datetime
+
+    from bot.surges.detect import phrasing
+    from bot.surges.readings import Reading
+
+    pick = random.Random(3)
+
+    def code() -> str:
+        return "-".join("".join(pick.choice("ABCDEFGHJK23456789") for _ in range(4)) for _ in "abc")
+
+    at = datetime(2026, 11, 25, 9, tzinfo=UTC)
+    codes = tuple(code() for _ in range(3000))
+    hostile = Reading.of(1, at, "voucher [masked] " * 3000, None, 0.1, {}, codes=codes)
+    short = [
+        Reading.of(n, at, f"Prometric exam {n} failed to launch, code {codes[n]}", None, 0.1, {})
+        for n in range(2, 42)
+    ]
+    started = time.process_time()
+    shown = [phrasing(r, [hostile, *short]) for r in short]
+    assert time.process_time() - started < 2.0
+    assert not any(c in s for c, s in zip(codes[2:], shown, strict=False)), "still masked"
