@@ -21,7 +21,7 @@ from bot.matching.model import Thresholds
 from bot.privacy.masking import mask_all
 from bot.surges import grouping
 from bot.surges.rates import Scope, history_counts, lifted_issues, rate_surges, same_hours
-from bot.surges.readings import PLACES, Reading, unsure
+from bot.surges.readings import PLACES, Reading, unsure, voices
 from bot.surges.textspace import TextSpace
 from bot.types import NOT_A_REQUEST
 
@@ -96,9 +96,9 @@ def detect(
         # another problem at VUE, or the exam's usual code mix-up at the hour the wave began.
         sims = space.similarities(found.members)
         kept = grouping.core(sims, config.similarity)
-        if len(kept) < config.min_count:
-            continue
         members = [found.members[i] for i in kept]
+        if voices(members) < config.min_count:
+            continue
         group = Group(
             kind="rate", members=members, issue=found.scope[0], expected=found.expected,
             tail=found.tail,
@@ -145,7 +145,7 @@ def _unsure_rates(
         members = [original[m.key] for m in found.members]
         sims = space.similarities(members)
         kept = grouping.core(sims, config.scope_similarity)
-        if len(kept) >= config.min_count:
+        if voices(members[i] for i in kept) >= config.min_count:
             group = _new_group([members[i] for i in kept], sims[np.ix_(kept, kept)])
             group.expected, group.tail = found.expected, found.tail
             groups.append(group)
@@ -203,9 +203,12 @@ def describe(
 
 def phrasing(reading: Reading, group: Sequence[Reading] = ()) -> str:
     """A member's words as the lead may see them: personal data scrubbed, codes masked, short.
-    Whatever the parser took for a code in any message of the `group` is masked in every one."""
+    Whatever the parser took for a code in any message of the `group`, and every member's name
+    on record, is masked in every one (a wave of profiles linked to the wrong candidate: her
+    message names another member)."""
     codes = {*reading.codes, *(c for r in group for c in r.codes)}
-    text = mask_all(scrub(reading.text, names=reading.names), sorted(codes))
+    names = {*reading.names, *(n for r in group for n in r.names)}
+    text = mask_all(scrub(reading.text, names=sorted(names)), sorted(codes))
     text = " ".join(text.split())
     return text if len(text) <= PHRASING_CHARS else text[: PHRASING_CHARS - 1] + "…"
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.cluster import AgglomerativeClustering
 
-from bot.surges.readings import Reading
+from bot.surges.readings import Reading, voices
 from bot.surges.textspace import TextSpace
 
 CORE = 1.0  # a member's mean similarity to the rest, as a share of the group threshold
@@ -43,7 +43,7 @@ def clusters(
         # A member at the edge, less like the group than the group's own threshold, is left
         # out: what goes to the lead should belong.
         members = members[core(sims[np.ix_(members, members)], similarity)]
-        if len(members) >= min_count:
+        if voices(readings[i] for i in members) >= min_count:
             found.append(([readings[i] for i in members], sims[np.ix_(members, members)]))
     found.sort(key=lambda group: (-len(group[0]), group[0][0].key))
     return found

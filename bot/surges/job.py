@@ -65,7 +65,7 @@ def load_ticket_readings(session: Session, ticket_ids: Sequence[int]) -> list[Re
 def _readings(session: Session, where: tuple[Any, ...]) -> list[Reading]:
     tickets = session.execute(
         select(Ticket.id, Ticket.created_at, Ticket.issue, Ticket.confidence, Ticket.entities,
-               Ticket.subject, Candidate.name)
+               Ticket.subject, Ticket.candidate_key, Candidate.name)
         .outerjoin(Candidate, Candidate.mcp_id == Ticket.candidate_mcp_id)
         .where(*where)
         .order_by(Ticket.created_at, Ticket.id)
@@ -103,6 +103,7 @@ def _readings(session: Session, where: tuple[Any, ...]) -> list[Reading]:
                 t.entities or parsed.entities.model_dump(),
                 codes=parsed.secret_codes,
                 names=(t.name,) if t.name else (),  # scrubbed wherever the text is shown
+                writer=t.candidate_key,
             )
         )
     return readings

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from scipy.stats import poisson
 
-from bot.surges.readings import PLACES, Reading
+from bot.surges.readings import PLACES, Reading, voices
 from bot.types import NOT_A_REQUEST
 
 DAY = timedelta(days=1)
@@ -96,7 +96,11 @@ def lifted_issues(
     expected = _expectation(
         history, history_span=history_span, window_span=window_span, hours=hours
     )
-    counts = Counter(r.issue for r in window if r.issue and r.issue != NOT_A_REQUEST)
+    writers: dict[str, list[Reading]] = {}
+    for r in window:
+        if r.issue and r.issue != NOT_A_REQUEST:
+            writers.setdefault(r.issue, []).append(r)
+    counts = {issue: voices(found) for issue, found in writers.items()}
     return {
         issue
         for issue, n in counts.items()
@@ -127,7 +131,7 @@ def rate_surges(
         history, history_span=history_span, window_span=window_span, hours=hours
     )
     for scope, found in members.items():
-        count = len(found)
+        count = voices(found)  # writers, not tickets: one writer's many tickets are one voice
         if count < min_count:
             continue
         expected = expectation(scope)
@@ -137,7 +141,7 @@ def rate_surges(
         surge = RateSurge(scope, found, expected, tail)
         current = best.get(scope[0])
         if current is None or (tail, -count, scope[1] is not None) < (
-            current.tail, -len(current.members), current.scope[1] is not None,
+            current.tail, -voices(current.members), current.scope[1] is not None,
         ):  # fmt: skip
             best[scope[0]] = surge
     return [best[issue] for issue in sorted(best)]

@@ -7,7 +7,7 @@ benchmark builds them from labelled days (`bench/replay_surges.py`); detection s
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -32,6 +32,9 @@ class Reading:
     errors: tuple[str, ...] = ()
     codes: tuple[str, ...] = field(default=(), repr=False)  # raw codes, masked wherever shown
     names: tuple[str, ...] = field(default=(), repr=False)  # the candidate's, scrubbed from text
+    # Who wrote it (the ticket's candidate key): one writer is one voice however many tickets
+    # she opens (a ticket per issue the matcher leans to). Personal data: never shown.
+    writer: str | None = field(default=None, repr=False)
 
     @classmethod
     def of(
@@ -44,6 +47,7 @@ class Reading:
         entities: Mapping[str, Any] | None,
         codes: Sequence[str] = (),
         names: Sequence[str] = (),
+        writer: str | None = None,
     ) -> Reading:
         found = entities or {}
 
@@ -54,10 +58,17 @@ class Reading:
             key=key, at=at, text=text, issue=issue, confidence=float(confidence),
             exams=values("exams"), providers=values("providers"), regions=values("regions"),
             errors=values("error_messages"), codes=tuple(codes), names=tuple(names),
+            writer=writer,
         )  # fmt: skip
 
     def places(self, kind: str) -> tuple[str, ...]:
         return tuple(getattr(self, kind))
+
+
+def voices(readings: Iterable[Reading]) -> int:
+    """How many writers the readings hold: many candidates hitting one problem is a wave, one
+    writer's many tickets is not (a reading with no writer is its own)."""
+    return len({r.key if r.writer is None else r.writer for r in readings})
 
 
 def unsure(reading: Reading, thresholds: Thresholds) -> bool:

@@ -80,6 +80,38 @@ def test_one_sender_flooding_a_wave_does_not_make_a_surge(
     assert db.scalars(select(OutboxItem).where(OutboxItem.kind == "surge")).first() is None
 
 
+def test_one_sender_whose_messages_open_many_tickets_does_not_make_a_surge(
+    sessions,
+    runtime,
+    detect_at,
+    db: Session,
+):
+    """Mallory writes the Prometric wave (many languages, one place) herself, from one address.
+    Her messages join one ticket only when read as the same issue: read as nine different
+    issues they opened nine tickets, and **the lead was alerted to a surge of eight** (one
+    writer counted as eight candidates). One writer is one voice."""
+    from datetime import timedelta
+
+    from bot.intake.flow import take_in
+    from bot.store.models import Ticket
+    from bot.types import InboundMessage
+    from tests.surges.conftest import START
+
+    rows = wave("w6")[:16]
+    with sessions() as session, session.begin():
+        for n, row in enumerate(rows):
+            at = START + timedelta(minutes=row["minute"])
+            message = InboundMessage(
+                source="email", external_id=f"<flood{n}@example.org>", text=row["text"],
+                sender_email="mallory@attacker.example", received_at=at,
+            )  # fmt: skip
+            take_in(session, runtime, message, now=at)
+    assert len(db.scalars(select(Ticket)).all()) >= 5, "the attack needs her many tickets"
+    detect_at(rows[-1]["minute"] + 5)
+    assert all_surges(db) == []
+    assert db.scalars(select(OutboxItem).where(OutboxItem.kind == "surge")).first() is None
+
+
 def test_forgetting_her_takes_her_words_out_of_the_draft_file(
     take,
     detect_at,
@@ -132,3 +164,58 @@ def test_a_quoted_error_cannot_write_template_code_into_the_drafted_answer(
     said = template.render(facts={"voucher": "SECRET-FACT"}, candidate={"name": "Priya Raman"})
     assert "SECRET-FACT" not in said and "Priya" not in said
     assert "(( facts ))" in said  # shown as text, its braces turned to parentheses
+
+
+def test_a_sample_naming_another_member_of_the_wave_shows_neither_her_name_nor_her_code():
+    """A wave of profiles linked to the wrong candidate: Ana's message names Priya, whose
+    record (name, voucher code) is Priya's. The lead's samples (alert, `surges show`, draft
+    examples: all `phrasing` with the group) mask every member's name and code in every member's
+    words, as the shared error texts already did."""
+    from datetime import UTC, datetime
+
+    import numpy as np
+
+    from bot.surges.detect import describe
+    from bot.surges.readings import Reading
+
+    at = datetime(2026, 11, 25, 9, tzinfo=UTC)
+    ana = Reading.of(
+        1, at, "I log in and see Priya Raman's profile, voucher QX7P-4M2K-ZZ91, not mine",
+        None, 0.2, {}, names=("Ana Lima",), writer="ana@example.org",
+    )  # fmt: skip
+    priya = Reading.of(
+        2, at, "My profile shows someone else. My code is [masked]", None, 0.2, {},
+        codes=("QX7P-4M2K-ZZ91",), names=("Priya Raman",), writer="priya@example.in",
+    )  # fmt: skip
+    shown = " ".join(describe([ana, priya], np.ones((2, 2)))["phrasings"])  # type: ignore[arg-type]
+    assert "Priya" not in shown and "Raman" not in shown, shown
+    assert "QX7P" not in shown and "4M2K" not in shown, shown
+
+
+def test_a_member_with_thousands_of_codes_does_not_stall_every_sample():
+    """Every sample, and every draft example, is masked with every member's codes: one hostile
+    member with 3,000 codes made each phrasing of a short message cost a regex scan per code
+    (1 s CPU per three samples at 1,000 codes; a draft: one per member)."""
+    import random
+    import time
+    from datetime import UTC, datetime
+
+    from bot.surges.detect import phrasing
+    from bot.surges.readings import Reading
+
+    pick = random.Random(3)
+
+    def code() -> str:
+        return "-".join("".join(pick.choice("ABCDEFGHJK23456789") for _ in range(4)) for _ in "abc")
+
+    at = datetime(2026, 11, 25, 9, tzinfo=UTC)
+    codes = tuple(code() for _ in range(3000))
+    hostile = Reading.of(1, at, "voucher [masked] " * 3000, None, 0.1, {}, codes=codes)
+    short = [
+        Reading.of(n, at, f"Prometric exam {n} failed to launch, code {codes[n]}", None, 0.1, {})
+        for n in range(2, 42)
+    ]
+    started = time.process_time()
+    shown = [phrasing(r, [hostile, *short]) for r in short]
+    assert time.process_time() - started < 2.0
+    assert not any(c in s for c, s in zip(codes[2:], shown, strict=False)), "still masked"
