@@ -51,7 +51,9 @@ _DIGITS = re.compile(r"\d+")
 _SYNONYM_WORDS = frozenset(SYNONYMS)
 _LETTERS = re.compile(r"[a-z]+")
 _NEGATED = re.compile(r"n't\b")
-_SPACES = re.compile(r"[ \t]+")
+# A run of blanks as one space: a lone space is left alone (most words end in one, and a
+# replacement each costs more than the rest of normalising).
+_SPACES = re.compile(r"[ \t]{2,}|\t")
 WORD = re.compile(r"\w\w+")  # a word: scikit-learn's default token
 _PROGRAM_ERROR = "a program error occurred"
 

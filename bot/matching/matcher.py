@@ -17,6 +17,7 @@ from typing import TypeVar
 
 import numpy as np
 from pydantic import BaseModel, Field, PrivateAttr
+from threadpoolctl import threadpool_limits
 
 from bot.matching import secondary
 from bot.matching.features import (
@@ -85,6 +86,10 @@ class Matcher:
     def __init__(self, kb: KnowledgeBase, model: LinearModel | None = None) -> None:
         self.kb = kb
         self.model = model or shipped_model()
+        # A message is scored with products of a few rows: BLAS threads would not speed them
+        # up, but after each long message they wait for work by spinning, a core's worth of CPU.
+        # One thread for the process (the training does the same for its own products).
+        threadpool_limits(limits=1, user_api="blas")
         missing = set(kb.issues) - set(self.model.classes)
         if missing:
             raise ValueError(f"the model knows nothing of {sorted(missing)}: retrain it")
@@ -127,12 +132,12 @@ class Matcher:
         )
         if issue is not None and issue not in self.kb.issues:
             issue, chosen = None, []
-        # model_construct: the values are ours and already valid; validating costs more than
-        # scoring a short message
-        result = Classification.model_construct(
+        # Plain construction: with pydantic 2, validating these few fields (the entities and
+        # signals are model instances, not validated again) is faster than `model_construct`.
+        result = Classification(
             issue=issue,
             confidence=round(confidence, 2),
-            issues=[IssueScore.model_construct(id=i, score=round(s, 2)) for i, s in chosen],
+            issues=[IssueScore(id=i, score=round(s, 2)) for i, s in chosen],
             entities=parsed.entities,
             signals=parsed.signals,
         )
@@ -192,11 +197,12 @@ def read_logits(
     without, one whose score on the whole message or on a sentence that reads best as it does.
     The best issue reads the whole message and, by `sentence_weight`, its sentences' best
     scores: the sentence that asks or complains outweighs the context around it."""
-    whole = combined(logits, sentence_weight)
-    order = sorted(range(len(classes)), key=lambda k: (-whole[k], classes[k]))
+    whole = combined(logits, sentence_weight).tolist()
+    # best first, ties by name (plain floats: indexing numpy arrays costs more than sorting)
+    order = [k for _, _, k in sorted(zip([-x for x in whole], classes, range(len(classes))))]
     top = order[0]
     a, b = calibration
-    confidence = _sigmoid(a * float(whole[top]) + b)
+    confidence = _sigmoid(a * whole[top] + b)
     if classes[top] == UNKNOWN or confidence < thresholds.unknown:
         return None, confidence, []
     chosen = [(classes[top], confidence)]
@@ -228,7 +234,7 @@ def read_logits(
     for k in order[1:]:
         if classes[k] in (UNKNOWN, NOT_A_REQUEST):
             continue
-        score = _sigmoid(float(whole[k]))
+        score = _sigmoid(whole[k])
         for r, best in enumerate(carried, 1):
             if best == k:
                 score = max(score, _sigmoid(float(logits[r, k])))
