@@ -9,6 +9,7 @@ text (the frozen blind split is among the corpora).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sys
@@ -37,10 +38,8 @@ def _texts() -> list[str]:
         texts.append(raw.decode("utf-8", "replace"))
         body = message_from_bytes(raw, policy=policy.default).get_body(("plain",))
         if body is not None:
-            try:
+            with contextlib.suppress(LookupError, ValueError):  # a charset Python lacks
                 texts.append(body.get_content())
-            except (LookupError, ValueError):
-                pass
     # Variations that reach other branches: cut short, shouted, one line, sentences alone.
     more = []
     for text in texts:

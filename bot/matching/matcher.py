@@ -199,7 +199,8 @@ def read_logits(
     scores: the sentence that asks or complains outweighs the context around it."""
     whole = combined(logits, sentence_weight).tolist()
     # best first, ties by name (plain floats: indexing numpy arrays costs more than sorting)
-    order = [k for _, _, k in sorted(zip([-x for x in whole], classes, range(len(classes))))]
+    ranked = zip([-x for x in whole], classes, range(len(classes)), strict=True)
+    order = [k for _, _, k in sorted(ranked)]
     top = order[0]
     a, b = calibration
     confidence = _sigmoid(a * whole[top] + b)
