@@ -22,7 +22,8 @@ from threadpoolctl import threadpool_limits
 from bot.matching import secondary
 from bot.matching.features import (
     DENSE,
-    dense,
+    message_features,
+    row_features,
     segments,
 )
 from bot.matching.knowledge import KnowledgeBase, load_knowledge
@@ -109,11 +110,12 @@ class Matcher:
             return Classification(
                 issue=None, confidence=0.0, entities=parsed.entities, signals=parsed.signals
             )
-        rows, features = [whole], [dense(parsed, whole, moods)]
+        message = message_features(parsed)
+        rows, features = [whole], [row_features(message, whole, moods)]
         kept = carriers(spans, moods)
         for (a, b), mood in kept:
             rows.append(whole[a:b])
-            features.append(dense(parsed, rows[-1], [mood]))
+            features.append(row_features(message, rows[-1], [mood]))
         logits = self.model.score_message(whole, [span for span, _ in kept], features)
         return self._decide(parsed, logits, rows, features, explain=explain)
 

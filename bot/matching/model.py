@@ -18,6 +18,7 @@ import functools
 import itertools
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from bot.matching.features import (
     word_terms,
 )
 
+_WORD_SPLIT = re.compile(f"({WORD.pattern})")
 UNKNOWN = "(unknown)"  # the class of out-of-catalogue messages
 SHIPPED_DIR = Path(__file__).resolve().parent / "model"
 ARRAYS = ("buckets", "idf", "weights", "bias")
@@ -278,7 +280,14 @@ class LinearModel:
         """
         vocabulary = self.vocabulary
         get = vocabulary.words.get
-        words = WORD.findall(whole)
+        if spans:
+            # one pass for the words and where they start: the pieces between them and the
+            # words, whose lengths add up to the starts
+            pieces = _WORD_SPLIT.split(whole)
+            words = pieces[1::2]
+            starts = list(itertools.accumulate(map(len, pieces), initial=0))[1::2]
+        else:
+            words = WORD.findall(whole)
         word_cols = list(map(get, words, itertools.repeat(0)))
         word_cols += map(get, map(" ".join, itertools.pairwise(words)), itertools.repeat(0))
         word_cols_a = np.array(word_cols, dtype=np.int32)
@@ -288,7 +297,7 @@ class LinearModel:
         pick_c = np.empty((rows, len(char_cols)), dtype=np.float32)
         pick_w[0] = pick_c[0] = 1.0
         if spans:
-            _select_spans(whole, spans, len(words), pick_w, pick_c)
+            _select_spans(len(whole), spans, starts[: len(words)], pick_w, pick_c)
         # Both blocks' sums in one array, so that the norms are taken in one pass: rows of the
         # word block, then rows of the character block.
         sums = np.empty((2 * rows, self._rows.shape[1]), dtype=np.float32)
@@ -365,22 +374,24 @@ def _char_bounds(length: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _select_spans(
-    whole: str,
+    length: int,
     spans: list[tuple[int, int]],
-    n_words: int,
+    word_starts: list[int],
     pick_w: np.ndarray,
     pick_c: np.ndarray,
 ) -> None:
-    """Mark in rows 1, ... the occurrences inside each span: the words starting in it (then
-    the pairs of them, from column `n_words`), and the character n-grams wholly in it."""
+    """Mark in rows 1, ... the occurrences inside each span of a text of `length` characters:
+    the words starting in it (then the pairs of them, after the words), and the character
+    n-grams wholly in it."""
     bounds = np.array(spans)
     first, last = bounds[:, :1], bounds[:, 1:]
     # a sentence has the words starting in it, and the pairs of two such words
-    starts = np.array([m.start() for m in WORD.finditer(whole)])
+    starts = np.array(word_starts, dtype=np.int64)
     inside = (starts >= first) & (starts < last)
+    n_words = len(word_starts)
     pick_w[1:, :n_words] = inside
     pick_w[1:, n_words:] = inside[:, :-1] & inside[:, 1:]
-    char_starts, char_ends = _char_bounds(len(whole))
+    char_starts, char_ends = _char_bounds(length)
     pick_c[1:] = (char_starts >= first) & (char_ends <= last)
 
 
