@@ -181,7 +181,8 @@ def combined(logits: np.ndarray, sentence_weight: float) -> np.ndarray:
     """Each class's score for the best issue: the whole message's, averaged by
     `sentence_weight` with its best score on a sentence of its own."""
     if sentence_weight and len(logits) > 1:
-        return (logits[0] + sentence_weight * logits[1:].max(axis=0)) / (1.0 + sentence_weight)
+        best = np.maximum.reduce(logits[1:], axis=0)  # `.max()` is a Python wrapper around it
+        return (logits[0] + sentence_weight * best) / (1.0 + sentence_weight)
     return logits[0]
 
 
