@@ -364,11 +364,13 @@ class _BlockWeights(dict[int, np.ndarray]):
         return self[rows]
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=16)
 def _char_bounds(length: int) -> tuple[np.ndarray, np.ndarray]:
     """Where each character n-gram of a text of `length` characters starts and ends, in the
     order of `char_buckets` (three runs: n = 3, 4, 5, each by start)."""
-    starts = [np.arange(max(0, length - n + 1)) for n in range(CHAR_MIN, CHAR_MAX + 1)]
+    starts = [
+        np.arange(max(0, length - n + 1), dtype=np.int32) for n in range(CHAR_MIN, CHAR_MAX + 1)
+    ]
     ends = [s + n for s, n in zip(starts, range(CHAR_MIN, CHAR_MAX + 1), strict=True)]
     return np.concatenate(starts), np.concatenate(ends)
 
@@ -383,10 +385,10 @@ def _select_spans(
     """Mark in rows 1, ... the occurrences inside each span of a text of `length` characters:
     the words starting in it (then the pairs of them, after the words), and the character
     n-grams wholly in it."""
-    bounds = np.array(spans)
+    bounds = np.array(spans, dtype=np.int32)
     first, last = bounds[:, :1], bounds[:, 1:]
     # a sentence has the words starting in it, and the pairs of two such words
-    starts = np.array(word_starts, dtype=np.int64)
+    starts = np.array(word_starts, dtype=np.int32)
     inside = (starts >= first) & (starts < last)
     n_words = len(word_starts)
     pick_w[1:, :n_words] = inside
