@@ -17,11 +17,13 @@ from typing import TypeVar
 
 import numpy as np
 from pydantic import BaseModel, Field, PrivateAttr
+from threadpoolctl import threadpool_limits
 
 from bot.matching import secondary
 from bot.matching.features import (
     DENSE,
-    dense,
+    message_features,
+    row_features,
     segments,
 )
 from bot.matching.knowledge import KnowledgeBase, load_knowledge
@@ -85,6 +87,10 @@ class Matcher:
     def __init__(self, kb: KnowledgeBase, model: LinearModel | None = None) -> None:
         self.kb = kb
         self.model = model or shipped_model()
+        # A message is scored with products of a few rows: BLAS threads would not speed them
+        # up, but after each long message they wait for work by spinning, a core's worth of CPU.
+        # One thread for the process (the training does the same for its own products).
+        threadpool_limits(limits=1, user_api="blas")
         missing = set(kb.issues) - set(self.model.classes)
         if missing:
             raise ValueError(f"the model knows nothing of {sorted(missing)}: retrain it")
@@ -104,11 +110,12 @@ class Matcher:
             return Classification(
                 issue=None, confidence=0.0, entities=parsed.entities, signals=parsed.signals
             )
-        rows, features = [whole], [dense(parsed, whole, moods)]
+        message = message_features(parsed)
+        rows, features = [whole], [row_features(message, whole, moods)]
         kept = carriers(spans, moods)
         for (a, b), mood in kept:
             rows.append(whole[a:b])
-            features.append(dense(parsed, rows[-1], [mood]))
+            features.append(row_features(message, rows[-1], [mood]))
         logits = self.model.score_message(whole, [span for span, _ in kept], features)
         return self._decide(parsed, logits, rows, features, explain=explain)
 
@@ -127,12 +134,12 @@ class Matcher:
         )
         if issue is not None and issue not in self.kb.issues:
             issue, chosen = None, []
-        # model_construct: the values are ours and already valid; validating costs more than
-        # scoring a short message
-        result = Classification.model_construct(
+        # Plain construction: with pydantic 2, validating these few fields (the entities and
+        # signals are model instances, not validated again) is faster than `model_construct`.
+        result = Classification(
             issue=issue,
             confidence=round(confidence, 2),
-            issues=[IssueScore.model_construct(id=i, score=round(s, 2)) for i, s in chosen],
+            issues=[IssueScore(id=i, score=round(s, 2)) for i, s in chosen],
             entities=parsed.entities,
             signals=parsed.signals,
         )
@@ -174,7 +181,8 @@ def combined(logits: np.ndarray, sentence_weight: float) -> np.ndarray:
     """Each class's score for the best issue: the whole message's, averaged by
     `sentence_weight` with its best score on a sentence of its own."""
     if sentence_weight and len(logits) > 1:
-        return (logits[0] + sentence_weight * logits[1:].max(axis=0)) / (1.0 + sentence_weight)
+        best = np.maximum.reduce(logits[1:], axis=0)  # `.max()` is a Python wrapper around it
+        return (logits[0] + sentence_weight * best) / (1.0 + sentence_weight)
     return logits[0]
 
 
@@ -192,11 +200,13 @@ def read_logits(
     without, one whose score on the whole message or on a sentence that reads best as it does.
     The best issue reads the whole message and, by `sentence_weight`, its sentences' best
     scores: the sentence that asks or complains outweighs the context around it."""
-    whole = combined(logits, sentence_weight)
-    order = sorted(range(len(classes)), key=lambda k: (-whole[k], classes[k]))
+    whole = combined(logits, sentence_weight).tolist()
+    # best first, ties by name (plain floats: indexing numpy arrays costs more than sorting)
+    ranked = zip([-x for x in whole], classes, range(len(classes)), strict=True)
+    order = [k for _, _, k in sorted(ranked)]
     top = order[0]
     a, b = calibration
-    confidence = _sigmoid(a * float(whole[top]) + b)
+    confidence = _sigmoid(a * whole[top] + b)
     if classes[top] == UNKNOWN or confidence < thresholds.unknown:
         return None, confidence, []
     chosen = [(classes[top], confidence)]
@@ -228,7 +238,7 @@ def read_logits(
     for k in order[1:]:
         if classes[k] in (UNKNOWN, NOT_A_REQUEST):
             continue
-        score = _sigmoid(float(whole[k]))
+        score = _sigmoid(whole[k])
         for r, best in enumerate(carried, 1):
             if best == k:
                 score = max(score, _sigmoid(float(logits[r, k])))

@@ -14,10 +14,11 @@ terms by column) and the arrays `buckets.npy`, `idf.npy`, `weights.npy`, `bias.n
 
 from __future__ import annotations
 
-import bisect
+import functools
 import itertools
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from bot.matching.features import (
     word_terms,
 )
 
+_WORD_SPLIT = re.compile(f"({WORD.pattern})")
 UNKNOWN = "(unknown)"  # the class of out-of-catalogue messages
 SHIPPED_DIR = Path(__file__).resolve().parent / "model"
 ARRAYS = ("buckets", "idf", "weights", "bias")
@@ -175,6 +177,7 @@ class LinearModel:
         self._rows[:, :k] = text * self.idf[:, None]
         self._rows[:, k] = self.idf * self.idf
         self._dense_weights = np.ascontiguousarray(self.weights[self.vocabulary.n_columns :])
+        self._block_weights = _BlockWeights(self.word_weight, self.char_weight)
 
     @property
     def word_list(self) -> list[str]:
@@ -277,31 +280,40 @@ class LinearModel:
         """
         vocabulary = self.vocabulary
         get = vocabulary.words.get
-        words = WORD.findall(whole)
-        word_cols = [get(w, 0) for w in words]
-        word_cols += [get(f"{a} {b}", 0) for a, b in itertools.pairwise(words)]
+        if spans:
+            # one pass for the words and where they start: the pieces between them and the
+            # words, whose lengths add up to the starts
+            pieces = _WORD_SPLIT.split(whole)
+            words = pieces[1::2]
+            starts = list(itertools.accumulate(map(len, pieces), initial=0))[1::2]
+        else:
+            words = WORD.findall(whole)
+        word_cols = list(map(get, words, itertools.repeat(0)))
+        word_cols += map(get, map(" ".join, itertools.pairwise(words)), itertools.repeat(0))
         word_cols_a = np.array(word_cols, dtype=np.int32)
         char_cols = np.take(vocabulary.table, char_buckets(whole))
         rows = len(spans) + 1
-        pick_w = np.zeros((rows, len(word_cols_a)), dtype=np.float32)
-        pick_c = np.zeros((rows, len(char_cols)), dtype=np.float32)
+        pick_w = np.empty((rows, len(word_cols_a)), dtype=np.float32)
+        pick_c = np.empty((rows, len(char_cols)), dtype=np.float32)
         pick_w[0] = pick_c[0] = 1.0
         if spans:
-            _select_spans(whole, spans, len(words), pick_w, pick_c)
-        out = self._block(pick_w, word_cols_a, self.word_weight)
-        out += self._block(pick_c, char_cols, self.char_weight)
-        out += self.bias
-        out += np.asarray(dense, dtype=np.float64) @ self._dense_weights
-        return out
-
-    def _block(self, pick: np.ndarray, cols: np.ndarray, weight: float) -> np.ndarray:
-        """Each row's normalised sum of a block's selected occurrences."""
-        # np.take: a gather of whole rows, several times faster than fancy indexing
-        both = (pick @ np.take(self._rows, cols, axis=0)).astype(np.float64)
+            _select_spans(len(whole), spans, starts[: len(words)], pick_w, pick_c)
+        # Both blocks' sums in one array, so that the norms are taken in one pass: rows of the
+        # word block, then rows of the character block.
+        sums = np.empty((2 * rows, self._rows.shape[1]), dtype=np.float32)
+        np.matmul(pick_w, np.take(self._rows, word_cols_a, axis=0), out=sums[:rows])
+        np.matmul(pick_c, np.take(self._rows, char_cols, axis=0), out=sums[rows:])
+        both = sums.astype(np.float64)
         k = len(self.classes)
         norms = np.sqrt(both[:, k])
         norms[norms == 0] = 1.0
-        return both[:, :k] * (weight / norms)[:, None]
+        scaled = both[:, :k]
+        scaled *= (self._block_weights[rows] / norms)[:, None]
+        out = scaled[:rows]
+        out += scaled[rows:]
+        out += self.bias
+        out += np.asarray(dense, dtype=np.float64) @ self._dense_weights
+        return out
 
     def contributions(self, text: str, k: int) -> dict[str, float]:
         """Each word's and word pair's part in class `k`'s score of `text`: its own term plus
@@ -339,25 +351,50 @@ class LinearModel:
         return 1.0 / (1.0 + math.exp(-(a * logit + b)))
 
 
+class _BlockWeights(dict[int, np.ndarray]):
+    """Each block's weight per row of `score_message`'s sums, for a message of n rows: n times
+    the word block's, then n times the character block's."""
+
+    def __init__(self, word: float, char: float) -> None:
+        super().__init__()
+        self.word, self.char = word, char
+
+    def __missing__(self, rows: int) -> np.ndarray:
+        self[rows] = np.repeat([self.word, self.char], rows).astype(np.float64)
+        return self[rows]
+
+
+@functools.lru_cache(maxsize=16)
+def _char_bounds(length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Where each character n-gram of a text of `length` characters starts and ends, in the
+    order of `char_buckets` (three runs: n = 3, 4, 5, each by start)."""
+    starts = [
+        np.arange(max(0, length - n + 1), dtype=np.int32) for n in range(CHAR_MIN, CHAR_MAX + 1)
+    ]
+    ends = [s + n for s, n in zip(starts, range(CHAR_MIN, CHAR_MAX + 1), strict=True)]
+    return np.concatenate(starts), np.concatenate(ends)
+
+
 def _select_spans(
-    whole: str,
+    length: int,
     spans: list[tuple[int, int]],
-    n_words: int,
+    word_starts: list[int],
     pick_w: np.ndarray,
     pick_c: np.ndarray,
 ) -> None:
-    """Mark in rows 1, ... the occurrences inside each span: the words starting in it (then
-    the pairs of them, from column `n_words`), and the character n-grams wholly in it, which
-    come in three runs (n = 3, 4, 5) ordered by their start."""
-    length = len(whole)
-    offsets = np.cumsum([0] + [max(0, length - n + 1) for n in range(CHAR_MIN, CHAR_MAX)])
-    starts = [m.start() for m in WORD.finditer(whole)]  # a sentence has the words starting in it
-    for r, (a, b) in enumerate(spans, 1):
-        at, end = bisect.bisect_left(starts, a), bisect.bisect_left(starts, b)
-        pick_w[r, at:end] = 1.0
-        pick_w[r, n_words + at : n_words + end - 1] = 1.0
-        for n, offset in zip(range(CHAR_MIN, CHAR_MAX + 1), offsets, strict=True):
-            pick_c[r, offset + a : offset + max(a, b - n + 1)] = 1.0
+    """Mark in rows 1, ... the occurrences inside each span of a text of `length` characters:
+    the words starting in it (then the pairs of them, after the words), and the character
+    n-grams wholly in it."""
+    bounds = np.array(spans, dtype=np.int32)
+    first, last = bounds[:, :1], bounds[:, 1:]
+    # a sentence has the words starting in it, and the pairs of two such words
+    starts = np.array(word_starts, dtype=np.int32)
+    inside = (starts >= first) & (starts < last)
+    n_words = len(word_starts)
+    pick_w[1:, :n_words] = inside
+    pick_w[1:, n_words:] = inside[:, :-1] & inside[:, 1:]
+    char_starts, char_ends = _char_bounds(length)
+    pick_c[1:] = (char_starts >= first) & (char_ends <= last)
 
 
 def _write_json(path: Path, value: Any) -> None:

@@ -11,6 +11,7 @@ into one probability per issue; the secondary threshold applies to it. Plain num
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -33,22 +34,48 @@ def features(logits: np.ndarray, top: int) -> np.ndarray:
     best, runner = order[:, -1:], order[:, -2:-1]
     # margin over the best other class of the sentence: > 0 where the class wins it
     margin = sentences - np.where(sentences >= best, runner, best)
-    out[:, 1] = sentences.max(axis=0)
-    out[:, 2] = margin.max(axis=0)
-    out[:, 3] = np.log1p(len(logits) - 1)
-    out[:, 4] = whole - whole[top]
-    ranked = np.argsort(-whole, kind="stable")
-    out[:, 5] = 0.0
+    # ufunc reductions called directly: `.max()` and `np.clip` go through Python wrappers,
+    # which cost more than the work on a few rows
+    _MAX(sentences, axis=0, out=out[:, 1])
+    _MAX(margin, axis=0, out=out[:, 2])
+    out[:, 3] = _log_sentences(len(logits) - 1)
+    np.subtract(whole, whole[top], out=out[:, 4])
+    out[:, 5:] = _RUNNER_UP_AND_BIAS
     if n > 1:
-        out[ranked[1], 5] = 1.0
-    out[:, 6] = 1.0
+        # the runner-up: the second of a stable descending sort (as np.argsort(-whole) sorts)
+        values = (-whole).tolist()
+        out[sorted(range(n), key=values.__getitem__)[1], 5] = 1.0
     return out
+
+
+_RUNNER_UP_AND_BIAS = (0.0, 1.0)
+_MAX = np.maximum.reduce
+
+
+@functools.cache
+def _log_sentences(count: int) -> float:
+    return float(np.log1p(count))
 
 
 def probabilities(weights: Sequence[float], logits: np.ndarray, top: int) -> np.ndarray:
     """Each class's probability of being a further issue of the message."""
-    z = features(logits, top) @ np.asarray(weights, dtype=np.float64)
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -500, 500)))
+    z = features(logits, top) @ _as_array(weights)
+    np.maximum(z, -500.0, out=z)
+    np.minimum(z, 500.0, out=z)
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _as_array(weights: Sequence[float]) -> np.ndarray:
+    """The weights as an array (a model's list is converted once, not per message)."""
+    if isinstance(weights, np.ndarray):
+        return weights
+    key = tuple(weights)
+    if key not in _ARRAYS:
+        _ARRAYS[key] = np.asarray(key, dtype=np.float64)
+    return _ARRAYS[key]
+
+
+_ARRAYS: dict[tuple[float, ...], np.ndarray] = {}
 
 
 def candidates(

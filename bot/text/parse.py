@@ -235,13 +235,19 @@ def _safe_date(year: int, month: int, day: int) -> date | None:
         return None
 
 
-def _dates(low: str, today: date, words: set[str]) -> list[date]:
+def _dates(low: str, today: date | None, words: set[str]) -> list[date]:
     found: list[tuple[int, date | None, bool]] = []
+    named = not words.isdisjoint(_MONTH_WORDS)
+    relative = "today" in words or "yesterday" in words
+    if named or relative:
+        # the clock only where a date may be relative to it: reading it costs more than the
+        # rest of this for most messages
+        today = today or date.today()
     if "-" in low:
         for m in _DATE_ISO.finditer(low):
             iso = _safe_date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
             found.append((m.start(), iso, False))
-    if not words.isdisjoint(_MONTH_WORDS):
+    if named:
         for m in _DATE_DMY.finditer(low):
             year = int(m.group(3)) if m.group(3) else today.year
             day = _safe_date(year, _MONTHS[m.group(2)], int(m.group(1)))
@@ -250,7 +256,7 @@ def _dates(low: str, today: date, words: set[str]) -> list[date]:
             year = int(m.group(3)) if m.group(3) else today.year
             day = _safe_date(year, _MONTHS[m.group(1)], int(m.group(2)))
             found.append((m.start(), day, not m.group(3)))
-    if "today" in words or "yesterday" in words:
+    if relative:
         for m in _DATE_RELATIVE.finditer(low):
             delta = 0 if m.group(1) == "today" else 1
             found.append((m.start(), today - timedelta(days=delta), False))
@@ -314,6 +320,6 @@ def parse_message(text: str, *, today: date | None = None) -> ParsedMessage:
         entities=entities,
         # The new text begins the head, so the head's words serve, unless codes were masked.
         signals=read_signals(new_text, None if secret_codes else words),
-        dates=_dates(low, today or date.today(), words),
+        dates=_dates(low, today, words),
         secret_codes=secret_codes,
     )

@@ -126,3 +126,13 @@ def test_the_explanation_adds_up_to_the_score():
         parts = sum(model.contributions(whole, k).values())
         parts += model.bias[k] + np.array(features[0]) @ model.weights[-len(DENSE) :, k]
         assert abs(parts - score[k]) < 1e-4
+
+
+def test_a_matcher_keeps_blas_to_one_thread(matcher):
+    # A message's products are a few rows: more threads only spin between messages, which
+    # costs a core's worth of CPU on a busy desk.
+    from threadpoolctl import threadpool_info
+
+    assert matcher.classify("my voucher never came " * 40).issue == "voucher-missing"
+    assert all(pool["num_threads"] == 1 for pool in threadpool_info()
+               if pool["user_api"] == "blas")  # fmt: skip

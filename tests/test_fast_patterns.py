@@ -1,0 +1,53 @@
+"""The patterns rewritten for speed (they open with a character class, so `re` skips to where
+they can start) split and normalise exactly as the plain patterns they replace."""
+
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.matching import features
+from bot.matching.features import normalise
+from bot.text import normalize
+
+# The plain patterns, as they read before the rewrite: the specification of the fast ones.
+_PLAIN_SPLIT = re.compile(
+    r"(?<=[.!?;])\s+|\n+|\(\d\)|\b\d\)\s|\s+(?:and\s+also|also,?|plus|another\s+thing|secondly|besides)\s+"
+    r"|,\s*(?:and|but)\s+|\s(?:and|but)\s+(?=btw\b|also\b|my\b|i\b)",
+    re.I,
+)
+_PLAIN_SPACES = re.compile(r"[ \t]+")
+_PLAIN_DIGITS = re.compile(r"\d+")
+
+# Pieces that meet every branch, and the characters that case-insensitive matching and the
+# Unicode classes treat apart (dotless i, long s, Arabic-Indic digits, no-break space).
+_PIECES = [
+    " ", "  ", "\t", "\n", "\n\n", ".", "!", "?", ";", ",", "(", ")", "1", "23", "٣", "²",
+    "a", "x", "_", "and", "AND", "also", "also,", "but", "plus", "another", "thing",
+    "secondly", "besides", "btw", "my", "i", "I", "ı", "İ", "ſ", "\u00a0", "é", "`",
+]  # fmt: skip
+_TEXTS = st.lists(st.sampled_from(_PIECES), max_size=30).map("".join)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_TEXTS)
+def test_sentences_split_as_the_plain_pattern_splits(text):
+    assert normalize._SENTENCE_SPLIT.split(text) == _PLAIN_SPLIT.split(text)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(_TEXTS)
+def test_blanks_and_digits_fold_as_the_plain_patterns_fold(text):
+    assert features._SPACES.sub(" ", text) == _PLAIN_SPACES.sub(" ", text)
+    assert features._DIGITS.sub("0", text) == _PLAIN_DIGITS.sub("0", text)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.text(alphabet=st.sampled_from(["a", "B", " ", "`", "’", "é", "ß", "ü", "7", "1"])))
+def test_ascii_text_skips_the_accent_table_with_the_same_result(text):
+    # `through_table` has been through the accent table already: normalising it again takes
+    # the table's path for non-ASCII text and the shortcut for ASCII text
+    through_table = text.lower().translate(features._ACCENTS)
+    assert normalise(text) == normalise(through_table)
+    if text.isascii():
+        assert "`" not in normalise(text)
