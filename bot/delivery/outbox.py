@@ -44,6 +44,9 @@ SEND_WITHIN = timedelta(seconds=100)
 RECORD_WITHIN = timedelta(seconds=45)
 CLAIM_FOR = timedelta(minutes=3)
 assert START_WITHIN + SEND_WITHIN + RECORD_WITHIN < CLAIM_FOR
+# A batch's items wait for their turn under a shorter claim: a worker that dies leaves them to
+# the others sooner, and a slow batch hands its tail on (each attempt renews its own claim).
+BATCH_CLAIM_FOR = timedelta(minutes=1)
 
 _send_by: ContextVar[float | None] = ContextVar("outbox_send_by", default=None)
 
@@ -160,7 +163,7 @@ def claim(
         query = query.with_for_update(skip_locked=True)
     items = list(session.scalars(query))
     for item in items:
-        item.claimed_until = now + CLAIM_FOR
+        item.claimed_until = now + BATCH_CLAIM_FOR
     return items
 
 
@@ -303,7 +306,8 @@ def _begin_attempt(
 ) -> _Attempt | None:
     """Renew the claim and write the attempt down as sending, committed before it goes out."""
     with session_factory() as session, session.begin():
-        item = session.get(OutboxItem, item_id, with_for_update=True)
+        # Locked elsewhere: another worker took it after our claim expired and is sending it.
+        item = session.get(OutboxItem, item_id, with_for_update={"skip_locked": True})
         # Still ours: a claim that expired during a slow batch may have been taken by another
         # worker, which then sends it instead.
         if item is None or item.status != "pending" or item.claimed_until != claimed_until:
