@@ -250,7 +250,10 @@ def _deliver_one(
     attempt = _begin_attempt(session_factory, item_id, claimed_until, clock)
     if attempt is None:
         return None
-    delivered_payload: dict[str, Any] | None = None
+    # What this attempt found out, to write down: again on a fresh connection when the first is
+    # lost (a restarted server, a terminated backend), or the next attempt, after the claim,
+    # would have to treat a known outcome as unknown (and a delivered item would go again).
+    outcome: Callable[[OutboxItem], _Result | None] = _call_off
     try:
         with session_factory() as session, session.begin():
             # Locked while it is sent: an erasure waits for the outcome instead of cancelling
@@ -265,9 +268,7 @@ def _deliver_one(
             if attempt.seconds_since() > START_WITHIN.total_seconds():
                 # Too slow to get here (a lock, a stalled database): the rest of the claim may
                 # not cover a whole send, so this attempt is called off before anything goes out.
-                item.claimed_until = item.sending_at = item.sending_by = None
-                item.attempts -= 1
-                return None
+                return outcome(item)
             error: Exception | None = None
             before = item.payload  # senders replace the payload, never change it in place
             deadline = _send_by.set(attempt.began + SEND_WITHIN.total_seconds())
@@ -279,23 +280,34 @@ def _deliver_one(
                 # Senders touch the database only to record what they sent (after sending).
                 # The failed statement rolled the transaction back and may have expired the
                 # item: take the payload as the sender left it without asking the database.
-                delivered_payload = dict(inspect(item).dict.get("payload") or before)
+                outcome = _finish(None, dict(inspect(item).dict.get("payload") or before), now)
                 raise
             except Exception as exc:  # an unexpected sender bug must not lose the item
                 error = TransientDeliveryError(f"{type(exc).__name__}: {exc}")
             finally:
                 _send_by.reset(deadline)
-            if error is None:
-                delivered_payload = dict(item.payload)
-            record_result(item, error, now=now)
-            return _Result(error, gave_up=item.status == "dead")
+            outcome = _finish(error, dict(item.payload), now)
+            return outcome(item)
     except SQLAlchemyError:
-        if delivered_payload is None:
-            raise  # nothing known to have gone out: the claim expires and the item is retried
-    # It went out, but the connection was lost before the result was committed (a restarted
-    # server, a terminated backend): record it on a fresh connection, or it would be sent again.
-    _record_delivered(session_factory, item_id, attempt, delivered_payload, now=now)
-    return _Result(None)
+        log.warning("outbox item %d: recording the attempt failed; recording it afresh", item_id)
+    return _record_afresh(session_factory, item_id, attempt, outcome)
+
+
+def _call_off(item: OutboxItem) -> None:
+    """Nothing went out: the item is free for the next round, the attempt uncounted."""
+    item.claimed_until = item.sending_at = item.sending_by = None
+    item.attempts -= 1
+
+
+def _finish(
+    error: Exception | None, payload: dict[str, Any], now: datetime | None
+) -> Callable[[OutboxItem], _Result]:
+    def write(item: OutboxItem) -> _Result:
+        item.payload = payload  # what the sender left: a Slack post's place, say
+        record_result(item, error, now=now)
+        return _Result(error, gave_up=item.status == "dead")
+
+    return write
 
 
 def _begin_attempt(
@@ -328,16 +340,15 @@ def _begin_attempt(
         return _Attempt(claimed_until=item.claimed_until, began=began)
 
 
-def _record_delivered(
+def _record_afresh(
     session_factory: Callable[[], Session],
     item_id: int,
     attempt: _Attempt,
-    payload: dict[str, Any],
-    *,
-    now: datetime | None,
-) -> None:
-    # Giving up means sending it again once the claim expires, so keep trying while the claim
-    # (renewed to cover this) keeps it ours: a database restart takes a while.
+    outcome: Callable[[OutboxItem], _Result | None],
+) -> _Result | None:
+    # Giving up on a delivered item means sending it again once the claim expires, so keep
+    # trying while the claim (renewed to cover this) keeps it ours: a database restart takes a
+    # while.
     limit = (START_WITHIN + SEND_WITHIN + RECORD_WITHIN).total_seconds()
     pause = 0.2
     while True:
@@ -345,13 +356,12 @@ def _record_delivered(
             with session_factory() as session, session.begin():
                 item = session.get(OutboxItem, item_id, with_for_update=True)
                 if (
-                    item is not None
-                    and item.status == "pending"
-                    and item.claimed_until == attempt.claimed_until
+                    item is None
+                    or item.status != "pending"
+                    or item.claimed_until != attempt.claimed_until
                 ):
-                    item.payload = payload
-                    record_result(item, None, now=now)
-            return
+                    return None
+                return outcome(item)
         except SQLAlchemyError:
             if attempt.seconds_since() + pause > limit:
                 raise

@@ -11,6 +11,7 @@ from bot.delivery.outbox import (
     RECORD_WITHIN,
     SEND_WITHIN,
     START_WITHIN,
+    TransientDeliveryError,
     claim,
     deliver_due,
     enqueue,
@@ -109,3 +110,31 @@ def test_a_sender_whose_connection_dies_mid_send_keeps_its_claim_until_it_is_don
     assert sent == ["first"]
     with sessions() as session:
         assert session.scalars(select(OutboxItem.status)).one() == "sent"
+
+
+def test_a_failed_attempt_whose_connection_dies_is_recorded_as_failed_not_unknown(
+    engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    """Recording a failure can lose its connection too: it is recorded afresh, so the retry
+    comes after the back-off and knows nothing went out (not after the claim, as unknown)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("terminating a backend needs PostgreSQL")
+    with sessions() as session, session.begin():
+        enqueue(session, channel="email", kind="ack", recipient="a@example.org",
+                payload={}, dedupe_key="once", now=NOW)  # fmt: skip
+
+    def fail_and_lose_the_connection(item: OutboxItem) -> None:
+        session = object_session(item)
+        assert session is not None
+        pid = session.scalar(select(func.pg_backend_pid()))
+        with engine.connect() as admin:
+            admin.execute(select(func.pg_terminate_backend(pid)))
+            admin.commit()
+        raise TransientDeliveryError("smtp down")
+
+    assert deliver_due(sessions, {"email": fail_and_lose_the_connection}, now=NOW) == (0, 1)
+    with sessions() as session:
+        item = session.scalars(select(OutboxItem)).one()
+        assert item.status == "pending" and item.attempts == 1 and item.sending_at is None
+        assert "smtp down" in (item.last_error or "") and item.claimed_until is None
+        assert item.next_attempt_at == NOW + timedelta(seconds=30)
