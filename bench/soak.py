@@ -459,6 +459,7 @@ class Soak:
         missing_mail = [m for m in emails_out if received[m] == 0]
         twice = [m for m, c in received.items() if m in emails_out and c > 1]
         self.resent_email = len(twice)
+        self.resent_after_kill = sum(1 for m in twice if self.died_sending(emails_out[m].id))
         unexplained = [
             m
             for m in twice
@@ -576,7 +577,8 @@ def report(soak: Soak, args: argparse.Namespace, problems: list[str]) -> str:
         f"{soak.counts['escalation steps']} / "
         f"{soak.escalations_sent} |",
         f"| outbox deliveries | {soak.counts['deliveries']}, all sent; repeated after a fault cut "
-        f"the acknowledgement: {soak.resent_email} emails (same Message-ID), "
+        f"the acknowledgement: {soak.resent_email} emails (same Message-ID; "
+        f"{soak.resent_after_kill} after their sender was SIGKILLed unrecorded), "
         f"{soak.resent_slack} Slack posts |",
         f"| attempts that died unrecorded (outcome unknown) | {len(soak.unknown)}, "
         f"{soak.unknown_after_kill} of them in a process the soak SIGKILLed; Slack posts found "
