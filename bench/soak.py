@@ -55,6 +55,10 @@ from tests.slack.fake_slack import FakeSlack
 SECRET = "soak-signing-secret"
 INTAKE = "C0INTAKE"
 BODY_MARK = re.compile(r"soakbody[es]\d+x")
+# The outbox's line for an attempt that died unrecorded, and the Slack sender's for a post it
+# then found in the channel instead of posting again.
+UNKNOWN = re.compile(r"outbox item (\d+) \((\w+)\): attempt by [^ ]*:(\d+) at ")
+FOUND = re.compile(r"outbox item (\d+): an earlier attempt posted it")
 CODE_MARK = re.compile(r"SOAK\d{5}-7Q2K")
 TEMPLATES = [
     "My voucher for the 71-621 beta never arrived, I took the exam last month.",
@@ -449,12 +453,18 @@ class Soak:
         not_sent = Counter(i.status for i in items if i.status != "sent")
         if not_sent:
             problems.append(f"outbox not empty: {dict(not_sent)}")
+        self.read_unknown_outcomes()
         emails_out = {message_id_for(i, domain): i for i in items if i.channel == "email"}
         received = self.smtp.received
         missing_mail = [m for m in emails_out if received[m] == 0]
         twice = [m for m, c in received.items() if m in emails_out and c > 1]
         self.resent_email = len(twice)
-        unexplained = [m for m in twice if not self.cut(self.smtp.first_at[m])]
+        self.resent_after_kill = sum(1 for m in twice if self.died_sending(emails_out[m].id))
+        unexplained = [
+            m
+            for m in twice
+            if not self.cut(self.smtp.first_at[m]) and not self.died_sending(emails_out[m].id)
+        ]
         if missing_mail or unexplained:
             problems.append(
                 f"emails: {len(missing_mail)} never received, {len(unexplained)} received twice "
@@ -470,7 +480,8 @@ class Soak:
         slack_items = [i.id for i in items if i.channel == "slack"]
         twice_posted = [i for i in slack_items if posts[i] > 1]
         self.resent_slack = len(twice_posted)
-        unexplained = [i for i in twice_posted if not self.cut(first_post[i])]
+        # Not even a SIGKILL explains a repeated post now: the retry looks for it first.
+        unexplained = twice_posted
         missing_posts = [i for i in slack_items if posts[i] == 0]
         if missing_posts or unexplained:
             problems.append(
@@ -489,6 +500,25 @@ class Soak:
         if leaks:
             problems.append(f"log lines holding a body or a code: {leaks[:3]}")
         return problems
+
+    def read_unknown_outcomes(self) -> None:
+        """From the logs: each delivery whose attempt died unrecorded (which process made it),
+        and the Slack posts a retry found in the channel instead of posting again."""
+        self.unknown: dict[int, set[int]] = {}
+        self.found_posted = 0
+        killed = {pid for proc in self.procs for pid in proc.killed_pids}
+        for path in self.logs.glob("*.log"):
+            for line in path.read_text(errors="replace").splitlines():
+                if match := UNKNOWN.search(line):
+                    self.unknown.setdefault(int(match[1]), set()).add(int(match[3]))
+                self.found_posted += bool(FOUND.search(line))
+        self.unknown_after_kill = sum(1 for pids in self.unknown.values() if pids & killed)
+        self.killed_pids = killed
+
+    def died_sending(self, item_id: int) -> bool:
+        """Whether this delivery's earlier attempt was made by a process the soak SIGKILLed
+        before it could record the outcome (SMTP cannot be asked: the email goes again)."""
+        return bool(self.unknown.get(item_id, set()) & self.killed_pids)
 
     def cut(self, delivered_at: float) -> bool:
         """Whether a fault struck just after this delivery was accepted: a SIGKILL or an SMTP
@@ -547,8 +577,12 @@ def report(soak: Soak, args: argparse.Namespace, problems: list[str]) -> str:
         f"{soak.counts['escalation steps']} / "
         f"{soak.escalations_sent} |",
         f"| outbox deliveries | {soak.counts['deliveries']}, all sent; repeated after a fault cut "
-        f"the acknowledgement: {soak.resent_email} emails (same Message-ID), "
+        f"the acknowledgement: {soak.resent_email} emails (same Message-ID; "
+        f"{soak.resent_after_kill} after their sender was SIGKILLed unrecorded), "
         f"{soak.resent_slack} Slack posts |",
+        f"| attempts that died unrecorded (outcome unknown) | {len(soak.unknown)}, "
+        f"{soak.unknown_after_kill} of them in a process the soak SIGKILLed; Slack posts found "
+        f"in the channel by the retry instead of posted again: {soak.found_posted} |",
         f"| time to settle after the last message | {settle:.1f} s |",
         f"| log lines checked for codes and bodies | {soak.log_lines} |",
         "",

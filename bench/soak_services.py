@@ -111,6 +111,7 @@ class Proc:
         self.log_path = log_dir / f"{name}.log"
         self.process: subprocess.Popen[bytes] | None = None
         self.kills = 0
+        self.killed_pids: list[int] = []  # to tell whose unfinished delivery a repeat was
 
     def start(self) -> None:
         with open(self.log_path, "ab") as log:
@@ -124,6 +125,7 @@ class Proc:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait()
             self.kills += 1
+            self.killed_pids.append(self.process.pid)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

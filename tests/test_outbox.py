@@ -1,16 +1,26 @@
 """The outbox delivers each message once, retries failures with back-off and loses nothing."""
 
+import logging
+import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.delivery.outbox import (
+    CLAIM_FOR,
+    RECORD_WITHIN,
+    SEND_WITHIN,
+    START_WITHIN,
     PermanentDeliveryError,
     TransientDeliveryError,
+    claim,
     deliver_due,
     depth,
     enqueue,
+    sender_name,
+    time_left,
 )
 from bot.store.models.outbox import OutboxItem
 
@@ -114,3 +124,86 @@ def test_a_delivery_whose_record_fails_after_sending_is_not_sent_again(
     with sessions() as db:
         item = db.scalars(select(OutboxItem)).one()
         assert item.status == "sent" and item.attempts == 1
+
+
+def test_an_attempt_is_written_down_as_sending_before_it_goes_out(
+    sessions: sessionmaker[Session],
+) -> None:
+    """Another process reading the row while the delivery goes out sees who is sending it and
+    since when: if that sender dies unrecorded, the outcome is known to be unknown."""
+    with sessions() as db:
+        add(db)
+    seen: list[tuple[datetime | None, str | None, int]] = []
+
+    def look_from_elsewhere(item: OutboxItem) -> None:
+        with sessions() as other:
+            row = other.get(OutboxItem, item.id)
+            assert row is not None
+            seen.append((row.sending_at, row.sending_by, row.attempts))
+
+    assert deliver_due(sessions, {"email": look_from_elsewhere}, now=NOW) == (1, 0)
+    [(sending_at, sending_by, attempts)] = seen
+    assert sending_at is not None and NOW <= sending_at < NOW + timedelta(seconds=5)
+    assert sending_by == sender_name() and attempts == 1
+    with sessions() as db:
+        item = db.scalars(select(OutboxItem)).one()
+        assert item.sending_at is None and item.sending_by is None and item.status == "sent"
+
+
+def test_a_live_senders_claim_outlasts_the_longest_it_may_take(
+    sessions: sessionmaker[Session],
+) -> None:
+    """Each attempt renews its claim when it starts (not when the batch was claimed), to cover
+    the sender's time limit and the recording of its result: nobody else can take it before,
+    though they may take the batch's items still waiting."""
+    with sessions() as db:
+        add(db, "first")
+        add(db, "second")
+    claims: dict[str, datetime | None] = {}
+    others: dict[str, list[str]] = {}
+
+    def slow_first(item: OutboxItem) -> None:
+        if item.dedupe_key == "first":
+            time.sleep(1.0)  # the second item's attempt starts a second after the batch's claim
+        assert 0 < time_left() <= SEND_WITHIN.total_seconds()
+        with sessions() as other:
+            row = other.get(OutboxItem, item.id)
+            assert row is not None
+            claims[item.dedupe_key] = row.claimed_until
+            latest = NOW + START_WITHIN + SEND_WITHIN + RECORD_WITHIN + timedelta(seconds=1)
+            others[item.dedupe_key] = [i.dedupe_key for i in claim(other, now=latest)]
+            other.rollback()  # only looking
+
+    assert deliver_due(sessions, {"email": slow_first}, now=NOW) == (2, 0)
+    assert others == {"first": ["second"], "second": []}
+    assert claims["second"] is not None
+    assert claims["second"] >= NOW + timedelta(seconds=1) + CLAIM_FOR
+
+
+def test_a_retry_after_an_unrecorded_attempt_says_its_outcome_was_unknown(
+    sessions: sessionmaker[Session], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The first sender died between sending and recording (here: an exception no handler
+    catches, standing in for SIGKILL); after its claim, the next attempt is told so."""
+    with sessions() as db:
+        add(db)
+
+    class Killed(BaseException):
+        pass
+
+    def die(item: OutboxItem) -> None:
+        raise Killed
+
+    with pytest.raises(Killed):
+        deliver_due(sessions, {"email": die}, now=NOW)
+    attempts: list[int] = []
+
+    def note(item: OutboxItem) -> None:
+        attempts.append(item.attempts)
+
+    assert deliver_due(sessions, {"email": note}, now=NOW) == (0, 0)  # the dead sender's claim
+    later = NOW + CLAIM_FOR + timedelta(seconds=1)
+    with caplog.at_level(logging.WARNING, logger="triage.outbox"):
+        assert deliver_due(sessions, {"email": note}, now=later) == (1, 0)
+    assert attempts == [2]
+    assert f"attempt by {sender_name()}" in caplog.text and "outcome is unknown" in caplog.text

@@ -4,10 +4,21 @@ Producers `enqueue` inside the same transaction as the change that caused the me
 ticket and its notification commit together. Workers `claim` due items (row locks with
 SKIP LOCKED on PostgreSQL, so two workers never take the same item), hand each to the sender for
 its channel, and record the result.
+
+Each attempt is written down as "sending" (when, by whom) and committed before it goes out,
+under a claim renewed to outlast the sender's time limit and the recording of its result, so a
+live sender's claim never expires. A claimer that finds an attempt with no result knows its
+outcome is unknown (the process died between the receiver's OK and the commit): the Slack
+sender looks for the message before posting it again; an email goes out again with the same
+Message-ID, since SMTP cannot be asked what it received.
 """
 
+import logging
+import os
+import socket
 import time
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,8 +33,34 @@ from bot.ops import metrics
 from bot.store.models.base import utcnow
 from bot.store.models.outbox import OutboxItem
 
+log = logging.getLogger("triage.outbox")
+
 MAX_ATTEMPTS = 12
-CLAIM_FOR = timedelta(minutes=2)
+# An attempt's budget, all inside the claim it renews when it starts: a few seconds to begin
+# sending, the sender's own time limit (its timeouts are set from `time_left`), and the
+# recording of a delivered item through a lost connection. What is left is margin.
+START_WITHIN = timedelta(seconds=10)
+SEND_WITHIN = timedelta(seconds=100)
+RECORD_WITHIN = timedelta(seconds=45)
+CLAIM_FOR = timedelta(minutes=3)
+assert START_WITHIN + SEND_WITHIN + RECORD_WITHIN < CLAIM_FOR
+# A batch's items wait for their turn under a shorter claim: a worker that dies leaves them to
+# the others sooner, and a slow batch hands its tail on (each attempt renews its own claim).
+BATCH_CLAIM_FOR = timedelta(minutes=1)
+
+_send_by: ContextVar[float | None] = ContextVar("outbox_send_by", default=None)
+
+
+def time_left() -> float:
+    """Seconds the attempt being sent in this context may still take (infinite outside one):
+    senders never start a network call that may outlast it, so their claim outlives them."""
+    deadline = _send_by.get()
+    return float("inf") if deadline is None else deadline - time.monotonic()
+
+
+def sender_name() -> str:
+    """Who makes an attempt, as written in `sending_by`: the host and process."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:120]
 
 
 class TransientDeliveryError(Exception):
@@ -126,16 +163,16 @@ def claim(
         query = query.with_for_update(skip_locked=True)
     items = list(session.scalars(query))
     for item in items:
-        item.claimed_until = now + CLAIM_FOR
+        item.claimed_until = now + BATCH_CLAIM_FOR
     return items
 
 
 def record_result(
     item: OutboxItem, error: Exception | None, *, now: datetime | None = None
 ) -> None:
+    """The attempt's outcome (the attempt was counted when it started)."""
     now = now or utcnow()
-    item.claimed_until = None
-    item.attempts += 1
+    item.claimed_until = item.sending_at = item.sending_by = None
     if error is None:
         item.status, item.sent_at, item.last_error = "sent", now, None
         return
@@ -158,17 +195,24 @@ def deliver_due(
     """Claim due items for the channels we have senders for, deliver them, record each result.
 
     Returns (sent, failed). Each item's result is committed on its own, so a crash mid-batch
-    loses nothing: unfinished claims expire and the items are taken again.
+    loses nothing: unfinished claims expire and the items are taken again. `now` (when the
+    round starts) dates the results; claims run on from it, so a late item's claim is renewed
+    from when its attempt really starts.
     """
+    started, base = time.monotonic(), now or utcnow()
+
+    def clock() -> datetime:
+        return base + timedelta(seconds=time.monotonic() - started)
+
     sent = failed = 0
     for channel, send in senders.items():
         with session_factory() as session, session.begin():
             claims = {
                 item.id: item.claimed_until
-                for item in claim(session, channel=channel, limit=limit, now=now)
+                for item in claim(session, channel=channel, limit=limit, now=clock())
             }
         for item_id, claimed_until in claims.items():
-            result = _deliver_one(session_factory, send, item_id, claimed_until, now=now)
+            result = _deliver_one(session_factory, send, item_id, claimed_until, clock, now)
             if result is None:
                 continue
             metrics.delivery_result(channel, result.error, gave_up=result.gave_up)
@@ -185,25 +229,49 @@ class _Result:
     gave_up: bool = False
 
 
+@dataclass(frozen=True)
+class _Attempt:
+    claimed_until: datetime  # the renewed claim: who still holds it is this attempt
+    began: float  # time.monotonic() when the claim was renewed
+
+    def seconds_since(self) -> float:
+        return time.monotonic() - self.began
+
+
 def _deliver_one(
     session_factory: Callable[[], Session],
     send: Sender,
     item_id: int,
     claimed_until: datetime | None,
-    *,
+    clock: Callable[[], datetime],
     now: datetime | None,
 ) -> _Result | None:
     """Send one claimed item and record the result; None when it is no longer ours."""
-    delivered_payload: dict[str, Any] | None = None
+    attempt = _begin_attempt(session_factory, item_id, claimed_until, clock)
+    if attempt is None:
+        return None
+    # What this attempt found out, to write down: again on a fresh connection when the first is
+    # lost (a restarted server, a terminated backend), or the next attempt, after the claim,
+    # would have to treat a known outcome as unknown (and a delivered item would go again).
+    outcome: Callable[[OutboxItem], _Result | None] = _call_off
     try:
         with session_factory() as session, session.begin():
-            # Locked while it is sent, and still ours: a claim that expired during a slow
-            # batch may have been taken by another worker, which then sends it instead.
+            # Locked while it is sent: an erasure waits for the outcome instead of cancelling
+            # an item that is going out.
             item = session.get(OutboxItem, item_id, with_for_update=True)
-            if item is None or item.status != "pending" or item.claimed_until != claimed_until:
+            if (
+                item is None
+                or item.status != "pending"
+                or item.claimed_until != attempt.claimed_until
+            ):
                 return None
+            if attempt.seconds_since() > START_WITHIN.total_seconds():
+                # Too slow to get here (a lock, a stalled database): the rest of the claim may
+                # not cover a whole send, so this attempt is called off before anything goes out.
+                return outcome(item)
             error: Exception | None = None
             before = item.payload  # senders replace the payload, never change it in place
+            deadline = _send_by.set(attempt.began + SEND_WITHIN.total_seconds())
             try:
                 send(item)
             except (TransientDeliveryError, PermanentDeliveryError) as exc:
@@ -212,50 +280,93 @@ def _deliver_one(
                 # Senders touch the database only to record what they sent (after sending).
                 # The failed statement rolled the transaction back and may have expired the
                 # item: take the payload as the sender left it without asking the database.
-                delivered_payload = dict(inspect(item).dict.get("payload") or before)
+                outcome = _finish(None, dict(inspect(item).dict.get("payload") or before), now)
                 raise
             except Exception as exc:  # an unexpected sender bug must not lose the item
                 error = TransientDeliveryError(f"{type(exc).__name__}: {exc}")
-            if error is None:
-                delivered_payload = dict(item.payload)
-            record_result(item, error, now=now)
-            return _Result(error, gave_up=item.status == "dead")
+            finally:
+                _send_by.reset(deadline)
+            outcome = _finish(error, dict(item.payload), now)
+            return outcome(item)
     except SQLAlchemyError:
-        if delivered_payload is None:
-            raise  # nothing went out: the claim expires and the item is taken again
-    # It went out, but the connection was lost before the result was committed (a restarted
-    # server, a terminated backend): record it on a fresh connection, or it would be sent again.
-    _record_delivered(session_factory, item_id, claimed_until, delivered_payload, now=now)
-    return _Result(None)
+        log.warning("outbox item %d: recording the attempt failed; recording it afresh", item_id)
+    return _record_afresh(session_factory, item_id, attempt, outcome)
 
 
-def _record_delivered(
+def _call_off(item: OutboxItem) -> None:
+    """Nothing went out: the item is free for the next round, the attempt uncounted."""
+    item.claimed_until = item.sending_at = item.sending_by = None
+    item.attempts -= 1
+
+
+def _finish(
+    error: Exception | None, payload: dict[str, Any], now: datetime | None
+) -> Callable[[OutboxItem], _Result]:
+    def write(item: OutboxItem) -> _Result:
+        item.payload = payload  # what the sender left: a Slack post's place, say
+        record_result(item, error, now=now)
+        return _Result(error, gave_up=item.status == "dead")
+
+    return write
+
+
+def _begin_attempt(
     session_factory: Callable[[], Session],
     item_id: int,
     claimed_until: datetime | None,
-    payload: dict[str, Any],
-    *,
-    now: datetime | None,
-    attempts: int = 24,
-) -> None:
-    # Giving up means sending it again once the claim expires, so keep trying for about a
-    # minute (a database restart), well within the claim (CLAIM_FOR) that keeps it ours.
-    for attempt in range(attempts):
+    clock: Callable[[], datetime],
+) -> _Attempt | None:
+    """Renew the claim and write the attempt down as sending, committed before it goes out."""
+    with session_factory() as session, session.begin():
+        # Locked elsewhere: another worker took it after our claim expired and is sending it.
+        item = session.get(OutboxItem, item_id, with_for_update={"skip_locked": True})
+        # Still ours: a claim that expired during a slow batch may have been taken by another
+        # worker, which then sends it instead.
+        if item is None or item.status != "pending" or item.claimed_until != claimed_until:
+            return None
+        began, at = time.monotonic(), clock()
+        if item.sending_at is not None:
+            log.warning(
+                "outbox item %d (%s): attempt by %s at %s has no recorded result; its outcome "
+                "is unknown",
+                item.id,
+                item.channel,
+                item.sending_by,
+                item.sending_at.isoformat(),
+            )
+        item.claimed_until = at + CLAIM_FOR
+        item.sending_at, item.sending_by = at, sender_name()
+        item.attempts += 1
+        return _Attempt(claimed_until=item.claimed_until, began=began)
+
+
+def _record_afresh(
+    session_factory: Callable[[], Session],
+    item_id: int,
+    attempt: _Attempt,
+    outcome: Callable[[OutboxItem], _Result | None],
+) -> _Result | None:
+    # Giving up on a delivered item means sending it again once the claim expires, so keep
+    # trying while the claim (renewed to cover this) keeps it ours: a database restart takes a
+    # while.
+    limit = (START_WITHIN + SEND_WITHIN + RECORD_WITHIN).total_seconds()
+    pause = 0.2
+    while True:
         try:
             with session_factory() as session, session.begin():
                 item = session.get(OutboxItem, item_id, with_for_update=True)
                 if (
-                    item is not None
-                    and item.status == "pending"
-                    and item.claimed_until == claimed_until
+                    item is None
+                    or item.status != "pending"
+                    or item.claimed_until != attempt.claimed_until
                 ):
-                    item.payload = payload
-                    record_result(item, None, now=now)
-            return
+                    return None
+                return outcome(item)
         except SQLAlchemyError:
-            if attempt == attempts - 1:
+            if attempt.seconds_since() + pause > limit:
                 raise
-            time.sleep(min(0.2 * (attempt + 1), 3.0))
+            time.sleep(pause)
+            pause = min(pause + 0.2, 3.0)
 
 
 def depth(session: Session) -> int:

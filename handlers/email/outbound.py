@@ -7,12 +7,18 @@ message being answered (`thread` in its meta: the Message-ID and the references 
 
 The recipient is one plain address (as `handlers.email.addresses` parsed it); anything else is
 refused, so no display name or header text ever becomes a recipient.
+
+Exactly once, as far as SMTP allows: every wait on the server is cut to what is left of the
+outbox attempt (`time_left`), so the attempt's claim outlives the sender. SMTP offers no way to
+ask whether a message arrived, so an attempt that died between the server's OK and the outbox's
+commit is sent again with the same Message-ID (mail clients and most mailboxes show one).
 """
 
 import base64
 import hashlib
 import re
 import smtplib
+import socket
 import ssl
 from collections.abc import Callable
 from email.message import EmailMessage
@@ -24,7 +30,12 @@ from sqlalchemy.orm import Session, object_session
 
 from bot.config.app import Desk
 from bot.config.settings import EnvSettings, Settings
-from bot.delivery.outbox import PermanentDeliveryError, Sender, TransientDeliveryError
+from bot.delivery.outbox import (
+    PermanentDeliveryError,
+    Sender,
+    TransientDeliveryError,
+    time_left,
+)
 from bot.store.db import make_engine, session_factory
 from bot.store.models.base import utcnow
 from bot.store.models.messages import Message, TicketMessage
@@ -111,24 +122,55 @@ def build_mime(payload: dict[str, Any], *, to: str, desk: Desk, message_id: str)
     return message
 
 
+def _wait() -> float:
+    """How long the next step may wait on the server: TIMEOUT, cut to the attempt's time."""
+    left = time_left()
+    if left < 1:
+        raise TimeoutError("the outbox attempt's time is up")
+    return min(TIMEOUT, left - 0.5)
+
+
+class _Bounded(smtplib.SMTP):
+    """smtplib's client with every connect, command and reply bounded by `_wait`."""
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        return super()._get_socket(host, port, min(timeout, _wait()))  # type: ignore[misc]
+
+    def send(self, s: str | bytes) -> None:
+        if self.sock is not None:
+            self.sock.settimeout(_wait())
+        super().send(s)
+
+    def getreply(self) -> tuple[int, bytes]:
+        if self.sock is not None:
+            self.sock.settimeout(_wait())
+        return super().getreply()
+
+
+class _BoundedSSL(_Bounded, smtplib.SMTP_SSL):
+    pass
+
+
 def smtp_send(message: EmailMessage, *, env: EnvSettings, envelope_from: str) -> None:
     """Send by SMTP per the settings; failures become the outbox's transient/permanent errors."""
     assert env.smtp_host is not None
     try:
         if env.smtp_security == "tls":
             context = ssl.create_default_context()
-            client: smtplib.SMTP = smtplib.SMTP_SSL(
+            client: smtplib.SMTP = _BoundedSSL(
                 env.smtp_host, env.smtp_port, timeout=TIMEOUT, context=context
             )
         else:
-            client = smtplib.SMTP(env.smtp_host, env.smtp_port, timeout=TIMEOUT)
-        with client:
+            client = _Bounded(env.smtp_host, env.smtp_port, timeout=TIMEOUT)
+        try:
             if env.smtp_security == "starttls":
                 client.starttls(context=ssl.create_default_context())
             if env.smtp_username:
                 password = env.smtp_password.get_secret_value() if env.smtp_password else ""
                 client.login(env.smtp_username, password)
             client.send_message(message, from_addr=envelope_from)
+        finally:
+            _quit(client)
     except smtplib.SMTPRecipientsRefused as exc:
         codes = [code for code, _ in exc.recipients.values()]
         detail = "; ".join(
@@ -150,6 +192,15 @@ def smtp_send(message: EmailMessage, *, env: EnvSettings, envelope_from: str) ->
         raise TransientDeliveryError(f"SMTP {exc.smtp_code}: {text}") from None
     except (smtplib.SMTPException, OSError) as exc:  # refused, reset, timed out, TLS failure
         raise TransientDeliveryError(f"SMTP unavailable: {type(exc).__name__}: {exc}") from None
+
+
+def _quit(client: smtplib.SMTP) -> None:
+    """Say goodbye, whatever the server answers: once the message is accepted, a failed QUIT
+    (a server going down, a 421) must not make the outbox send it again."""
+    try:
+        client.quit()
+    except (smtplib.SMTPException, OSError):
+        client.close()
 
 
 def store_sent(

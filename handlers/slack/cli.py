@@ -23,6 +23,7 @@ BOT_SCOPES = [
     "chat:write",
     "commands",
     "files:write",
+    "groups:history",  # a retried post looks for itself in a private channel's history
     "groups:read",
     "im:history",
     "im:read",

@@ -1,20 +1,28 @@
 """Sending by SMTP to a real server on loopback: headers, threading, retries, storage."""
 
 import base64
+import logging
+import socket
+import time
 from datetime import timedelta
+from typing import Any
 
+import pytest
+from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from bot.config.settings import Settings
+from bot.delivery import outbox
 from bot.delivery.messages import Answer, Chart, DigestMessage, dump
-from bot.delivery.outbox import deliver_due, enqueue
+from bot.delivery.outbox import CLAIM_FOR, deliver_due, enqueue
 from bot.ops.adapters import discover_senders
 from bot.store.models import Message, Ticket, TicketMessage, utcnow
 from bot.store.models.outbox import OutboxItem
 from handlers.email.noise import detect_noise
 from handlers.email.outbound import build_mime, sender
 from handlers.email.parse import parse_email, read_message
-from handlers.email.sink import Sink, local_smtp_sink
+from handlers.email.sink import Sink, free_port, local_smtp_sink
+from tests import killed_sender
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 32).decode()
 
@@ -186,3 +194,77 @@ def test_digest_html_with_inline_chart_and_plain_text_alternative(mail_settings:
     assert image["Content-ID"] == "<chart1>"
     assert list(message.iter_attachments()) == []  # the chart is inline, not attached
     assert parse_email(message.as_bytes()).text.strip() == "3 open tickets"
+
+
+def queue_ack(sessions, key: str = "reply:once") -> None:  # type: ignore[no-untyped-def]
+    with sessions() as session, session.begin():
+        enqueue(session, channel="email", kind="ack", recipient="priya.raman@example.com",
+                payload=ack_payload(None), dedupe_key=key)  # fmt: skip
+
+
+def test_an_email_whose_sender_was_killed_before_recording_it_goes_again_with_its_message_id(
+    sessions, mail_settings: Settings, smtp_sink: Sink, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
+    """SMTP cannot be asked what it received: the one repeat left, and it is recognisably one
+    message (the same Message-ID), logged as an unknown outcome."""
+    queue_ack(sessions)
+    env = {"DATABASE_URL": mail_settings.database_url, "SMTP_HOST": smtp_sink.host,
+           "SMTP_PORT": str(smtp_sink.port)}  # fmt: skip
+    killed_sender.run("after", env)
+    assert len(smtp_sink.messages) == 1
+    later = utcnow() + CLAIM_FOR + timedelta(seconds=1)
+    with caplog.at_level(logging.WARNING, logger="triage.outbox"):
+        assert deliver_due(sessions, discover_senders(mail_settings), now=later) == (1, 0)
+    first, again = smtp_sink.messages
+    assert first["Message-ID"] == again["Message-ID"]
+    assert "has no recorded result; its outcome is unknown" in caplog.text
+
+
+def test_a_stalled_smtp_server_cannot_hold_a_send_past_its_attempts_time(
+    sessions, settings: Settings, db, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Every wait on the server is cut to the attempt's time, so the claim outlives the sender
+    (a server that accepts and never answers would otherwise hold it for minutes)."""
+    monkeypatch.setattr(outbox, "SEND_WITHIN", timedelta(seconds=2))
+    with socket.socket() as stalled:
+        stalled.bind(("127.0.0.1", 0))
+        stalled.listen()
+        env = settings.env.model_copy(
+            update={"smtp_host": "127.0.0.1", "smtp_port": stalled.getsockname()[1]}
+        )
+        queue_ack(sessions)
+        started = time.monotonic()
+        assert deliver_due(sessions, discover_senders(Settings(env, settings.app))) == (0, 1)
+        assert time.monotonic() - started < 5
+    item = db.scalar(select(OutboxItem))
+    assert item.status == "pending" and "timed out" in (item.last_error or "")
+
+
+class _RudeGoodbye:
+    """Takes the message, then answers QUIT with 421 (a server shutting down)."""
+
+    def __init__(self) -> None:
+        self.received = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.received += 1
+        return "250 OK"
+
+    async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:
+        return "421 4.3.2 shutting down"
+
+
+def test_a_failed_goodbye_after_the_message_was_taken_does_not_send_it_again(
+    sessions, settings: Settings, db
+) -> None:  # type: ignore[no-untyped-def]
+    handler, port = _RudeGoodbye(), free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        env = settings.env.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": port})
+        queue_ack(sessions)
+        assert deliver_due(sessions, discover_senders(Settings(env, settings.app))) == (1, 0)
+    finally:
+        controller.stop()
+    assert handler.received == 1
+    assert db.scalar(select(OutboxItem.status)) == "sent"

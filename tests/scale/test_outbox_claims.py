@@ -6,7 +6,16 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, object_session, sessionmaker
 
-from bot.delivery.outbox import CLAIM_FOR, claim, deliver_due, enqueue
+from bot.delivery.outbox import (
+    CLAIM_FOR,
+    RECORD_WITHIN,
+    SEND_WITHIN,
+    START_WITHIN,
+    TransientDeliveryError,
+    claim,
+    deliver_due,
+    enqueue,
+)
 from bot.store.models.outbox import OutboxItem
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -67,3 +76,65 @@ def test_a_delivery_whose_connection_dies_before_commit_is_not_sent_again(
     assert len(sent) == 1
     with sessions() as session:
         assert session.scalars(select(OutboxItem.status)).one() == "sent"
+
+
+def test_a_sender_whose_connection_dies_mid_send_keeps_its_claim_until_it_is_done(
+    engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    """The row lock held while sending goes with a terminated connection: what keeps another
+    worker off is the claim, renewed when the attempt started to outlast the longest a sender
+    may take (its time limit) and the recording of its result."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("terminating a backend needs PostgreSQL")
+    with sessions() as session, session.begin():
+        enqueue(session, channel="email", kind="ack", recipient="a@example.org",
+                payload={}, dedupe_key="once", now=NOW)  # fmt: skip
+    sent: list[str] = []
+    longest = START_WITHIN + SEND_WITHIN + RECORD_WITHIN
+
+    def other_worker_send(item: OutboxItem) -> None:
+        sent.append("other worker")
+
+    def slow_send_losing_its_connection(item: OutboxItem) -> None:
+        sent.append("first")
+        session = object_session(item)
+        assert session is not None
+        pid = session.scalar(select(func.pg_backend_pid()))
+        with engine.connect() as admin:
+            admin.execute(select(func.pg_terminate_backend(pid)))
+            admin.commit()
+        # Still sending, as late as a sender may be: another worker looks for due items.
+        deliver_due(sessions, {"email": other_worker_send}, now=NOW + longest)
+
+    deliver_due(sessions, {"email": slow_send_losing_its_connection}, now=NOW)
+    assert sent == ["first"]
+    with sessions() as session:
+        assert session.scalars(select(OutboxItem.status)).one() == "sent"
+
+
+def test_a_failed_attempt_whose_connection_dies_is_recorded_as_failed_not_unknown(
+    engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    """Recording a failure can lose its connection too: it is recorded afresh, so the retry
+    comes after the back-off and knows nothing went out (not after the claim, as unknown)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("terminating a backend needs PostgreSQL")
+    with sessions() as session, session.begin():
+        enqueue(session, channel="email", kind="ack", recipient="a@example.org",
+                payload={}, dedupe_key="once", now=NOW)  # fmt: skip
+
+    def fail_and_lose_the_connection(item: OutboxItem) -> None:
+        session = object_session(item)
+        assert session is not None
+        pid = session.scalar(select(func.pg_backend_pid()))
+        with engine.connect() as admin:
+            admin.execute(select(func.pg_terminate_backend(pid)))
+            admin.commit()
+        raise TransientDeliveryError("smtp down")
+
+    assert deliver_due(sessions, {"email": fail_and_lose_the_connection}, now=NOW) == (0, 1)
+    with sessions() as session:
+        item = session.scalars(select(OutboxItem)).one()
+        assert item.status == "pending" and item.attempts == 1 and item.sending_at is None
+        assert "smtp down" in (item.last_error or "") and item.claimed_until is None
+        assert item.next_attempt_at == NOW + timedelta(seconds=30)

@@ -1,5 +1,10 @@
 """A local stand-in for Slack's Web API: a real HTTP server on loopback that answers the methods
-the app calls, records every call, and can be told to fail (429 with Retry-After, or 500)."""
+the app calls, records every call, and can be told to fail (429 with Retry-After, or 500).
+
+What is posted is kept per channel, so `conversations.history` and `conversations.replies` answer
+as Slack does: newest first (a thread oldest first), since `oldest`, paged by cursor, each
+message's metadata only with `include_all_metadata`. Timestamps are the wall clock's, as Slack's.
+"""
 
 import json
 import threading
@@ -7,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 BOT_USER = "UBOT"
 
@@ -36,8 +41,9 @@ class FakeSlack:
         self.user_emails: dict[str, str] = {}
         self.socket_url: str | None = None  # what apps.connections.open hands out (Socket Mode)
         self.failures: list[Failure] = []
+        self.messages: dict[str, list[dict[str, Any]]] = {}  # channel: posted, oldest first
         self._lock = threading.Lock()
-        self._ts = 1_700_000_000
+        self._ts = 0  # microseconds
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(
@@ -121,8 +127,41 @@ class FakeSlack:
     # -- serving ---------------------------------------------------------------------------
     def _next_ts(self) -> str:
         with self._lock:
-            self._ts += 1
-            return f"{self._ts}.000100"
+            self._ts = max(time.time_ns() // 1000, self._ts + 1)
+            return f"{self._ts // 1_000_000}.{self._ts % 1_000_000:06d}"
+
+    def _post(self, channel: str, args: dict[str, Any]) -> str:
+        ts = self._next_ts()
+        message = {"type": "message", "bot_id": "BBOT", "ts": ts, "text": args.get("text", "")}
+        if args.get("thread_ts"):
+            message["thread_ts"] = args["thread_ts"]
+        metadata = args.get("metadata")
+        message["metadata"] = json.loads(metadata) if isinstance(metadata, str) else metadata
+        with self._lock:
+            self.messages.setdefault(channel, []).append(message)
+        return ts
+
+    def _history(self, args: dict[str, Any], *, thread: str | None) -> dict[str, Any]:
+        oldest = float(args.get("oldest") or 0)
+        with self._lock:
+            found = [
+                m
+                for m in self.messages.get(args.get("channel", ""), [])
+                if float(m["ts"]) > oldest
+                and (
+                    m.get("thread_ts") in (None, m["ts"])
+                    if thread is None
+                    else m["ts"] == thread or m.get("thread_ts") == thread
+                )
+            ]
+        if thread is None:
+            found.reverse()
+        start, limit = int(args.get("cursor") or 0), int(args.get("limit") or 100)
+        page = found[start : start + limit]
+        if str(args.get("include_all_metadata", "")).lower() not in ("1", "true"):
+            page = [{k: v for k, v in m.items() if k != "metadata"} for m in page]
+        more = str(start + limit) if start + limit < len(found) else ""
+        return {"ok": True, "messages": page, "response_metadata": {"next_cursor": more}}
 
     def _failure_for(self, method: str) -> Failure | None:
         with self._lock:
@@ -145,7 +184,12 @@ class FakeSlack:
             channel = args.get("channel", "")
             if channel.startswith("CGONE"):
                 return {"ok": False, "error": "channel_not_found"}
-            return {"ok": True, "channel": channel, "ts": args.get("ts") or self._next_ts()}
+            ts = args.get("ts") or self._post(channel, args)
+            return {"ok": True, "channel": channel, "ts": ts}
+        if method == "conversations.history":
+            return self._history(args, thread=None)
+        if method == "conversations.replies":
+            return self._history(args, thread=args.get("ts", ""))
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": self._next_ts()}
         if method == "conversations.open":
@@ -187,6 +231,10 @@ class FakeSlack:
                 pass
 
             def do_GET(self) -> None:
+                url = urlsplit(self.path)
+                if url.path.startswith("/api/"):  # Web API methods read with GET (history)
+                    args = {k: v[0] for k, v in parse_qs(url.query).items()}
+                    return self._call(url.path.removeprefix("/api/"), args)
                 # how many calls of each method: for a client in another process (the benchmark)
                 counts: dict[str, int] = {}
                 for call in list(fake.calls):
@@ -203,7 +251,9 @@ class FakeSlack:
                 if path.startswith("/respond/"):
                     fake._record("response_url", args)
                     return self._send(200, b"ok", "text/plain")
-                method = path.removeprefix("/api/")
+                return self._call(path.removeprefix("/api/"), args)
+
+            def _call(self, method: str, args: dict[str, Any]) -> None:
                 failure = fake._failure_for(method)
                 fake._record(method, args, failed=failure.status if failure else None)
                 if failure is not None:

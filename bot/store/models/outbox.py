@@ -25,10 +25,14 @@ class OutboxItem(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # pending | sent | dead (gave up) | cancelled (never to be sent: the candidate was erased)
     status: Mapped[str] = mapped_column(String(12), default="pending")
-    attempts: Mapped[int] = mapped_column(default=0)
+    attempts: Mapped[int] = mapped_column(default=0)  # attempts started
     last_error: Mapped[str | None] = mapped_column(Text)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_until: Mapped[datetime | None]
+    # The attempt under way, committed before it goes out and cleared with its result: a claimer
+    # that finds it set knows the earlier attempt's outcome is unknown, not that nothing was sent.
+    sending_at: Mapped[datetime | None]
+    sending_by: Mapped[str | None] = mapped_column(String(120))  # host:pid of the sender
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
 
