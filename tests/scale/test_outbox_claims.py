@@ -48,15 +48,20 @@ def test_an_item_reclaimed_during_a_slow_batch_is_sent_once(
         assert {i.status for i in session.scalars(select(OutboxItem))} == {"sent"}
 
 
-@pytest.mark.parametrize("records_in_send", [False, True])
-def test_a_delivery_whose_connection_dies_before_commit_is_not_sent_again(
-    engine: Engine, sessions: sessionmaker[Session], records_in_send: bool
-) -> None:
+def _one_email_on_postgresql(engine: Engine, sessions: sessionmaker[Session]) -> None:
+    """One email queued, on PostgreSQL (a terminated backend is what these tests are about)."""
     if engine.dialect.name != "postgresql":
         pytest.skip("terminating a backend needs PostgreSQL")
     with sessions() as session, session.begin():
         enqueue(session, channel="email", kind="ack", recipient="a@example.org",
                 payload={}, dedupe_key="once", now=NOW)  # fmt: skip
+
+
+@pytest.mark.parametrize("records_in_send", [False, True])
+def test_a_delivery_whose_connection_dies_before_commit_is_not_sent_again(
+    engine: Engine, sessions: sessionmaker[Session], records_in_send: bool
+) -> None:
+    _one_email_on_postgresql(engine, sessions)
     sent: list[int] = []
 
     def send_then_lose_the_connection(item: OutboxItem) -> None:
@@ -84,11 +89,7 @@ def test_a_sender_whose_connection_dies_mid_send_keeps_its_claim_until_it_is_don
     """The row lock held while sending goes with a terminated connection: what keeps another
     worker off is the claim, renewed when the attempt started to outlast the longest a sender
     may take (its time limit) and the recording of its result."""
-    if engine.dialect.name != "postgresql":
-        pytest.skip("terminating a backend needs PostgreSQL")
-    with sessions() as session, session.begin():
-        enqueue(session, channel="email", kind="ack", recipient="a@example.org",
-                payload={}, dedupe_key="once", now=NOW)  # fmt: skip
+    _one_email_on_postgresql(engine, sessions)
     sent: list[str] = []
     longest = START_WITHIN + SEND_WITHIN + RECORD_WITHIN
 
@@ -117,11 +118,7 @@ def test_a_failed_attempt_whose_connection_dies_is_recorded_as_failed_not_unknow
 ) -> None:
     """Recording a failure can lose its connection too: it is recorded afresh, so the retry
     comes after the back-off and knows nothing went out (not after the claim, as unknown)."""
-    if engine.dialect.name != "postgresql":
-        pytest.skip("terminating a backend needs PostgreSQL")
-    with sessions() as session, session.begin():
-        enqueue(session, channel="email", kind="ack", recipient="a@example.org",
-                payload={}, dedupe_key="once", now=NOW)  # fmt: skip
+    _one_email_on_postgresql(engine, sessions)
 
     def fail_and_lose_the_connection(item: OutboxItem) -> None:
         session = object_session(item)

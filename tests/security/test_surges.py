@@ -53,6 +53,24 @@ def test_personal_data_in_a_quoted_error_stays_out_of_alert_draft_and_show(
         assert secret not in draft + files[0].name, f"draft: {secret}"
 
 
+def _flood(sessions, runtime, rows) -> None:
+    """Mallory sends each of `rows` herself, from one address, at its minute."""
+    from datetime import timedelta
+
+    from bot.intake.flow import take_in
+    from bot.types import InboundMessage
+    from tests.surges.conftest import START
+
+    with sessions() as session, session.begin():
+        for n, row in enumerate(rows):
+            at = START + timedelta(minutes=row["minute"])
+            message = InboundMessage(
+                source="email", external_id=f"<flood{n}@example.org>", text=row["text"],
+                sender_email="mallory@attacker.example", received_at=at,
+            )  # fmt: skip
+            take_in(session, runtime, message, now=at)
+
+
 def test_one_sender_flooding_a_wave_does_not_make_a_surge(
     sessions,
     runtime,
@@ -61,20 +79,8 @@ def test_one_sender_flooding_a_wave_does_not_make_a_surge(
 ):
     """Mallory writes the wave's sixteen messages herself, from one address: one writer is not
     many candidates hitting one problem, so the lead is not alerted (or steered)."""
-    from datetime import timedelta
 
-    from bot.intake.flow import take_in
-    from bot.types import InboundMessage
-    from tests.surges.conftest import START
-
-    with sessions() as session, session.begin():
-        for n, row in enumerate(wave("w1")[:16]):
-            at = START + timedelta(minutes=row["minute"])
-            message = InboundMessage(
-                source="email", external_id=f"<flood{n}@example.org>", text=row["text"],
-                sender_email="mallory@attacker.example", received_at=at,
-            )  # fmt: skip
-            take_in(session, runtime, message, now=at)
+    _flood(sessions, runtime, wave("w1")[:16])
     detect_at(100)
     assert all_surges(db) == []
     assert db.scalars(select(OutboxItem).where(OutboxItem.kind == "surge")).first() is None
@@ -90,22 +96,11 @@ def test_one_sender_whose_messages_open_many_tickets_does_not_make_a_surge(
     Her messages join one ticket only when read as the same issue: read as nine different
     issues they opened nine tickets, and **the lead was alerted to a surge of eight** (one
     writer counted as eight candidates). One writer is one voice."""
-    from datetime import timedelta
 
-    from bot.intake.flow import take_in
     from bot.store.models import Ticket
-    from bot.types import InboundMessage
-    from tests.surges.conftest import START
 
     rows = wave("w6")[:16]
-    with sessions() as session, session.begin():
-        for n, row in enumerate(rows):
-            at = START + timedelta(minutes=row["minute"])
-            message = InboundMessage(
-                source="email", external_id=f"<flood{n}@example.org>", text=row["text"],
-                sender_email="mallory@attacker.example", received_at=at,
-            )  # fmt: skip
-            take_in(session, runtime, message, now=at)
+    _flood(sessions, runtime, rows)
     assert len(db.scalars(select(Ticket)).all()) >= 5, "the attack needs her many tickets"
     detect_at(rows[-1]["minute"] + 5)
     assert all_surges(db) == []
