@@ -242,6 +242,8 @@ class SurgesConfig(Strict):
     # Unsure readings naming one exam, provider or region far above their rate are a wave when
     # each reads at least this much like the rest (a looser bar: they share the place).
     scope_similarity: float = Field(default=0.01, ge=0, lt=1)
+    # A known issue far above its rate keeps the members that read at least this much alike.
+    rate_similarity: float = Field(default=0.03, ge=0, lt=1)
     history: timedelta = timedelta(days=14)
     similarity: float = Field(default=0.08, gt=0, lt=1)
     # Where "Make it a known issue" writes its draft knowledge files (relative: to the

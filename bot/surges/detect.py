@@ -92,10 +92,11 @@ def detect(
         rate_factor=config.rate_factor,
         poisson_tail=config.poisson_tail,
     ):
-        # Only the members that read alike are the wave, not the scope's everyday traffic:
-        # another problem at VUE, or the exam's usual code mix-up at the hour the wave began.
+        # Only the members that read somewhat alike are the wave, not the scope's everyday
+        # traffic: another problem at VUE, or the exam's usual code mix-up at the hour the wave
+        # began. The rate itself is the evidence, so the bar is lower than for grouping.
         sims = space.similarities(found.members)
-        kept = grouping.core(sims, config.similarity)
+        kept = grouping.core(sims, config.rate_similarity)
         members = [found.members[i] for i in kept]
         if voices(members) < config.min_count:
             continue

@@ -14,18 +14,23 @@ from tests.conftest import DATA_DIR, KNOWLEDGE_DIR
 # the day's end (at least).
 FLOORS = {
     "w1": (8, 0.95, 0.95),  # measured 7, 1.0, 1.0
-    "w2": (9, 0.95, 0.95),  # measured 8, 1.0, 1.0
-    "w3": (9, 0.95, 0.95),  # measured 8, 1.0, 1.0
+    "w2": (8, 0.95, 0.95),  # measured 7, 1.0, 1.0
+    "w3": (8, 0.95, 0.95),  # measured 7, 1.0, 1.0
     "w4": (7, 0.95, 0.95),  # measured 6, 1.0, 0.971
     "w5": (10, 0.95, 0.95),  # measured 10, 1.0, 1.0
     "w6": (7, 0.95, 0.95),  # measured 6, 1.0, 1.0
-    "w7": (8, 0.55, 0.85),  # measured 7, 0.6, 0.867 (precision at the alert: target 0.9 not met)
+    "w7": (8, 0.55, 0.88),  # measured 7, 0.6, 0.905 (precision at the alert: target 0.9 not met)
     "w8": (10, 0.95, 0.95),  # measured 9, 1.0, 1.0
     "w9": (10, 0.95, 0.95),  # measured 9, 1.0, 0.964
-    # held out, never tuned on (w11 raises no alert at all: nothing to guard)
     "w10": (15, 0.95, 0.95),  # measured 14, 1.0, 1.0 (target 10 not met)
+    "w11": (9, 0.75, 0.9),  # measured 8, 0.8, 0.938 (precision at the alert not met)
     "w12": (10, 0.95, 0.95),  # measured 9, 1.0, 0.962
     "w13": (19, 0.95, 0.9),  # measured 18, 1.0, 0.917 (target 10 not met)
+    # held out, never tuned on
+    "w14": (12, 0.95, 0.95),  # measured 11, 1.0, 1.0 (target 10 not met)
+    "w15": (16, 0.95, 0.95),  # measured 15, 1.0, 1.0 (target 10 not met)
+    "w16": (18, 0.95, 0.95),  # measured 17, 1.0, 1.0 (target 10 not met)
+    "w17": (8, 0.95, 0.95),  # measured 7, 1.0, 1.0
 }
 QUIET = [name for name, day in DAYS.items() if day.start is None]
 
