@@ -48,6 +48,16 @@ def test_an_item_reclaimed_during_a_slow_batch_is_sent_once(
         assert {i.status for i in session.scalars(select(OutboxItem))} == {"sent"}
 
 
+def _terminate_the_connection_of(engine: Engine, item: OutboxItem) -> None:
+    """What `pg_terminate_backend` does to a worker, done to the session holding `item`."""
+    session = object_session(item)
+    assert session is not None
+    pid = session.scalar(select(func.pg_backend_pid()))
+    with engine.connect() as admin:
+        admin.execute(select(func.pg_terminate_backend(pid)))
+        admin.commit()
+
+
 def _one_email_on_postgresql(engine: Engine, sessions: sessionmaker[Session]) -> None:
     """One email queued, on PostgreSQL (a terminated backend is what these tests are about)."""
     if engine.dialect.name != "postgresql":
@@ -66,13 +76,10 @@ def test_a_delivery_whose_connection_dies_before_commit_is_not_sent_again(
 
     def send_then_lose_the_connection(item: OutboxItem) -> None:
         sent.append(item.id)
-        session = object_session(item)
-        assert session is not None
-        pid = session.scalar(select(func.pg_backend_pid()))
-        with engine.connect() as admin:  # what `pg_terminate_backend` does to a worker
-            admin.execute(select(func.pg_terminate_backend(pid)))
-            admin.commit()
+        _terminate_the_connection_of(engine, item)
         if records_in_send:  # like the email sender storing the sent message
+            session = object_session(item)
+            assert session is not None
             session.execute(select(func.count()).select_from(OutboxItem))
 
     deliver_due(sessions, {"email": send_then_lose_the_connection}, now=NOW)
@@ -98,12 +105,7 @@ def test_a_sender_whose_connection_dies_mid_send_keeps_its_claim_until_it_is_don
 
     def slow_send_losing_its_connection(item: OutboxItem) -> None:
         sent.append("first")
-        session = object_session(item)
-        assert session is not None
-        pid = session.scalar(select(func.pg_backend_pid()))
-        with engine.connect() as admin:
-            admin.execute(select(func.pg_terminate_backend(pid)))
-            admin.commit()
+        _terminate_the_connection_of(engine, item)
         # Still sending, as late as a sender may be: another worker looks for due items.
         deliver_due(sessions, {"email": other_worker_send}, now=NOW + longest)
 
@@ -121,12 +123,7 @@ def test_a_failed_attempt_whose_connection_dies_is_recorded_as_failed_not_unknow
     _one_email_on_postgresql(engine, sessions)
 
     def fail_and_lose_the_connection(item: OutboxItem) -> None:
-        session = object_session(item)
-        assert session is not None
-        pid = session.scalar(select(func.pg_backend_pid()))
-        with engine.connect() as admin:
-            admin.execute(select(func.pg_terminate_backend(pid)))
-            admin.commit()
+        _terminate_the_connection_of(engine, item)
         raise TransientDeliveryError("smtp down")
 
     assert deliver_due(sessions, {"email": fail_and_lose_the_connection}, now=NOW) == (0, 1)
