@@ -130,7 +130,7 @@ class Matcher:
     ) -> Classification:
         m = self.model
         issue, confidence, chosen = read_logits(
-            m.classes, logits, m.thresholds, m.calibration, m.secondary, m.sentence_weight
+            m.classes, logits, m.thresholds, m.calibration, m.secondary_weights, m.sentence_weight
         )
         if issue is not None and issue not in self.kb.issues:
             issue, chosen = None, []

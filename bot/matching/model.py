@@ -178,6 +178,10 @@ class LinearModel:
         self._rows[:, k] = self.idf * self.idf
         self._dense_weights = np.ascontiguousarray(self.weights[self.vocabulary.n_columns :])
         self._block_weights = _BlockWeights(self.word_weight, self.char_weight)
+        # an array once, not a list converted for every message
+        self.secondary_weights = (
+            None if self.secondary is None else np.asarray(self.secondary, dtype=np.float64)
+        )
 
     @property
     def word_list(self) -> list[str]:

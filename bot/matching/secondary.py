@@ -58,24 +58,12 @@ def _log_sentences(count: int) -> float:
 
 
 def probabilities(weights: Sequence[float], logits: np.ndarray, top: int) -> np.ndarray:
-    """Each class's probability of being a further issue of the message."""
-    z = features(logits, top) @ _as_array(weights)
+    """Each class's probability of being a further issue of the message (`weights`: a model's
+    `secondary_weights`, an array already, on the hot path)."""
+    z = features(logits, top) @ np.asarray(weights, dtype=np.float64)
     np.maximum(z, -500.0, out=z)
     np.minimum(z, 500.0, out=z)
     return 1.0 / (1.0 + np.exp(-z))
-
-
-def _as_array(weights: Sequence[float]) -> np.ndarray:
-    """The weights as an array (a model's list is converted once, not per message)."""
-    if isinstance(weights, np.ndarray):
-        return weights
-    key = tuple(weights)
-    if key not in _ARRAYS:
-        _ARRAYS[key] = np.asarray(key, dtype=np.float64)
-    return _ARRAYS[key]
-
-
-_ARRAYS: dict[tuple[float, ...], np.ndarray] = {}
 
 
 def candidates(

@@ -22,7 +22,7 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -163,11 +163,18 @@ def train(kb: KnowledgeBase, rows: Sequence[LabelledMessage]) -> LinearModel:
         prepared = [_Prepared(r) for r in rows]
         oof = out_of_fold(rows, prepared, classes)
         model = fit(prepared, classes)
-    chosen = choose(model, rows, oof)
-    model.calibration, model.thresholds, model.secondary, model.sentence_weight, figures = chosen
-    model.meta = {
-        "data": data_digest(rows),
-        "rows": dict(sorted(Counter(r.split for r in rows).items())),
-        "training": figures,
-    }
-    return model
+    calibration, thresholds, weights, sentence_weight, figures = choose(model, rows, oof)
+    # A new model, not the fitted one changed: what it derives from its fields (the second
+    # stage's array among them) is derived when it is made.
+    return replace(
+        model,
+        calibration=calibration,
+        thresholds=thresholds,
+        secondary=weights,
+        sentence_weight=sentence_weight,
+        meta={
+            "data": data_digest(rows),
+            "rows": dict(sorted(Counter(r.split for r in rows).items())),
+            "training": figures,
+        },
+    )
