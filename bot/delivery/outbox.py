@@ -28,6 +28,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+from typing_extensions import TypeIs  # typing's own from Python 3.13
 
 from bot.ops import metrics
 from bot.store.models.base import utcnow
@@ -259,11 +260,7 @@ def _deliver_one(
             # Locked while it is sent: an erasure waits for the outcome instead of cancelling
             # an item that is going out.
             item = session.get(OutboxItem, item_id, with_for_update=True)
-            if (
-                item is None
-                or item.status != "pending"
-                or item.claimed_until != attempt.claimed_until
-            ):
+            if not _ours(item, attempt.claimed_until):
                 return None
             if attempt.seconds_since() > START_WITHIN.total_seconds():
                 # Too slow to get here (a lock, a stalled database): the rest of the claim may
@@ -293,6 +290,12 @@ def _deliver_one(
     return _record_afresh(session_factory, item_id, attempt, outcome)
 
 
+def _ours(item: OutboxItem | None, claimed_until: datetime | None) -> TypeIs[OutboxItem]:
+    """Whether the item is still pending under the claim this worker holds: a claim that
+    expired may have been taken by another worker, which then sends the item instead."""
+    return item is not None and item.status == "pending" and item.claimed_until == claimed_until
+
+
 def _call_off(item: OutboxItem) -> None:
     """Nothing went out: the item is free for the next round, the attempt uncounted."""
     item.claimed_until = item.sending_at = item.sending_by = None
@@ -320,9 +323,7 @@ def _begin_attempt(
     with session_factory() as session, session.begin():
         # Locked elsewhere: another worker took it after our claim expired and is sending it.
         item = session.get(OutboxItem, item_id, with_for_update={"skip_locked": True})
-        # Still ours: a claim that expired during a slow batch may have been taken by another
-        # worker, which then sends it instead.
-        if item is None or item.status != "pending" or item.claimed_until != claimed_until:
+        if not _ours(item, claimed_until):
             return None
         began, at = time.monotonic(), clock()
         if item.sending_at is not None:
@@ -355,11 +356,7 @@ def _record_afresh(
         try:
             with session_factory() as session, session.begin():
                 item = session.get(OutboxItem, item_id, with_for_update=True)
-                if (
-                    item is None
-                    or item.status != "pending"
-                    or item.claimed_until != attempt.claimed_until
-                ):
+                if not _ours(item, attempt.claimed_until):
                     return None
                 return outcome(item)
         except SQLAlchemyError:
