@@ -9,7 +9,7 @@ known (they share tickets), so a surge that grows is one surge.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -20,7 +20,14 @@ from bot.matching.corrections import scrub
 from bot.matching.model import Thresholds
 from bot.privacy.masking import mask_all
 from bot.surges import grouping
-from bot.surges.rates import Scope, history_counts, lifted_issues, rate_surges, same_hours
+from bot.surges.rates import (
+    RateSurge,
+    Scope,
+    history_counts,
+    lifted_issues,
+    rate_surges,
+    same_hours,
+)
 from bot.surges.readings import PLACES, Reading, unsure, voices
 from bot.surges.textspace import TextSpace
 from bot.types import NOT_A_REQUEST
@@ -70,8 +77,7 @@ def detect(
     space = space or TextSpace(window.history)
     readings = [r for r in window.readings if r.key not in window.excluded]
     groups = []
-    history = history_counts(window.history)
-    hours = history_counts(same_hours(window.history, now=window.now, window=config.window))
+    history, hours = counted = _counts(window.history, window, config)
     lifted = lifted_issues(
         readings, history, history_span=window.history_span, window_span=config.window,
         hours=hours, rate_factor=config.pool_factor,
@@ -82,6 +88,37 @@ def detect(
     ):
         groups.append(_new_group(members, sims))
     groups += _unsure_rates(window, readings, config, thresholds, space)
+    found_rates = _rates(readings, counted, window, config, space, config.rate_similarity)
+    for found, members, sims in found_rates:
+        # Only the members that read somewhat alike are the wave, not the scope's everyday
+        # traffic: another problem at VUE, or the exam's usual code mix-up at the hour the wave
+        # began. The rate itself is the evidence, so the bar is lower than for grouping.
+        group = Group(
+            kind="rate", members=members, issue=found.scope[0], expected=found.expected,
+            tail=found.tail,
+        )  # fmt: skip
+        group.shared = describe(members, sims, scope=found.scope)
+        groups.append(group)
+    return _distinct(groups)
+
+
+def _rates(
+    readings: Sequence[Reading],
+    counted: tuple[Counter[Scope], Counter[Scope]],
+    window: Window,
+    config: SurgesConfig,
+    space: TextSpace,
+    similarity: float,
+    originals: Mapping[int, Reading] | None = None,
+    places_only: bool = False,
+) -> Iterator[tuple[RateSurge, list[Reading], np.ndarray]]:
+    """Each scope of `readings` far above its rate (`counted`: the history's counts, all day and
+    in the same hours), with the members that read at least `similarity` like the rest (and
+    their similarities), when they are at least `min_count` writers. `originals`: the readings
+    that `readings` were copied from, by key, which the members are given as (the text space
+    keeps their vectors). `places_only`: a scope of a whole issue, no exam, provider or region,
+    is no surge."""
+    history, hours = counted
     for found in rate_surges(
         readings,
         history,
@@ -92,21 +129,25 @@ def detect(
         rate_factor=config.rate_factor,
         poisson_tail=config.poisson_tail,
     ):
-        # Only the members that read somewhat alike are the wave, not the scope's everyday
-        # traffic: another problem at VUE, or the exam's usual code mix-up at the hour the wave
-        # began. The rate itself is the evidence, so the bar is lower than for grouping.
-        sims = space.similarities(found.members)
-        kept = grouping.core(sims, config.rate_similarity)
-        members = [found.members[i] for i in kept]
-        if voices(members) < config.min_count:
+        if places_only and found.scope[1] is None:
             continue
-        group = Group(
-            kind="rate", members=members, issue=found.scope[0], expected=found.expected,
-            tail=found.tail,
-        )  # fmt: skip
-        group.shared = describe(members, sims[np.ix_(kept, kept)], scope=found.scope)
-        groups.append(group)
-    return _distinct(groups)
+        found_members = (
+            found.members if originals is None else [originals[m.key] for m in found.members]
+        )
+        sims = space.similarities(found_members)
+        kept = grouping.core(sims, similarity)
+        members = [found_members[i] for i in kept]
+        if voices(members) >= config.min_count:
+            yield found, members, sims[np.ix_(kept, kept)]
+
+
+def _counts(
+    history: Sequence[Reading], window: Window, config: SurgesConfig
+) -> tuple[Counter[Scope], Counter[Scope]]:
+    """The history's counts per scope: all of it, and in the same hours as the window."""
+    return history_counts(history), history_counts(
+        same_hours(history, now=window.now, window=config.window)
+    )
 
 
 UNSURE = "?"  # the issue of an unsure reading, when unsure readings are counted like an issue
@@ -128,28 +169,17 @@ def _unsure_rates(
     def as_unsure(rs: Sequence[Reading]) -> list[Reading]:
         return [replace(r, issue=UNSURE) for r in rs if unsure(r, thresholds)]
 
-    counted, history = as_unsure(readings), as_unsure(window.history)
-    original = {r.key: r for r in readings}
     groups = []
-    for found in rate_surges(
-        counted,
-        history_counts(history),
-        history_span=window.history_span,
-        window_span=config.window,
-        hours=history_counts(same_hours(history, now=window.now, window=config.window)),
-        min_count=config.min_count,
-        rate_factor=config.rate_factor,
-        poisson_tail=config.poisson_tail,
-    ):
-        if found.scope[1] is None:  # all unsure mail at once says nothing about one place
-            continue
-        members = [original[m.key] for m in found.members]
-        sims = space.similarities(members)
-        kept = grouping.core(sims, config.scope_similarity)
-        if voices(members[i] for i in kept) >= config.min_count:
-            group = _new_group([members[i] for i in kept], sims[np.ix_(kept, kept)])
-            group.expected, group.tail = found.expected, found.tail
-            groups.append(group)
+    counted = _counts(as_unsure(window.history), window, config)
+    found_rates = _rates(
+        as_unsure(readings), counted, window, config, space, config.scope_similarity,
+        originals={r.key: r for r in readings},
+        places_only=True,  # all unsure mail at once says nothing about one place
+    )  # fmt: skip
+    for found, members, sims in found_rates:
+        group = _new_group(members, sims)
+        group.expected, group.tail = found.expected, found.tail
+        groups.append(group)
     return groups
 
 
