@@ -103,6 +103,14 @@ DAYS = {
         Day("q13", 113, decoys="decoy-e"),
         Day("q14", 114, decoys="decoy-f"),
         Day("q15", 115, decoys="decoy-f"),
+        Day("w18", 27, 10.0, "decoy-g"),
+        Day("w19", 28, 13.5, "decoy-g"),
+        Day("w20", 29, 9.5, "decoy-h"),
+        Day("w21", 30, 12.0, "decoy-h"),
+        Day("q16", 116, decoys="decoy-g"),
+        Day("q17", 117, decoys="decoy-g"),
+        Day("q18", 118, decoys="decoy-h"),
+        Day("q19", 119, decoys="decoy-h"),
     )
 }
 WAVE_FILES = (
@@ -110,6 +118,7 @@ WAVE_FILES = (
     "surge-waves-blind.jsonl",
     "surge-waves-blind-2.jsonl",
     "surge-waves-blind-3.jsonl",
+    "surge-waves-blind-4.jsonl",
 )
 
 
