@@ -244,6 +244,9 @@ class SurgesConfig(Strict):
     scope_similarity: float = Field(default=0.01, ge=0, lt=1)
     # A known issue far above its rate keeps the members that read at least this much alike.
     rate_similarity: float = Field(default=0.03, ge=0, lt=1)
+    # A word used far above its rate (per issue, and in unsure mail): a far smaller tail, as
+    # every word of the window is tested (thousands of chances to be unlikely by luck).
+    word_tail: float = Field(default=1e-7, gt=0, lt=1)
     history: timedelta = timedelta(days=14)
     similarity: float = Field(default=0.08, gt=0, lt=1)
     # Where "Make it a known issue" writes its draft knowledge files (relative: to the

@@ -28,7 +28,7 @@ from bot.surges.rates import (
     rate_surges,
     same_hours,
 )
-from bot.surges.readings import PLACES, Reading, unsure, voices
+from bot.surges.readings import PLACES, UNSURE, Reading, unsure, voices
 from bot.surges.textspace import TextSpace
 from bot.types import NOT_A_REQUEST
 
@@ -128,6 +128,7 @@ def _rates(
         min_count=config.min_count,
         rate_factor=config.rate_factor,
         poisson_tail=config.poisson_tail,
+        word_tail=config.word_tail,
     ):
         if places_only and found.scope[1] is None:
             continue
@@ -148,9 +149,6 @@ def _counts(
     return history_counts(history), history_counts(
         same_hours(history, now=window.now, window=config.window)
     )
-
-
-UNSURE = "?"  # the issue of an unsure reading, when unsure readings are counted like an issue
 
 
 def _unsure_rates(

@@ -16,9 +16,14 @@ from datetime import datetime, timedelta
 from scipy.stats import poisson
 
 from bot.surges.readings import PLACES, Reading, voices
+from bot.surges.textspace import words_of
 from bot.types import NOT_A_REQUEST
 
 DAY = timedelta(days=1)
+# A word in more than this share of the history's messages of the same issue ("the", "beta",
+# "code") rises with any busy hour, a wave's included: only rarer words can tell a wave.
+WORD_MAX_SHARE = 0.1
+MIN_WORD_HISTORY = 100  # below, too few messages to tell common words from rare ones
 Scope = tuple[str, str | None, str | None]  # (issue, entity kind, value)
 
 
@@ -37,6 +42,10 @@ def scopes(reading: Reading) -> tuple[Scope, ...]:
     found: list[Scope] = [(reading.issue, None, None)]
     for kind in PLACES:
         found += [(reading.issue, kind, value) for value in dict.fromkeys(reading.places(kind))]
+    # Each message is also counted per word it uses: a wave written in fifty phrasings and many
+    # places still repeats a word or two far above their rate ("prerequisite", "name",
+    # "partner"), where its messages as a whole read little alike or are read as a known issue.
+    found += [(reading.issue, "word", term) for term in words_of(reading)]
     return tuple(found)
 
 
@@ -108,6 +117,11 @@ def lifted_issues(
     }
 
 
+def _common(scope: Scope, history: Counter[Scope]) -> bool:
+    messages = history[(scope[0], None, None)]
+    return messages >= MIN_WORD_HISTORY and history[scope] > WORD_MAX_SHARE * messages
+
+
 def rate_surges(
     window: Sequence[Reading],
     history: Counter[Scope],
@@ -118,6 +132,7 @@ def rate_surges(
     min_count: int,
     rate_factor: float,
     poisson_tail: float,
+    word_tail: float | None = None,
 ) -> list[RateSurge]:
     """At most one surge per issue: its most surprising scope that passes. `history_span` is
     how long `history` covers (zero: a desk with no history, where the minimum count decides);
@@ -132,11 +147,12 @@ def rate_surges(
     )
     for scope, found in members.items():
         count = voices(found)  # writers, not tickets: one writer's many tickets are one voice
-        if count < min_count:
+        if count < min_count or (scope[1] == "word" and _common(scope, history)):
             continue
         expected = expectation(scope)
         tail = float(poisson.sf(count - 1, expected)) if expected > 0 else 0.0
-        if count < rate_factor * expected or tail >= poisson_tail:
+        cut = poisson_tail if scope[1] != "word" or word_tail is None else word_tail
+        if count < rate_factor * expected or tail >= cut:
             continue
         surge = RateSurge(scope, found, expected, tail)
         current = best.get(scope[0])

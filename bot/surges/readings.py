@@ -17,6 +17,7 @@ from bot.types import NOT_A_REQUEST
 
 # The entities a group may share, as their `Ticket.entities` keys.
 PLACES = ("exams", "providers", "regions")
+UNSURE = "?"  # the issue of an unsure reading, when unsure readings are counted like an issue
 
 
 @dataclass(frozen=True)

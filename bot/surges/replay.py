@@ -63,11 +63,12 @@ class Day:
     tuned: bool = False  # detection was tuned on this day: its figures are in-sample
 
 
-# Detection was tuned in three rounds, each on the days held out in the round before:
+# Detection was tuned in four rounds, each on the days held out in the round before:
 # w1-w5 and q1-q3 (surge-waves.jsonl) first; then w6-w9 and q4-q7 (surge-waves-blind.jsonl);
-# then w10-w13 and q8-q11 (surge-waves-blind-2.jsonl). w14-w17 and q12-q15
-# (surge-waves-blind-3.jsonl) were frozen before the third round and never tuned on: they say
-# how detection does on waves nobody tuned it for.
+# then w10-w13 and q8-q11 (surge-waves-blind-2.jsonl); then w14-w17 and q12-q15
+# (surge-waves-blind-3.jsonl). w18-w21 and q16-q19 (surge-waves-blind-4.jsonl) were frozen
+# before the fourth round and never tuned on: they say how detection does on waves nobody
+# tuned it for.
 DAYS = {
     day.name: day
     for day in (
@@ -95,14 +96,14 @@ DAYS = {
         Day("q9", 109, decoys="decoy-c", tuned=True),
         Day("q10", 110, decoys="decoy-d", tuned=True),
         Day("q11", 111, decoys="decoy-d", tuned=True),
-        Day("w14", 23, 10.5, "decoy-e"),
-        Day("w15", 24, 12.5, "decoy-e"),
-        Day("w16", 25, 9.0, "decoy-f"),
-        Day("w17", 26, 13.0, "decoy-f"),
-        Day("q12", 112, decoys="decoy-e"),
-        Day("q13", 113, decoys="decoy-e"),
-        Day("q14", 114, decoys="decoy-f"),
-        Day("q15", 115, decoys="decoy-f"),
+        Day("w14", 23, 10.5, "decoy-e", tuned=True),
+        Day("w15", 24, 12.5, "decoy-e", tuned=True),
+        Day("w16", 25, 9.0, "decoy-f", tuned=True),
+        Day("w17", 26, 13.0, "decoy-f", tuned=True),
+        Day("q12", 112, decoys="decoy-e", tuned=True),
+        Day("q13", 113, decoys="decoy-e", tuned=True),
+        Day("q14", 114, decoys="decoy-f", tuned=True),
+        Day("q15", 115, decoys="decoy-f", tuned=True),
         Day("w18", 27, 10.0, "decoy-g"),
         Day("w19", 28, 13.5, "decoy-g"),
         Day("w20", 29, 9.5, "decoy-h"),

@@ -8,6 +8,7 @@ highest idf instead of being dropped, which is exactly what a new problem brings
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -31,6 +32,12 @@ _NOTHING = Reading(key=0, at=datetime(1970, 1, 1, tzinfo=UTC), text="", issue=No
 
 def _flat(reading: Reading) -> str:
     return flat(normalise(_as_written(reading)))
+
+
+@functools.lru_cache(maxsize=50_000)  # the history's readings are counted again every run
+def words_of(reading: Reading) -> frozenset[str]:
+    """The distinct words and word pairs a reading uses (the matcher's word terms)."""
+    return frozenset(word_terms(_flat(reading)))
 
 
 def _as_written(reading: Reading) -> str:

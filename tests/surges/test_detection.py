@@ -116,7 +116,9 @@ def test_a_known_issue_far_above_its_rate_for_one_exam_surges():
 
 def test_a_known_issue_at_its_usual_rate_does_not_surge():
     window = [_reading(n, "voucher-missing", f"71-6{20 + n}", n * 10) for n in range(8)]
-    history = Counter({("voucher-missing", None, None): 14 * 12 * 6})  # six per 2 h, every day
+    # six per 2 h, every day, each using the word the window's use
+    history = Counter({("voucher-missing", None, None): 14 * 12 * 6,
+                       ("voucher-missing", "word", "text"): 14 * 12 * 6})  # fmt: skip
     found = rate_surges(
         window, history, history_span=timedelta(days=14), window_span=timedelta(hours=2),
         min_count=6, rate_factor=3, poisson_tail=0.001,
@@ -130,6 +132,49 @@ def test_a_desk_with_no_history_uses_the_minimum_count_alone():
               "rate_factor": 3, "poisson_tail": 0.001}  # fmt: skip
     assert rate_surges(window[:5], Counter(), min_count=6, **kwargs) == []
     assert len(rate_surges(window, Counter(), min_count=6, **kwargs)) == 1
+
+
+REVERSED = [
+    "my name is reversed on the booking",
+    "turned away, first and last name reversed",
+    "the centre says my name is reversed",
+    "booking shows my names reversed, exam refused",
+    "name order reversed on the appointment",
+    "they sent me home: reversed name",
+    "reversed first/last name at check-in",
+    "help, name reversed, cannot sit the exam",
+]
+
+
+def _said(n: int, text: str, exam: str) -> Reading:
+    at = START + timedelta(minutes=n * 10)
+    return Reading.of(n, at, text, "region-restricted", 0.95, {"exams": [exam]})
+
+
+def test_a_rare_word_far_above_its_rate_surges_across_exams_and_phrasings():
+    # Eight writers, eight exams, eight phrasings, one issue at its usual rate: only the word
+    # "reversed" (never used before) tells the wave.
+    window = [_said(n, text, f"71-6{30 + n}") for n, text in enumerate(REVERSED)]
+    history = Counter({("region-restricted", None, None): 14 * 12 * 6})  # six per 2 h
+    found = rate_surges(
+        window, history, history_span=timedelta(days=14), window_span=timedelta(hours=2),
+        min_count=6, rate_factor=3, poisson_tail=0.001, word_tail=1e-7,
+    )  # fmt: skip
+    [surge] = found
+    assert surge.scope[:2] == ("region-restricted", "word") and "reversed" in surge.scope[2]
+    assert len(surge.members) == 8
+
+
+def test_a_word_common_in_the_issue_never_surges_however_often_it_comes():
+    # "booking" is in 12% of this issue's mail: a busy hour raises it with everything else.
+    window = [_said(n, f"question {n} about my booking", f"71-6{30 + n}") for n in range(12)]
+    history = Counter({("region-restricted", None, None): 1008,
+                       ("region-restricted", "word", "booking"): 121})  # fmt: skip
+    found = rate_surges(
+        window, history, history_span=timedelta(days=14), window_span=timedelta(hours=2),
+        min_count=6, rate_factor=3, poisson_tail=0.001, word_tail=1e-7,
+    )  # fmt: skip
+    assert all(surge.scope[1] != "word" or surge.scope[2] != "booking" for surge in found)
 
 
 def test_the_worker_runs_detection_as_a_timed_job(take, sessions, settings, db):

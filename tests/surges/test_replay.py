@@ -3,6 +3,8 @@
 was measured (README, "Surges"); the days detection was tuned on and the held-out days are
 both guarded, and reported apart in the README."""
 
+import os
+
 import pytest
 
 from bot.config.app import SurgesConfig
@@ -19,19 +21,27 @@ FLOORS = {
     "w4": (7, 0.95, 0.95),  # measured 6, 1.0, 0.971
     "w5": (10, 0.95, 0.95),  # measured 10, 1.0, 1.0
     "w6": (7, 0.95, 0.95),  # measured 6, 1.0, 1.0
-    "w7": (8, 0.55, 0.88),  # measured 7, 0.6, 0.905 (precision at the alert: target 0.9 not met)
-    "w8": (10, 0.95, 0.95),  # measured 9, 1.0, 1.0
-    "w9": (10, 0.95, 0.95),  # measured 9, 1.0, 0.964
-    "w10": (15, 0.95, 0.95),  # measured 14, 1.0, 1.0 (target 10 not met)
-    "w11": (9, 0.75, 0.9),  # measured 8, 0.8, 0.938 (precision at the alert not met)
+    "w7": (8, 0.55, 0.88),  # measured 7, 0.6, 0.909 (precision at the alert: target 0.9 not met)
+    "w8": (7, 0.95, 0.95),  # measured 6, 1.0, 1.0
+    "w9": (10, 0.95, 0.95),  # measured 9, 1.0, 0.96
+    "w10": (13, 0.95, 0.95),  # measured 12, 1.0, 1.0 (target 10 not met)
+    "w11": (6, 0.95, 0.9),  # measured 5, 1.0, 0.944
     "w12": (10, 0.95, 0.95),  # measured 9, 1.0, 0.962
-    "w13": (19, 0.95, 0.9),  # measured 18, 1.0, 0.917 (target 10 not met)
+    "w13": (9, 0.95, 0.95),  # measured 8, 1.0, 0.966
+    "w14": (10, 0.95, 0.95),  # measured 9, 1.0, 1.0
+    "w15": (7, 0.8, 0.9),  # measured 6, 0.857, 0.939 (precision at the alert not met)
+    "w16": (20, 0.95, 0.95),  # measured 19, 1.0, 0.96 (target 10 not met)
+    "w17": (7, 0.95, 0.95),  # measured 6, 1.0, 1.0
     # held out, never tuned on
-    "w14": (12, 0.95, 0.95),  # measured 11, 1.0, 1.0 (target 10 not met)
-    "w15": (16, 0.95, 0.95),  # measured 15, 1.0, 1.0 (target 10 not met)
-    "w16": (18, 0.95, 0.95),  # measured 17, 1.0, 1.0 (target 10 not met)
-    "w17": (8, 0.95, 0.95),  # measured 7, 1.0, 1.0
+    "w18": (8, 0.95, 0.95),  # measured 7, 1.0, 1.0
+    "w19": (8, 0.95, 0.95),  # measured 7, 1.0, 1.0
+    "w20": (12, 0.95, 0.95),  # measured 11, 1.0, 1.0 (target 10 not met)
+    "w21": (8, 0.95, 0.95),  # measured 7, 1.0, 1.0
 }
+# The replay reads no database: the PostgreSQL pass of CI would run the same days again.
+pytestmark = pytest.mark.skipif(
+    bool(os.environ.get("TEST_DATABASE_URL")), reason="no database: run on the SQLite pass"
+)
 QUIET = [name for name, day in DAYS.items() if day.start is None]
 
 
