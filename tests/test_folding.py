@@ -5,11 +5,14 @@ import re
 import sys
 from contextlib import contextmanager
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.matching.features import _ACCENTS
+from bot.privacy.masking import _FOLD
 from bot.text import tone
-from bot.text.folding import fold, words_of
+from bot.text.folding import fold, translate_non_ascii, words_of
 
 _EVERY_CHARACTER = "".join(chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF)
 
@@ -65,3 +68,53 @@ def test_tone_gates_never_skip_a_match(pieces):
     assert gated == tone.read_signals(text, words_of(fold(text + " and more")))
     with _ungated():
         assert tone.read_signals(text) == gated
+
+
+# Translating only the non-ASCII runs is the whole translation, for the tables it is used with.
+_TABLES = {"accents": _ACCENTS, "code characters": _FOLD}
+_MIXED = [
+    "", "plain ascii, nothing to do", "código de prüfung", "Straße: GRÜẞE aus Köln ß",
+    "naïve café’s résumé — “quoted” it’s", "मेरा वाउचर नहीं आया 71-621 please", "日本語のテキスト",
+    "voucher 🎟️ never came 😡😡", "IN26\u20139F3D\u00a07Q2K\u200b", "ＡＢＣＤ－１２３４",
+    "ǅemal Łukasz Øre Ærø ĳssel", "e\u0301 combining", "Ñandú\nséptimo\tpaso", "`back`tick’",
+    "\x00\x7f\x80\xff", "ıİſ", "Ελληνικά και русский", "mixed é" * 50,
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("table", _TABLES.values(), ids=_TABLES.keys())
+@pytest.mark.parametrize("text", _MIXED)
+def test_non_ascii_runs_translate_as_the_whole_text(table, text):
+    assert translate_non_ascii(text, table) == text.translate(table)
+
+
+@pytest.mark.parametrize("table", _TABLES.values(), ids=_TABLES.keys())
+def test_the_tables_map_no_ascii_character(table):
+    assert all(c > 0x7F for c in table)
+
+
+_SCRIPTS = st.text(
+    st.one_of(
+        st.characters(max_codepoint=0x7F),
+        st.characters(min_codepoint=0xA0, max_codepoint=0x24F),  # Latin-1 and Latin Extended
+        st.sampled_from("ß’`“”—ıİſ\u00a0\u200b\u2013\uff10\uff21\uff41"),
+        st.characters(min_codepoint=0x900, max_codepoint=0x97F),  # Devanagari
+        st.characters(min_codepoint=0x1F300, max_codepoint=0x1FAFF),  # emoji
+        st.characters(codec="utf-8"),
+    ),
+    max_size=80,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_SCRIPTS)
+def test_non_ascii_runs_translate_as_the_whole_text_for_any_text(text):
+    for table in _TABLES.values():
+        assert translate_non_ascii(text, table) == text.translate(table)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_SCRIPTS)
+def test_normalise_strips_accents_as_one_translation_did(text):
+    # `normalise` once translated the whole text by one table that also held "`"
+    before = text.translate({**_ACCENTS, ord("`"): "'"})
+    assert translate_non_ascii(text.replace("`", "'"), _ACCENTS) == before

@@ -18,6 +18,7 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from bot.matching.lexicon import SYNONYMS
+from bot.text.folding import translate_non_ascii
 from bot.text.normalize import split_units
 from bot.text.sentences import ASK, NEG, REQ, sentence_mood
 from bot.types import ParsedMessage
@@ -41,7 +42,7 @@ _ACCENTS = {
     for c in range(0xC0, 0x250)
     if unicodedata.normalize("NFKD", chr(c)) != chr(c)
 }
-_ACCENTS.update({ord("ß"): "ss", ord("’"): "'", ord("`"): "'"})
+_ACCENTS.update({ord("ß"): "ss", ord("’"): "'"})  # and "`" -> "'" (`normalise`: ASCII)
 # An exam code; not after a digit, dot, dash or slash (checked in `_exam`: a pattern opening
 # with a look-behind is searched character by character, one opening with "0" or "7" is not).
 _EXAM = re.compile(r"(?:07|7)([01])[ \t]?[-–_.]?[ \t]?\d{3}(?!\d)")
@@ -86,10 +87,9 @@ def normalise(text: str) -> str:
     out, digits as 0, other languages' domain words in English; line breaks are kept (they
     separate sentences)."""
     text = text[:MAX_CHARS].lower()
-    if not text.isascii():
-        text = text.translate(_ACCENTS)
-    elif "`" in text:  # the one ASCII character of the table
+    if "`" in text:  # first: no accent's ASCII letters hold one
         text = text.replace("`", "'")
+    text = translate_non_ascii(text, _ACCENTS)
     text = text.replace("\x00", " ")
     if "http" in text or "www." in text:
         text = _URL.sub(" ", text)

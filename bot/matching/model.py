@@ -14,7 +14,7 @@ terms by column) and the arrays `buckets.npy`, `idf.npy`, `weights.npy`, `bias.n
 
 from __future__ import annotations
 
-import functools
+import bisect
 import itertools
 import json
 import math
@@ -297,8 +297,9 @@ class LinearModel:
         word_cols_a = np.array(word_cols, dtype=np.int32)
         char_cols = np.take(vocabulary.table, char_buckets(whole))
         rows = len(spans) + 1
-        pick_w = np.empty((rows, len(word_cols_a)), dtype=np.float32)
-        pick_c = np.empty((rows, len(char_cols)), dtype=np.float32)
+        new = np.zeros if spans else np.empty  # a sentence's row is marked in runs
+        pick_w = new((rows, len(word_cols_a)), dtype=np.float32)
+        pick_c = new((rows, len(char_cols)), dtype=np.float32)
         pick_w[0] = pick_c[0] = 1.0
         if spans:
             _select_spans(len(whole), spans, starts[: len(words)], pick_w, pick_c)
@@ -368,17 +369,6 @@ class _BlockWeights(dict[int, np.ndarray]):
         return self[rows]
 
 
-@functools.lru_cache(maxsize=16)
-def _char_bounds(length: int) -> tuple[np.ndarray, np.ndarray]:
-    """Where each character n-gram of a text of `length` characters starts and ends, in the
-    order of `char_buckets` (three runs: n = 3, 4, 5, each by start)."""
-    starts = [
-        np.arange(max(0, length - n + 1), dtype=np.int32) for n in range(CHAR_MIN, CHAR_MAX + 1)
-    ]
-    ends = [s + n for s, n in zip(starts, range(CHAR_MIN, CHAR_MAX + 1), strict=True)]
-    return np.concatenate(starts), np.concatenate(ends)
-
-
 def _select_spans(
     length: int,
     spans: list[tuple[int, int]],
@@ -386,19 +376,32 @@ def _select_spans(
     pick_w: np.ndarray,
     pick_c: np.ndarray,
 ) -> None:
-    """Mark in rows 1, ... the occurrences inside each span of a text of `length` characters:
-    the words starting in it (then the pairs of them, after the words), and the character
-    n-grams wholly in it."""
-    bounds = np.array(spans, dtype=np.int32)
-    first, last = bounds[:, :1], bounds[:, 1:]
-    # a sentence has the words starting in it, and the pairs of two such words
-    starts = np.array(word_starts, dtype=np.int32)
-    inside = (starts >= first) & (starts < last)
+    """Mark in rows 1, ... (zeros) the occurrences inside each span of a text of `length`
+    characters: the words starting in it (then the pairs of them, after the words), and the
+    character n-grams wholly in it.
+
+    Each is one run of columns, so a span is a few slice assignments: its words are those from
+    the first starting at or after its start to the last starting before its end, and its
+    n-grams of length n start from its start to its end less n, in each length's block (the
+    order of `char_buckets`). No position arrays per text length, no comparisons per column.
+    """
     n_words = len(word_starts)
-    pick_w[1:, :n_words] = inside
-    pick_w[1:, n_words:] = inside[:, :-1] & inside[:, 1:]
-    char_starts, char_ends = _char_bounds(length)
-    pick_c[1:] = (char_starts >= first) & (char_ends <= last)
+    blocks = []  # (first column, n) of each n-gram length's block
+    column = 0
+    for n in range(CHAR_MIN, CHAR_MAX + 1):
+        blocks.append((column, n))
+        column += max(0, length - n + 1)
+    for r, (a, b) in enumerate(spans, 1):
+        first = bisect.bisect_left(word_starts, a)
+        end = bisect.bisect_left(word_starts, b, first)
+        row = pick_w[r]
+        row[first:end] = 1.0
+        if end - first > 1:
+            row[n_words + first : n_words + end - 1] = 1.0
+        row = pick_c[r]
+        for column, n in blocks:
+            if b - n >= a:
+                row[column + a : column + b - n + 1] = 1.0
 
 
 def _write_json(path: Path, value: Any) -> None:

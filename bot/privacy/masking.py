@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterator
 from itertools import pairwise
 
+from bot.text.folding import translate_non_ascii
+
 _VISIBLE = 4
 Span = tuple[int, int]
 
@@ -49,7 +51,7 @@ _FOLD = {
 
 
 def _folded(text: str) -> str:
-    return text if text.isascii() else text.translate(_FOLD)
+    return translate_non_ascii(text, _FOLD)
 
 
 def _mixed(group: str) -> bool:

@@ -13,10 +13,12 @@ span in the folded text is the same span of the original.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 _FOLD = str.maketrans({"İ": "i", "ı": "i", "ſ": "s"})
 # Letters of the words: Latin-1 letters too, but not the division sign between them.
 WORD = re.compile(r"[a-zà-öø-ÿ]+")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 
 
 def fold(text: str) -> str:
@@ -31,3 +33,13 @@ def words_of(folded: str) -> set[str]:
     """The words of a folded text. A pattern's literal word bounded by `\\b` on both sides only
     matches where that word is in this set, so a missing word skips the pattern exactly."""
     return set(WORD.findall(folded))
+
+
+def translate_non_ascii(text: str, table: Mapping[int, str | None]) -> str:
+    """`text.translate(table)` for a table of non-ASCII characters only, translating just the
+    text's runs of non-ASCII characters: `str.translate` reads a string that holds one
+    character past ASCII through the table character by character (a dictionary look-up
+    each), about three times slower on a message of a few accents or curly quotes."""
+    if text.isascii():
+        return text
+    return _NON_ASCII.sub(lambda run: run.group().translate(table), text)
