@@ -67,8 +67,8 @@ class Day:
 # w1-w5 and q1-q3 (surge-waves.jsonl) first; then w6-w9 and q4-q7 (surge-waves-blind.jsonl);
 # then w10-w13 and q8-q11 (surge-waves-blind-2.jsonl); then w14-w17 and q12-q15
 # (surge-waves-blind-3.jsonl). w18-w21 and q16-q19 (surge-waves-blind-4.jsonl) were frozen
-# before the fourth round and never tuned on: they say how detection does on waves nobody
-# tuned it for.
+# before the fourth round and measured once held out; w22-w25 and q20-q23
+# (surge-waves-blind-5.jsonl) were frozen before the fifth round (on w18-w21) and never tuned on.
 DAYS = {
     day.name: day
     for day in (
@@ -112,6 +112,14 @@ DAYS = {
         Day("q17", 117, decoys="decoy-g"),
         Day("q18", 118, decoys="decoy-h"),
         Day("q19", 119, decoys="decoy-h"),
+        Day("w22", 31, 10.5, "decoy-i"),
+        Day("w23", 32, 12.5, "decoy-i"),
+        Day("w24", 33, 9.0, "decoy-j"),
+        Day("w25", 34, 13.0, "decoy-j"),
+        Day("q20", 120, decoys="decoy-i"),
+        Day("q21", 121, decoys="decoy-i"),
+        Day("q22", 122, decoys="decoy-j"),
+        Day("q23", 123, decoys="decoy-j"),
     )
 }
 WAVE_FILES = (
@@ -120,6 +128,7 @@ WAVE_FILES = (
     "surge-waves-blind-2.jsonl",
     "surge-waves-blind-3.jsonl",
     "surge-waves-blind-4.jsonl",
+    "surge-waves-blind-5.jsonl",
 )
 
 
