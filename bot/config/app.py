@@ -239,8 +239,9 @@ class SurgesConfig(Strict):
     # A known issue read at `pool_factor` times its trailing rate has its readings grouped with
     # the unsure ones: a wave the matcher reads partly as a known issue is one group.
     pool_factor: float = Field(default=2.0, ge=1.0)
-    # Unsure readings naming one exam, provider or region far above their rate are a wave when
-    # each reads at least this much like the rest (a looser bar: they share the place).
+    # Unsure readings naming one exam, provider or region far above their rate, and readings
+    # using one word far above its rate, are a wave when each reads at least this much like the
+    # rest (a looser bar: they share the place or the word).
     scope_similarity: float = Field(default=0.01, ge=0, lt=1)
     # A known issue far above its rate keeps the members that read at least this much alike.
     rate_similarity: float = Field(default=0.03, ge=0, lt=1)

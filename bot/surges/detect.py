@@ -136,7 +136,11 @@ def _rates(
             found.members if originals is None else [originals[m.key] for m in found.members]
         )
         sims = space.similarities(found_members)
-        kept = grouping.core(sims, similarity)
+        # Members sharing a word far above its rate need only the looser bar of members sharing
+        # a place: the word is itself the evidence (its tail is far smaller), and a wave's
+        # messages in other languages share its stem more than the rest of their words.
+        bar = min(similarity, config.scope_similarity) if found.scope[1] == "word" else similarity
+        kept = grouping.core(sims, bar)
         members = [found_members[i] for i in kept]
         if voices(members) >= config.min_count:
             yield found, members, sims[np.ix_(kept, kept)]

@@ -122,6 +122,14 @@ def _common(scope: Scope, history: Counter[Scope]) -> bool:
     return messages >= MIN_WORD_HISTORY and history[scope] > WORD_MAX_SHARE * messages
 
 
+def _rank(surge: RateSurge) -> tuple[float, int, bool, bool, str]:
+    """Least likely first, then most writers, the whole issue before a part of it, a word before
+    its stem, and by value (the window's scopes come in no fixed order)."""
+    _, kind, value = surge.scope
+    stem = kind == "word" and str(value).endswith("*")
+    return (surge.tail, -voices(surge.members), kind is not None, stem, str(value))
+
+
 def rate_surges(
     window: Sequence[Reading],
     history: Counter[Scope],
@@ -156,8 +164,6 @@ def rate_surges(
             continue
         surge = RateSurge(scope, found, expected, tail)
         current = best.get(scope[0])
-        if current is None or (tail, -count, scope[1] is not None) < (
-            current.tail, -voices(current.members), current.scope[1] is not None,
-        ):  # fmt: skip
+        if current is None or _rank(surge) < _rank(current):
             best[scope[0]] = surge
     return [best[issue] for issue in sorted(best)]

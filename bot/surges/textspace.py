@@ -27,6 +27,7 @@ WORD_WEIGHT, CHAR_WEIGHT, ENTITY_WEIGHT = 1.0, 1.0, 0.6
 MAX_DF = 0.02
 MIN_BACKGROUND = 150
 CACHE = 20_000  # vectors kept between runs
+STEM, STEMMED = 5, 7  # words of at least STEMMED letters are also counted by their first STEM
 _NOTHING = Reading(key=0, at=datetime(1970, 1, 1, tzinfo=UTC), text="", issue=None, confidence=0)
 
 
@@ -36,8 +37,13 @@ def _flat(reading: Reading) -> str:
 
 @functools.lru_cache(maxsize=50_000)  # the history's readings are counted again every run
 def words_of(reading: Reading) -> frozenset[str]:
-    """The distinct words and word pairs a reading uses (the matcher's word terms)."""
-    return frozenset(word_terms(_flat(reading)))
+    """The distinct words and word pairs a reading uses (the matcher's word terms), and each
+    long word cut to its first letters ("verif*"): a wave written in several languages shares
+    its words' stems (verification, verificación, vérification, Verifizierung) more than the
+    words themselves, and truncation is a stemmer that needs no language."""
+    terms = word_terms(_flat(reading))
+    stems = {f"{t[:STEM]}*" for t in terms if len(t) >= STEMMED and " " not in t}
+    return frozenset(terms).union(stems)
 
 
 def _as_written(reading: Reading) -> str:

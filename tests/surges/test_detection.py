@@ -210,3 +210,28 @@ def test_a_candidates_name_on_record_is_scrubbed_from_what_the_lead_sees(
     assert reading.names == ("Priya Raman",)
     shown = phrasing(reading)
     assert "Priya" not in shown and "Raman" not in shown and "transcript page" in shown
+
+
+VERIFICATION = [
+    "the sign-in verification code is rejected",
+    "el código de verificación no funciona",
+    "o código de verificação não é aceito",
+    "le code de vérification est refusé",
+    "der Verifizierungscode wird abgelehnt",
+    "verifica kar raha hoon par login nahi hota",
+    "verifying my account fails every time",
+]
+
+
+def test_a_wave_in_several_languages_surges_on_the_stem_its_words_share():
+    # Seven writers, five languages: no whole word is shared by six, but every long word that
+    # starts "verif" is cut to the same stem.
+    window = [_said(n, text, f"71-6{30 + n}") for n, text in enumerate(VERIFICATION)]
+    history = Counter({("region-restricted", None, None): 14 * 12 * 6})  # six per 2 h
+    found = rate_surges(
+        window, history, history_span=timedelta(days=14), window_span=timedelta(hours=2),
+        min_count=6, rate_factor=3, poisson_tail=0.001, word_tail=1e-7,
+    )  # fmt: skip
+    [surge] = found
+    assert surge.scope == ("region-restricted", "word", "verif*")
+    assert len(surge.members) == 7
