@@ -227,7 +227,12 @@ def describe(
     ]
     shared["phrasings"] = [phrasing(r, members) for r in grouping.typical(members, sims, PHRASINGS)]
     if scope is not None:
-        shared["scope"] = {"issue": scope[0], "kind": scope[1], "value": scope[2]}
+        value = scope[2]
+        # A word is counted as written, codes too (`textspace`): five candidates pasting one
+        # campaign's code make its parts a word far above its rate, and codes are never kept.
+        if scope[1] == "word" and any(str(value).rstrip("*") in c.casefold() for c in codes):
+            value = "****"
+        shared["scope"] = {"issue": scope[0], "kind": scope[1], "value": value}
     n = len(members)
     inside = (float(sims.sum()) - n) / (n * (n - 1)) if n > 1 else 1.0
     shared["cohesion"] = round(inside, 3)

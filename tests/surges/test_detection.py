@@ -4,12 +4,15 @@ a moment, surges and their alerts in the database and the outbox."""
 from collections import Counter
 from datetime import timedelta
 
+import numpy as np
 from sqlalchemy import select
 
 from bot.config.app import SurgesConfig
 from bot.delivery.messages import POSTED
+from bot.privacy.masking import mask_secret
 from bot.store.models.outbox import OutboxItem
 from bot.store.models.surges import SurgeTicket
+from bot.surges.detect import describe
 from bot.surges.rates import rate_surges
 from bot.surges.readings import Reading
 from tests.surges.conftest import START, surges, wave
@@ -235,3 +238,16 @@ def test_a_wave_in_several_languages_surges_on_the_stem_its_words_share():
     [surge] = found
     assert surge.scope == ("region-restricted", "word", "verif*")
     assert len(surge.members) == 7
+
+
+def test_a_code_many_candidates_paste_is_never_kept_as_the_word_that_surged():
+    # Six candidates paste one campaign's code: its parts are a word far above its rate.
+    code = "K7Q2M-9XW4P-RT3Z8-LL5QA-2BNVX"
+    members = [
+        Reading.of(n, START + timedelta(minutes=n), f"code {mask_secret(code)} rejected",
+                   "promo-code-rejected", 0.9, {}, codes=[code])
+        for n in range(6)
+    ]  # fmt: skip
+    shared = describe(members, np.eye(6), scope=("promo-code-rejected", "word", "9xw4p"))
+    assert shared["scope"]["value"] == "****"
+    assert "9XW4P" not in str(shared).upper()
