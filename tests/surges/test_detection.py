@@ -154,15 +154,20 @@ def _said(n: int, text: str, exam: str) -> Reading:
     return Reading.of(n, at, text, "region-restricted", 0.95, {"exams": [exam]})
 
 
+def _word_surges(window: list[Reading], history: Counter) -> list:
+    """Two hours against fourteen days, with the configured tails."""
+    return rate_surges(
+        window, history, history_span=timedelta(days=14), window_span=timedelta(hours=2),
+        min_count=6, rate_factor=3, poisson_tail=0.001, word_tail=1e-7,
+    )  # fmt: skip
+
+
 def test_a_rare_word_far_above_its_rate_surges_across_exams_and_phrasings():
     # Eight writers, eight exams, eight phrasings, one issue at its usual rate: only the word
     # "reversed" (never used before) tells the wave.
     window = [_said(n, text, f"71-6{30 + n}") for n, text in enumerate(REVERSED)]
     history = Counter({("region-restricted", None, None): 14 * 12 * 6})  # six per 2 h
-    found = rate_surges(
-        window, history, history_span=timedelta(days=14), window_span=timedelta(hours=2),
-        min_count=6, rate_factor=3, poisson_tail=0.001, word_tail=1e-7,
-    )  # fmt: skip
+    found = _word_surges(window, history)
     [surge] = found
     assert surge.scope[:2] == ("region-restricted", "word") and "reversed" in surge.scope[2]
     assert len(surge.members) == 8
@@ -173,10 +178,7 @@ def test_a_word_common_in_the_issue_never_surges_however_often_it_comes():
     window = [_said(n, f"question {n} about my booking", f"71-6{30 + n}") for n in range(12)]
     history = Counter({("region-restricted", None, None): 1008,
                        ("region-restricted", "word", "booking"): 121})  # fmt: skip
-    found = rate_surges(
-        window, history, history_span=timedelta(days=14), window_span=timedelta(hours=2),
-        min_count=6, rate_factor=3, poisson_tail=0.001, word_tail=1e-7,
-    )  # fmt: skip
+    found = _word_surges(window, history)
     assert all(surge.scope[1] != "word" or surge.scope[2] != "booking" for surge in found)
 
 
@@ -231,10 +233,7 @@ def test_a_wave_in_several_languages_surges_on_the_stem_its_words_share():
     # starts "verif" is cut to the same stem.
     window = [_said(n, text, f"71-6{30 + n}") for n, text in enumerate(VERIFICATION)]
     history = Counter({("region-restricted", None, None): 14 * 12 * 6})  # six per 2 h
-    found = rate_surges(
-        window, history, history_span=timedelta(days=14), window_span=timedelta(hours=2),
-        min_count=6, rate_factor=3, poisson_tail=0.001, word_tail=1e-7,
-    )  # fmt: skip
+    found = _word_surges(window, history)
     [surge] = found
     assert surge.scope == ("region-restricted", "word", "verif*")
     assert len(surge.members) == 7
