@@ -159,11 +159,13 @@ def data_digest(rows: Sequence[LabelledMessage]) -> str:
 def train(kb: KnowledgeBase, rows: Sequence[LabelledMessage]) -> LinearModel:
     """The model for `rows`, with calibration, thresholds and out-of-fold figures."""
     classes = [*sorted(kb.issues), UNKNOWN]
+    # One BLAS thread for every step, the second stage's choice included, whatever thread
+    # state the process is in: a product split over threads sums in another order.
     with threadpool_limits(limits=1):
         prepared = [_Prepared(r) for r in rows]
         oof = out_of_fold(rows, prepared, classes)
         model = fit(prepared, classes)
-    calibration, thresholds, weights, sentence_weight, figures = choose(model, rows, oof)
+        calibration, thresholds, weights, sentence_weight, figures = choose(model, rows, oof)
     # A new model, not the fitted one changed: what it derives from its fields (the second
     # stage's array among them) is derived when it is made.
     return replace(

@@ -1,5 +1,8 @@
-"""The learned model: plain files, a numpy vectoriser that is scikit-learn's replayed, a
-deterministic rebuild, and messages nobody tuned the old matcher for."""
+"""The learned model: plain files, a numpy vectoriser that is scikit-learn's replayed, a rebuild
+that gives the same bytes twice and the shipped model, and messages nobody tuned the old matcher
+for."""
+
+import json
 
 import numpy as np
 import pytest
@@ -59,8 +62,24 @@ def test_the_shipped_model_is_plain_arrays_and_json():
     assert set(model.meta["rows"]) == {"knowledge", "tune", "blind-train"}  # never blind
 
 
+def _close(a: object, b: object, path: str = "") -> None:
+    """JSON values equal, numbers within what another CPU's vector width changes."""
+    if isinstance(a, float) or isinstance(b, float):
+        assert abs(float(a) - float(b)) <= 2e-3, path  # type: ignore[arg-type]
+    elif isinstance(a, dict) and isinstance(b, dict):
+        assert a.keys() == b.keys(), path
+        for key in a:
+            _close(a[key], b[key], f"{path}.{key}")
+    elif isinstance(a, list) and isinstance(b, list):
+        assert len(a) == len(b), path
+        for k, (x, y) in enumerate(zip(a, b, strict=True)):
+            _close(x, y, f"{path}[{k}]")
+    else:
+        assert a == b, path
+
+
 @pytest.mark.slow
-def test_training_twice_rebuilds_the_shipped_model_byte_for_byte(tmp_path):
+def test_training_twice_gives_the_same_bytes_and_the_shipped_model(tmp_path):
     if not any(c.name == "model" for c in app.registered_groups):
         model_cmd.register(app)
     runner = CliRunner()
@@ -75,9 +94,19 @@ def test_training_twice_rebuilds_the_shipped_model_byte_for_byte(tmp_path):
     for name in files:
         first = (tmp_path / "first" / name).read_bytes()
         assert first == (tmp_path / "second" / name).read_bytes(), name
-        assert first == (SHIPPED_DIR / name).read_bytes(), (
-            f"{name}: run `triage model train --ship`"
-        )
+    # Against the shipped model: the same data and code give the same model, up to the last
+    # digits, which BLAS and numpy sum in another order on a CPU with other vector units.
+    stale = "run `triage model train --ship`"
+    for name in files:
+        ours, shipped = tmp_path / "first" / name, SHIPPED_DIR / name
+        if name.endswith(".json"):
+            _close(
+                json.loads(ours.read_text()), json.loads(shipped.read_text()), f"{name}: {stale}"
+            )
+        else:
+            a, b = np.load(ours), np.load(shipped)
+            assert a.shape == b.shape and a.dtype == b.dtype, f"{name}: {stale}"
+            assert np.allclose(a, b, rtol=1e-3, atol=1e-4), f"{name}: {stale}"
 
 
 @pytest.mark.parametrize(
