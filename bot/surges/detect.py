@@ -21,9 +21,10 @@ from bot.matching.model import Thresholds
 from bot.privacy.masking import mask_all
 from bot.surges import grouping
 from bot.surges.rates import (
+    Counts,
     RateSurge,
     Scope,
-    history_counts,
+    ScopeCounter,
     lifted_issues,
     rate_surges,
     same_hours,
@@ -72,12 +73,15 @@ def detect(
     thresholds: Thresholds,
     *,
     space: TextSpace | None = None,
+    counter: ScopeCounter | None = None,
 ) -> list[Group]:
-    """Every group the window holds, new-issue groups first, largest first."""
+    """Every group the window holds, new-issue groups first, largest first. `space` and
+    `counter` may be kept from run to run over the same readings (a replayed day)."""
     space = space or TextSpace(window.history)
+    counter = counter or ScopeCounter()
     readings = [r for r in window.readings if r.key not in window.excluded]
     groups = []
-    history, hours = counted = _counts(window.history, window, config)
+    history, hours = counted = _counts(counter, window.history, window, config)
     lifted = lifted_issues(
         readings, history, history_span=window.history_span, window_span=config.window,
         hours=hours, rate_factor=config.pool_factor,
@@ -87,7 +91,7 @@ def detect(
         pool, space, similarity=config.similarity, min_count=config.min_count
     ):
         groups.append(_new_group(members, sims))
-    groups += _unsure_rates(window, readings, config, thresholds, space)
+    groups += _unsure_rates(window, readings, config, thresholds, space, counter)
     found_rates = _rates(readings, counted, window, config, space, config.rate_similarity)
     for found, members, sims in found_rates:
         # Only the members that read somewhat alike are the wave, not the scope's everyday
@@ -104,7 +108,7 @@ def detect(
 
 def _rates(
     readings: Sequence[Reading],
-    counted: tuple[Counter[Scope], Counter[Scope]],
+    counted: tuple[Counts, Counts],
     window: Window,
     config: SurgesConfig,
     space: TextSpace,
@@ -147,12 +151,15 @@ def _rates(
 
 
 def _counts(
-    history: Sequence[Reading], window: Window, config: SurgesConfig
-) -> tuple[Counter[Scope], Counter[Scope]]:
+    counter: ScopeCounter,
+    history: Sequence[Reading],
+    window: Window,
+    config: SurgesConfig,
+    as_issue: str | None = None,
+) -> tuple[Counts, Counts]:
     """The history's counts per scope: all of it, and in the same hours as the window."""
-    return history_counts(history), history_counts(
-        same_hours(history, now=window.now, window=config.window)
-    )
+    hours = same_hours(history, now=window.now, window=config.window)
+    return counter.count(history, as_issue=as_issue), counter.count(hours, as_issue=as_issue)
 
 
 def _unsure_rates(
@@ -161,6 +168,7 @@ def _unsure_rates(
     config: SurgesConfig,
     thresholds: Thresholds,
     space: TextSpace,
+    counter: ScopeCounter,
 ) -> list[Group]:
     """Unsure readings naming one exam, provider or region far above their trailing rate: a
     wave written in many languages and words (a test centre's software failing for every
@@ -172,7 +180,8 @@ def _unsure_rates(
         return [replace(r, issue=UNSURE) for r in rs if unsure(r, thresholds)]
 
     groups = []
-    counted = _counts(as_unsure(window.history), window, config)
+    history = [r for r in window.history if unsure(r, thresholds)]
+    counted = _counts(counter, history, window, config, as_issue=UNSURE)
     found_rates = _rates(
         as_unsure(readings), counted, window, config, space, config.scope_similarity,
         originals={r.key: r for r in readings},

@@ -22,6 +22,7 @@ from pathlib import Path
 from bot.config.app import SurgesConfig
 from bot.matching.model import Thresholds
 from bot.surges.detect import Group, Window, alike_by, detect, match
+from bot.surges.rates import ScopeCounter
 from bot.surges.readings import Reading
 from bot.surges.textspace import TextSpace
 
@@ -227,7 +228,7 @@ def replay_day(
         wave=plan.wave, wave_start=plan.wave_start, first_key=key,
     )  # fmt: skip
     in_wave = {reading.key for reading, belongs in today if belongs}
-    space = TextSpace(history)
+    space, counter = TextSpace(history), ScopeCounter()
     surges: list[tuple[int, set[int]]] = []
     alerted: list[dict[str, object]] = []
     readings = history + [reading for reading, _ in today]
@@ -242,7 +243,7 @@ def replay_day(
         span = window_start - max(readings[0].at, moment - config.history)
         groups = detect(
             Window(now=moment, readings=window, history=earlier, history_span=span),
-            config, thresholds, space=space,
+            config, thresholds, space=space, counter=counter,
         )  # fmt: skip
         alike = alike_by(space, by_key, config.similarity)
         for group, surge_id in match(groups, surges, alike=alike):

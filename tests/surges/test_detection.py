@@ -13,8 +13,8 @@ from bot.privacy.masking import mask_secret
 from bot.store.models.outbox import OutboxItem
 from bot.store.models.surges import SurgeTicket
 from bot.surges.detect import describe
-from bot.surges.rates import rate_surges
-from bot.surges.readings import Reading
+from bot.surges.rates import ScopeCounter, rate_surges
+from bot.surges.readings import UNSURE, Reading
 from tests.surges.conftest import START, surges, wave
 
 
@@ -135,6 +135,23 @@ def test_a_desk_with_no_history_uses_the_minimum_count_alone():
               "rate_factor": 3, "poisson_tail": 0.001}  # fmt: skip
     assert rate_surges(window[:5], Counter(), min_count=6, **kwargs) == []
     assert len(rate_surges(window, Counter(), min_count=6, **kwargs)) == 1
+
+
+def test_the_history_is_counted_per_scope_as_read_and_as_unsure_mail():
+    history = [_reading(n, "region-restricted", f"71-63{n % 2}", n) for n in range(6)]
+    history.append(Reading.of(6, START, "thanks", "not-a-request", 0.99, {}))
+    counter = ScopeCounter()
+    for _ in range(2):  # numbered once, counted again: the same counts
+        counts = counter.count(history)
+        assert counts[("region-restricted", None, None)] == 6
+        assert counts[("region-restricted", "exams", "71-631")] == 3
+        assert counts[("region-restricted", "word", "text")] == 6
+        assert counts[("not-a-request", None, None)] == 0  # never a surge: not counted
+        assert counts[("voucher-missing", None, None)] == 0  # never seen
+    unsure = counter.count(history[:4], as_issue=UNSURE)
+    assert (
+        unsure[(UNSURE, "exams", "71-630")] == 2 and unsure[("region-restricted", None, None)] == 0
+    )
 
 
 REVERSED = [
