@@ -121,6 +121,14 @@ DAYS = {
         Day("q21", 121, decoys="decoy-i"),
         Day("q22", 122, decoys="decoy-j"),
         Day("q23", 123, decoys="decoy-j"),
+        Day("w26", 35, 11.0, "decoy-k"),
+        Day("w27", 36, 9.5, "decoy-k"),
+        Day("w28", 37, 13.5, "decoy-l"),
+        Day("w29", 38, 10.0, "decoy-l"),
+        Day("q24", 124, decoys="decoy-k"),
+        Day("q25", 125, decoys="decoy-k"),
+        Day("q26", 126, decoys="decoy-l"),
+        Day("q27", 127, decoys="decoy-l"),
     )
 }
 WAVE_FILES = (
@@ -130,6 +138,7 @@ WAVE_FILES = (
     "surge-waves-blind-3.jsonl",
     "surge-waves-blind-4.jsonl",
     "surge-waves-blind-5.jsonl",
+    "surge-waves-blind-6.jsonl",
 )
 
 
