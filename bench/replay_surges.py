@@ -4,8 +4,8 @@ the wave the alert fired, the group's precision, and alerts on quiet days (with 
     python bench/replay_surges.py [--json] [--similarity S] [--min-count N] [--days w1 q1 ...]
 
 Days (`bot.surges.replay.DAYS`): one per wave, and quiet days, each over 240 everyday messages
-and 30 decoys, after 14 days of history. Detection was tuned on w1-w21 and q1-q19; w22-w25
-and q20-q23 were written and frozen before the last round of tuning, and are reported apart.
+and 30 decoys, after 14 days of history. Detection was tuned on the days marked tuned; the
+others were written and frozen before the last round of tuning, and are reported apart.
 """
 
 from __future__ import annotations

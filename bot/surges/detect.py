@@ -145,6 +145,7 @@ def _rates(
         # messages in other languages share its stem more than the rest of their words.
         bar = min(similarity, config.scope_similarity) if found.scope[1] == "word" else similarity
         kept = grouping.core(sims, bar)
+        kept = kept[grouping.agree([found_members[i] for i in kept])]
         members = [found_members[i] for i in kept]
         if voices(members) >= config.min_count:
             yield found, members, sims[np.ix_(kept, kept)]

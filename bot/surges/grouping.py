@@ -8,6 +8,7 @@ to one member of it, so a chain of loosely related everyday messages does not be
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -17,6 +18,7 @@ from bot.surges.readings import Reading, voices
 from bot.surges.textspace import TextSpace
 
 CORE = 1.0  # a member's mean similarity to the rest, as a share of the group threshold
+ONE_EXAM = 0.75  # a group is about one exam when this share of its members naming any name it
 
 
 def clusters(
@@ -43,6 +45,7 @@ def clusters(
         # A member at the edge, less like the group than the group's own threshold, is left
         # out: what goes to the lead should belong.
         members = members[core(sims[np.ix_(members, members)], similarity)]
+        members = members[agree([readings[i] for i in members])]
         if voices(readings[i] for i in members) >= min_count:
             found.append(([readings[i] for i in members], sims[np.ix_(members, members)]))
     found.sort(key=lambda group: (-len(group[0]), group[0][0].key))
@@ -53,6 +56,20 @@ def core(sims: np.ndarray, similarity: float) -> np.ndarray:
     """Which members are, on average, at least `similarity` (times CORE) like the others."""
     mean = (sims.sum(axis=1) - 1.0) / max(len(sims) - 1, 1)
     return np.flatnonzero(mean >= similarity * CORE)
+
+
+def agree(members: Sequence[Reading]) -> np.ndarray:
+    """Which members do not contradict the exam the group is about: when nearly every member
+    that names an exam (ONE_EXAM) names one, a member that names only others is another problem
+    that reads alike (a question about a live exam's retirement beside a wave of one beta's
+    cancellations). A member naming no exam says nothing against it; a group whose members
+    name a few exams (a wave at every beta) is about none."""
+    naming = [r for r in members if r.exams]
+    top = Counter(e for r in naming for e in dict.fromkeys(r.exams)).most_common(1)
+    if not top or top[0][1] < ONE_EXAM * len(naming):
+        return np.arange(len(members))
+    exam = top[0][0]
+    return np.array([i for i, r in enumerate(members) if not r.exams or exam in r.exams], dtype=int)
 
 
 def typical(members: Sequence[Reading], sims: np.ndarray, count: int = 3) -> list[Reading]:

@@ -64,12 +64,13 @@ class Day:
     tuned: bool = False  # detection was tuned on this day: its figures are in-sample
 
 
-# Detection was tuned in five rounds, each on the days held out in the round before:
+# Detection was tuned in six rounds, each on the days held out in the round before:
 # w1-w5 and q1-q3 (surge-waves.jsonl) first; then w6-w9 and q4-q7 (surge-waves-blind.jsonl);
 # then w10-w13 and q8-q11 (surge-waves-blind-2.jsonl); then w14-w17 and q12-q15
-# (surge-waves-blind-3.jsonl); then w18-w21 and q16-q19 (surge-waves-blind-4.jsonl). w22-w25
-# and q20-q23 (surge-waves-blind-5.jsonl) were frozen before the fifth round and never tuned
-# on: they say how detection does on waves nobody tuned it for.
+# (surge-waves-blind-3.jsonl); then w18-w21 and q16-q19 (surge-waves-blind-4.jsonl); then
+# w22-w25 and q20-q23 (surge-waves-blind-5.jsonl). w26-w29 and q24-q27
+# (surge-waves-blind-6.jsonl) were frozen before the sixth round and never tuned on: they say
+# how detection does on waves nobody tuned it for.
 DAYS = {
     day.name: day
     for day in (
@@ -113,14 +114,14 @@ DAYS = {
         Day("q17", 117, decoys="decoy-g", tuned=True),
         Day("q18", 118, decoys="decoy-h", tuned=True),
         Day("q19", 119, decoys="decoy-h", tuned=True),
-        Day("w22", 31, 10.5, "decoy-i"),
-        Day("w23", 32, 12.5, "decoy-i"),
-        Day("w24", 33, 9.0, "decoy-j"),
-        Day("w25", 34, 13.0, "decoy-j"),
-        Day("q20", 120, decoys="decoy-i"),
-        Day("q21", 121, decoys="decoy-i"),
-        Day("q22", 122, decoys="decoy-j"),
-        Day("q23", 123, decoys="decoy-j"),
+        Day("w22", 31, 10.5, "decoy-i", tuned=True),
+        Day("w23", 32, 12.5, "decoy-i", tuned=True),
+        Day("w24", 33, 9.0, "decoy-j", tuned=True),
+        Day("w25", 34, 13.0, "decoy-j", tuned=True),
+        Day("q20", 120, decoys="decoy-i", tuned=True),
+        Day("q21", 121, decoys="decoy-i", tuned=True),
+        Day("q22", 122, decoys="decoy-j", tuned=True),
+        Day("q23", 123, decoys="decoy-j", tuned=True),
         Day("w26", 35, 11.0, "decoy-k"),
         Day("w27", 36, 9.5, "decoy-k"),
         Day("w28", 37, 13.5, "decoy-l"),

@@ -13,6 +13,7 @@ from bot.privacy.masking import mask_secret
 from bot.store.models.outbox import OutboxItem
 from bot.store.models.surges import SurgeTicket
 from bot.surges.detect import describe
+from bot.surges.grouping import agree
 from bot.surges.rates import ScopeCounter, rate_surges
 from bot.surges.readings import UNSURE, Reading
 from tests.surges.conftest import START, surges, wave
@@ -152,6 +153,17 @@ def test_the_history_is_counted_per_scope_as_read_and_as_unsure_mail():
     assert (
         unsure[(UNSURE, "exams", "71-630")] == 2 and unsure[("region-restricted", None, None)] == 0
     )
+
+
+def test_a_group_about_one_exam_leaves_out_a_member_naming_only_another():
+    # Four cancellations of beta 71-643 and a question about a live exam's retirement date.
+    group = [_reading(n, "exam-not-available", "71-643", n) for n in range(4)]
+    group.append(_reading(4, "exam-not-available", "70-620", 5))
+    group.append(Reading.of(5, START, "was it retired?", None, 0.5, {}))  # names none: stays
+    assert [group[i].key for i in agree(group)] == [0, 1, 2, 3, 5]
+    # A wave at several betas is about none of them: every member stays.
+    several = [_reading(n, "exam-not-available", f"71-64{n % 2}", n) for n in range(5)]
+    assert len(agree(several)) == 5
 
 
 REVERSED = [
