@@ -229,7 +229,9 @@ class SurgesConfig(Strict):
     above their trailing rate; either needs at least `min_count` tickets."""
 
     enabled: bool = True
-    every: timedelta = timedelta(minutes=5)
+    # How often the job looks; a look with no ticket since the last does nothing, so a busy
+    # desk is looked at as each wave message comes, and a quiet one costs nothing.
+    every: timedelta = timedelta(minutes=1)
     window: timedelta = timedelta(hours=2)
     min_count: int = Field(default=5, ge=2)
     # A known issue surges at `rate_factor` times its trailing rate for the window's length,

@@ -9,7 +9,7 @@ known (they share tickets), so a surge that grows is one surge.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -29,13 +29,16 @@ from bot.surges.rates import (
     rate_surges,
     same_hours,
 )
-from bot.surges.readings import PLACES, UNSURE, Reading, unsure, voices
+from bot.surges.readings import ANY_MAIL, PLACES, UNSURE, Reading, unsure, voices
 from bot.surges.textspace import TextSpace
 from bot.types import NOT_A_REQUEST
 
 PHRASINGS = 3
 PHRASING_CHARS = 240
 SHARED_SHARE = 0.5  # a value is shared when at least half the members name it
+# A ticket committed this long after the time it was opened at still counts as new to the next
+# look (an intake transaction in flight when the last look read the tickets).
+LATE = timedelta(seconds=30)
 # A group continues a surge whose tickets it reads like at this share of the grouping threshold:
 # average linkage may cut one wave in two, and the lead should get one growing alert.
 CONTINUES = 0.25
@@ -67,6 +70,12 @@ class Window:
     excluded: frozenset[int] = frozenset()  # tickets a decided surge already took
 
 
+def news_since(last_look: datetime | None) -> datetime | None:
+    """Tickets opened after this make a look worth it (None: look). Without a new ticket a look
+    finds nothing a look before did not: readings only leave the window."""
+    return None if last_look is None else last_look - LATE
+
+
 def detect(
     window: Window,
     config: SurgesConfig,
@@ -91,7 +100,22 @@ def detect(
         pool, space, similarity=config.similarity, min_count=config.min_count
     ):
         groups.append(_new_group(members, sims))
-    groups += _unsure_rates(window, readings, config, thresholds, space, counter)
+    # Unsure readings naming one exam, provider or region far above their rate: a wave written
+    # in many languages and words (a test centre's software failing for every beta) reads too
+    # little alike to cluster, but names one place (all unsure mail at once says nothing).
+    groups += _pooled_rates(
+        window, readings, config, space, counter, pool=UNSURE,
+        belongs=lambda r: unsure(r, thresholds), kinds=(*PLACES, "word"),
+    )  # fmt: skip
+    # A word far above its rate in the pool, however each message was read: a wave the matcher
+    # spreads over several known issues (a scam mail read as a missing voucher, a question
+    # about vouchers, a rejected code) still repeats its rare words ("on hold", "phishing").
+    # A confident reading of an issue at its usual rate is that issue's everyday mail.
+    groups += _pooled_rates(
+        window, readings, config, space, counter, pool=ANY_MAIL,
+        belongs=lambda r: unsure(r, thresholds) or r.issue in lifted, kinds=("word",),
+        word_bar=config.rate_similarity,
+    )  # fmt: skip
     found_rates = _rates(readings, counted, window, config, space, config.rate_similarity)
     for found, members, sims in found_rates:
         # Only the members that read somewhat alike are the wave, not the scope's everyday
@@ -114,14 +138,15 @@ def _rates(
     space: TextSpace,
     similarity: float,
     originals: Mapping[int, Reading] | None = None,
-    places_only: bool = False,
+    kinds: Collection[str | None] | None = None,
+    word_bar: float | None = None,
 ) -> Iterator[tuple[RateSurge, list[Reading], np.ndarray]]:
     """Each scope of `readings` far above its rate (`counted`: the history's counts, all day and
     in the same hours), with the members that read at least `similarity` like the rest (and
     their similarities), when they are at least `min_count` writers. `originals`: the readings
     that `readings` were copied from, by key, which the members are given as (the text space
-    keeps their vectors). `places_only`: a scope of a whole issue, no exam, provider or region,
-    is no surge."""
+    keeps their vectors). `kinds`: the kinds of scope that may surge (None: a whole issue, or
+    "exams", "providers", "regions", "word"), every kind when not given."""
     history, hours = counted
     for found in rate_surges(
         readings,
@@ -134,7 +159,7 @@ def _rates(
         poisson_tail=config.poisson_tail,
         word_tail=config.word_tail,
     ):
-        if places_only and found.scope[1] is None:
+        if kinds is not None and found.scope[1] not in kinds:
             continue
         found_members = (
             found.members if originals is None else [originals[m.key] for m in found.members]
@@ -144,6 +169,8 @@ def _rates(
         # a place: the word is itself the evidence (its tail is far smaller), and a wave's
         # messages in other languages share its stem more than the rest of their words.
         bar = min(similarity, config.scope_similarity) if found.scope[1] == "word" else similarity
+        if word_bar is not None and found.scope[1] == "word":
+            bar = word_bar
         kept = grouping.core(sims, bar)
         kept = kept[grouping.agree([found_members[i] for i in kept])]
         members = [found_members[i] for i in kept]
@@ -163,31 +190,30 @@ def _counts(
     return counter.count(history, as_issue=as_issue), counter.count(hours, as_issue=as_issue)
 
 
-def _unsure_rates(
+def _pooled_rates(
     window: Window,
     readings: Sequence[Reading],
     config: SurgesConfig,
-    thresholds: Thresholds,
     space: TextSpace,
     counter: ScopeCounter,
+    *,
+    pool: str,
+    belongs: Callable[[Reading], bool],
+    kinds: Collection[str | None],
+    word_bar: float | None = None,
 ) -> list[Group]:
-    """Unsure readings naming one exam, provider or region far above their trailing rate: a
-    wave written in many languages and words (a test centre's software failing for every
-    beta) reads too little alike to be clustered, but it names the same place. Its members
-    need only read somewhat like the rest (`scope_similarity`), which leaves out the scope's
-    everyday unsure mail, which reads like nothing in the wave."""
-
-    def as_unsure(rs: Sequence[Reading]) -> list[Reading]:
-        return [replace(r, issue=UNSURE) for r in rs if unsure(r, thresholds)]
-
-    groups = []
-    history = [r for r in window.history if unsure(r, thresholds)]
-    counted = _counts(counter, history, window, config, as_issue=UNSURE)
+    """The readings that `belongs` picks, counted as one pseudo-issue `pool` against their own
+    trailing rate, per scope of `kinds`: each scope far above it is a new group of the members
+    that read at least a little alike (`scope_similarity`), which leaves out the scope's
+    everyday mail, which reads like nothing in the wave."""
+    history = [r for r in window.history if belongs(r)]
+    counted = _counts(counter, history, window, config, as_issue=pool)
     found_rates = _rates(
-        as_unsure(readings), counted, window, config, space, config.scope_similarity,
-        originals={r.key: r for r in readings},
-        places_only=True,  # all unsure mail at once says nothing about one place
+        [replace(r, issue=pool) for r in readings if belongs(r)], counted, window, config, space,
+        config.scope_similarity, originals={r.key: r for r in readings}, kinds=kinds,
+        word_bar=word_bar,
     )  # fmt: skip
+    groups = []
     for found, members, sims in found_rates:
         group = _new_group(members, sims)
         group.expected, group.tail = found.expected, found.tail

@@ -27,7 +27,7 @@ from bot.store.models.records import Candidate
 from bot.store.models.surges import Surge, SurgeTicket
 from bot.surges import grouping
 from bot.surges.alerts import send_alert
-from bot.surges.detect import Group, Window, alike_by, detect, match, phrasing
+from bot.surges.detect import Group, Window, alike_by, detect, match, news_since, phrasing
 from bot.surges.readings import Reading
 from bot.surges.textspace import TextSpace
 from bot.text.parse import parse_message
@@ -230,9 +230,15 @@ def run_job(
     config: AppConfig,
     now: datetime,
     knowledge: KnowledgeBase,
+    news: datetime | None = None,
 ) -> str:
-    """The worker's entry: one run in one transaction, summarised in a line."""
+    """The worker's entry: one run in one transaction, summarised in a line; none when no
+    ticket was opened after `news` (`detect.news_since`)."""
     with factory() as session, session.begin():
+        if news is not None and not session.scalar(
+            select(Ticket.id).where(Ticket.created_at > news, Ticket.created_at <= now).limit(1)
+        ):
+            return "no new tickets"
         touched = run(
             session, config, now=now, vocabulary=examples(knowledge),
             catalogue=sorted(knowledge.issues),
@@ -249,11 +255,13 @@ def surge_jobs(settings: Settings) -> list[Job]:
         return []
     every = config.surges.every
     knowledge = load_knowledge(settings.knowledge_dir)
-    return [
-        Job(
-            JOB,
-            lambda factory, now: run_job(factory, config, now, knowledge),
-            first_run=lambda now: now,
-            next_run=lambda now: now + every,
+    looked: list[datetime] = []  # this process's last look (another's only adds looks)
+
+    def look(factory: sessionmaker[Session], now: datetime) -> str:
+        summary = run_job(
+            factory, config, now, knowledge, news=news_since(looked[-1] if looked else None)
         )
-    ]
+        looked[:] = [now]
+        return summary
+
+    return [Job(JOB, look, first_run=lambda now: now, next_run=lambda now: now + every)]

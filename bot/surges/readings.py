@@ -18,6 +18,7 @@ from bot.types import NOT_A_REQUEST
 # The entities a group may share, as their `Ticket.entities` keys.
 PLACES = ("exams", "providers", "regions")
 UNSURE = "?"  # the issue of an unsure reading, when unsure readings are counted like an issue
+ANY_MAIL = "*"  # the issue of any reading, when all mail is counted like one issue
 
 
 @dataclass(frozen=True)

@@ -224,6 +224,18 @@ def test_the_worker_runs_detection_as_a_timed_job(take, sessions, settings, db):
     assert len(surges(db)) == 1
 
 
+def test_a_look_with_no_new_ticket_since_the_last_does_nothing(take, sessions, settings, db):
+    from bot.ops.worker import run_due_jobs
+    from bot.surges.job import surge_jobs
+
+    jobs = surge_jobs(settings)  # one worker process: it remembers its last look
+    take(wave("w5")[:14])
+    first = run_due_jobs(sessions, settings.app, now=START + timedelta(minutes=85), extra_jobs=jobs)
+    assert first["surges"] == "1 new surges, 0 grew"
+    again = run_due_jobs(sessions, settings.app, now=START + timedelta(minutes=90), extra_jobs=jobs)
+    assert again["surges"] == "no new tickets" and len(surges(db)) == 1
+
+
 def test_a_candidates_name_on_record_is_scrubbed_from_what_the_lead_sees(
     records, sessions, runtime, db
 ):
