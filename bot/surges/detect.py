@@ -90,7 +90,9 @@ def detect(
     counter = counter or ScopeCounter()
     readings = [r for r in window.readings if r.key not in window.excluded]
     groups = []
-    history, hours = counted = _counts(counter, window.history, window, config)
+    # The history in the same hours of its days as the window: found once, counted per pool.
+    same = same_hours(window.history, now=window.now, window=config.window)
+    history, hours = counted = _counts(counter, window.history, same)
     lifted = lifted_issues(
         readings, history, history_span=window.history_span, window_span=config.window,
         hours=hours, rate_factor=config.pool_factor,
@@ -104,7 +106,7 @@ def detect(
     # in many languages and words (a test centre's software failing for every beta) reads too
     # little alike to cluster, but names one place (all unsure mail at once says nothing).
     groups += _pooled_rates(
-        window, readings, config, space, counter, pool=UNSURE,
+        window, readings, same, config, space, counter, pool=UNSURE,
         belongs=lambda r: unsure(r, thresholds), kinds=(*PLACES, "word"),
     )  # fmt: skip
     # A word far above its rate in the pool, however each message was read: a wave the matcher
@@ -112,7 +114,7 @@ def detect(
     # about vouchers, a rejected code) still repeats its rare words ("on hold", "phishing").
     # A confident reading of an issue at its usual rate is that issue's everyday mail.
     groups += _pooled_rates(
-        window, readings, config, space, counter, pool=ANY_MAIL,
+        window, readings, same, config, space, counter, pool=ANY_MAIL,
         belongs=lambda r: unsure(r, thresholds) or r.issue in lifted, kinds=("word",),
         word_bar=config.rate_similarity,
     )  # fmt: skip
@@ -168,9 +170,9 @@ def _rates(
         # Members sharing a word far above its rate need only the looser bar of members sharing
         # a place: the word is itself the evidence (its tail is far smaller), and a wave's
         # messages in other languages share its stem more than the rest of their words.
-        bar = min(similarity, config.scope_similarity) if found.scope[1] == "word" else similarity
-        if word_bar is not None and found.scope[1] == "word":
-            bar = word_bar
+        bar = similarity
+        if found.scope[1] == "word":
+            bar = word_bar if word_bar is not None else min(similarity, config.scope_similarity)
         kept = grouping.core(sims, bar)
         kept = kept[grouping.agree([found_members[i] for i in kept])]
         members = [found_members[i] for i in kept]
@@ -181,18 +183,18 @@ def _rates(
 def _counts(
     counter: ScopeCounter,
     history: Sequence[Reading],
-    window: Window,
-    config: SurgesConfig,
+    same: Sequence[Reading],
     as_issue: str | None = None,
 ) -> tuple[Counts, Counts]:
-    """The history's counts per scope: all of it, and in the same hours as the window."""
-    hours = same_hours(history, now=window.now, window=config.window)
-    return counter.count(history, as_issue=as_issue), counter.count(hours, as_issue=as_issue)
+    """The history's counts per scope: all of it, and the part in the same hours as the
+    window (`same`)."""
+    return counter.count(history, as_issue=as_issue), counter.count(same, as_issue=as_issue)
 
 
 def _pooled_rates(
     window: Window,
     readings: Sequence[Reading],
+    same: Sequence[Reading],
     config: SurgesConfig,
     space: TextSpace,
     counter: ScopeCounter,
@@ -204,10 +206,13 @@ def _pooled_rates(
 ) -> list[Group]:
     """The readings that `belongs` picks, counted as one pseudo-issue `pool` against their own
     trailing rate, per scope of `kinds`: each scope far above it is a new group of the members
-    that read at least a little alike (`scope_similarity`), which leaves out the scope's
-    everyday mail, which reads like nothing in the wave."""
-    history = [r for r in window.history if belongs(r)]
-    counted = _counts(counter, history, window, config, as_issue=pool)
+    that read at least a little alike (`scope_similarity`, or `word_bar` for a word), which
+    leaves out the scope's everyday mail, which reads like nothing in the wave. `same`: the
+    history in the window's hours of its days."""
+    counted = _counts(
+        counter, [r for r in window.history if belongs(r)], [r for r in same if belongs(r)],
+        as_issue=pool,
+    )  # fmt: skip
     found_rates = _rates(
         [replace(r, issue=pool) for r in readings if belongs(r)], counted, window, config, space,
         config.scope_similarity, originals={r.key: r for r in readings}, kinds=kinds,

@@ -255,13 +255,12 @@ def surge_jobs(settings: Settings) -> list[Job]:
         return []
     every = config.surges.every
     knowledge = load_knowledge(settings.knowledge_dir)
-    looked: list[datetime] = []  # this process's last look (another's only adds looks)
+    last: datetime | None = None  # this process's last look (another's only adds looks)
 
     def look(factory: sessionmaker[Session], now: datetime) -> str:
-        summary = run_job(
-            factory, config, now, knowledge, news=news_since(looked[-1] if looked else None)
-        )
-        looked[:] = [now]
+        nonlocal last
+        summary = run_job(factory, config, now, knowledge, news=news_since(last))
+        last = now
         return summary
 
     return [Job(JOB, look, first_run=lambda now: now, next_run=lambda now: now + every)]

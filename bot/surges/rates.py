@@ -68,9 +68,9 @@ class ScopeCounts:
 
 class ScopeCounter:
     """Counts the history's scopes. Each reading's scopes are numbered once, so a count is one
-    sum of small integer arrays: a detection run counts the history four times (all day and the
-    same hours, known issues and unsure mail), and hashing every scope of fourteen days of mail
-    each time was most of a run. Readings are told apart by key: one counter serves readings
+    sum of small integer arrays: a detection run counts the history six times (all day and the
+    same hours, for known issues and for each pool), and hashing every scope of fourteen days of
+    mail each time was most of a run. Readings are told apart by key: one counter serves readings
     with distinct keys (one run of the worker, one replayed day)."""
 
     def __init__(self) -> None:
