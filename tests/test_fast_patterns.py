@@ -51,3 +51,25 @@ def test_ascii_text_skips_the_accent_table_with_the_same_result(text):
     assert normalise(text) == normalise(through_table)
     if text.isascii():
         assert "`" not in normalise(text)
+
+
+# Every ASCII character, and pieces of the patterns' branches: the ASCII twins of the patterns
+# that read `\s`, `\d` or `\w` must find what the Unicode ones find on any ASCII text.
+_ASCII_TEXTS = st.lists(
+    st.sampled_from([p for p in _PIECES if p.isascii()] + [chr(c) for c in range(128)]),
+    max_size=40,
+).map("".join)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_ASCII_TEXTS)
+def test_ascii_twins_find_what_the_unicode_patterns_find(text):
+    assert normalize._SENTENCE_SPLIT_ASCII.split(text) == normalize._SENTENCE_SPLIT.split(text)
+    assert features._ASCII_DIGITS.sub("0", text) == features._DIGITS.sub("0", text)
+    assert features.ASCII_WORD.findall(text) == features.WORD.findall(text)
+    assert features.word_pattern(text) is features.ASCII_WORD
+
+
+def test_ascii_twins_are_used_only_on_ascii_text():
+    assert features.word_pattern("café 12") is features.WORD
+    assert normalize.split_units("x (٣) y") == ["x ", " y"]  # "٣" is `\d`, not `[0-9]`
