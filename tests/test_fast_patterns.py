@@ -16,6 +16,9 @@ _PLAIN_SPLIT = re.compile(
     r"|,\s*(?:and|but)\s+|\s(?:and|but)\s+(?=btw\b|also\b|my\b|i\b)",
     re.I,
 )
+_PLAIN_WRAPPED_LINE = re.compile(
+    r"(?<=\S)[ \t]*\n(?![ \t]*(?:\n|\d{1,2}[.)][ \t]|[-*•][ \t]))[ \t]*"
+)
 _PLAIN_SPACES = re.compile(r"[ \t]+")
 _PLAIN_DIGITS = re.compile(r"\d+")
 
@@ -73,3 +76,10 @@ def test_ascii_twins_find_what_the_unicode_patterns_find(text):
 def test_ascii_twins_are_used_only_on_ascii_text():
     assert features.word_pattern("café 12") is features.WORD
     assert normalize.split_units("x (٣) y") == ["x ", " y"]  # "٣" is `\d`, not `[0-9]`
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from([*_PIECES, "-", "*", "•", "1.", "12)", "\r", "\x0b"]),
+                max_size=30).map("".join))  # fmt: skip
+def test_wrapped_lines_join_as_the_plain_pattern_joins(text):
+    assert normalize._WRAPPED_LINE.sub(" ", text) == _PLAIN_WRAPPED_LINE.sub(" ", text)
