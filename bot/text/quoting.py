@@ -22,6 +22,24 @@ _HISTORY_START = re.compile(
 )
 _QUOTED_LINE = re.compile(r"^[ \t]*>.*(?:\n|$)", re.MULTILINE)
 
+
+def _may_hold_history(low: str) -> bool:
+    """Whether the folded text holds what every reply header needs ("wrote:", "__________",
+    "--" with "message", "from:" with "sent:" or "date:", "écrit", "schrieb", "escribió"):
+    most messages hold none, and the header pattern, which opens with `^`, is tried at every
+    position. Folded text reads as IGNORECASE reads the original (bot/text/folding.py), so a
+    header is never missed."""
+    return (
+        "wrote:" in low
+        or "__________" in low
+        or ("--" in low and "message" in low)
+        or ("from:" in low and ("sent:" in low or "date:" in low))
+        or "écrit" in low
+        or "schrieb" in low
+        or "escribió" in low
+    )
+
+
 # Signature starts: the RFC 3676 delimiter, mobile footers, and a closing line on its own. The
 # lower-case patterns read the folded text (bot/text/folding.py), which is faster than IGNORECASE.
 _SIG_DELIMITER = re.compile(r"^--[ \t]?$", re.MULTILINE)
@@ -50,7 +68,7 @@ _MAX_SIGNATURE_LINES = 6
 
 def strip_history(text: str) -> tuple[str, str]:
     """Split `text` into (what is new, quoted history); history is empty when there is none."""
-    match = _HISTORY_START.search(text)
+    match = _HISTORY_START.search(text) if _may_hold_history(fold(text)) else None
     head, history = (text[: match.start()], text[match.start() :]) if match else (text, "")
     if ">" in head:
         quoted = "".join(m.group(0) for m in _QUOTED_LINE.finditer(head))
