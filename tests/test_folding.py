@@ -141,3 +141,9 @@ def test_the_history_gate_never_skips_a_header(header, changes, before):
     text = before + changed + "\nolder text"
     if quoting._HISTORY_START.search(text):
         assert quoting._may_hold_history(fold(text))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127)))
+def test_words_of_ascii_text_are_the_runs_of_the_word_pattern(text):
+    assert words_of(text) == set(re.findall(r"[a-zà-öø-ÿ]+", text))
