@@ -283,10 +283,14 @@ def parse_message(text: str, *, today: date | None = None) -> ParsedMessage:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if "\x00" in text:
         text = text.replace("\x00", " ")
-    head, _history = strip_history(text)
-    new_text, _signature = split_signature(head)
+    # Folded once: the head and the new text are most often the text itself (the same object),
+    # and a slice of a folded text is not always the folded slice (a final "Σ" folds by what
+    # follows it), so a part is folded anew only when it is not the whole.
+    folded = fold(text)
+    head, _history = strip_history(text, folded)
+    low = folded if head is text else fold(head)
+    new_text, _signature = split_signature(head, low)
 
-    low = fold(head)
     words = words_of(low)
     emails = [(m.span(), m.group(0)) for m in _emails(head)]
     scan = _blank(head, [span for span, _ in emails])
@@ -319,7 +323,11 @@ def parse_message(text: str, *, today: date | None = None) -> ParsedMessage:
         new_text=new_text.strip(),
         entities=entities,
         # The new text begins the head, so the head's words serve, unless codes were masked.
-        signals=read_signals(new_text, None if secret_codes else words),
+        signals=read_signals(
+            new_text,
+            None if secret_codes else words,
+            low=low if new_text is head else None,
+        ),
         dates=_dates(low, today, words),
         secret_codes=secret_codes,
     )

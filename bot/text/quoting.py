@@ -66,9 +66,11 @@ _CLOSING_WITH_NAME = re.compile(
 _MAX_SIGNATURE_LINES = 6
 
 
-def strip_history(text: str) -> tuple[str, str]:
-    """Split `text` into (what is new, quoted history); history is empty when there is none."""
-    match = _HISTORY_START.search(text) if _may_hold_history(fold(text)) else None
+def strip_history(text: str, low: str | None = None) -> tuple[str, str]:
+    """Split `text` into (what is new, quoted history); history is empty when there is none.
+    `low` is `fold(text)` when the caller has it."""
+    low = fold(text) if low is None else low
+    match = _HISTORY_START.search(text) if _may_hold_history(low) else None
     head, history = (text[: match.start()], text[match.start() :]) if match else (text, "")
     if ">" in head:
         quoted = "".join(m.group(0) for m in _QUOTED_LINE.finditer(head))
@@ -101,9 +103,10 @@ def _tail_start(body: str) -> int:
         end = start - 1
 
 
-def split_signature(text: str) -> tuple[str, str]:
-    """Split the new text into (body, signature); the body never becomes empty by this."""
-    low = fold(text)
+def split_signature(text: str, low: str | None = None) -> tuple[str, str]:
+    """Split the new text into (body, signature); the body never becomes empty by this. `low`
+    is `fold(text)` when the caller has it."""
+    low = fold(text) if low is None else low
     cut = len(text)
     starts = (
         _SIG_DELIMITER.search(text) if "--" in text else None,
