@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from bot.matching import features
 from bot.matching.features import normalise
-from bot.text import normalize
+from bot.privacy import masking
+from bot.text import normalize, parse
 
 # The plain patterns, as they read before the rewrite: the specification of the fast ones.
 _PLAIN_SPLIT = re.compile(
@@ -83,3 +84,21 @@ def test_ascii_twins_are_used_only_on_ascii_text():
                 max_size=30).map("".join))  # fmt: skip
 def test_wrapped_lines_join_as_the_plain_pattern_joins(text):
     assert normalize._WRAPPED_LINE.sub(" ", text) == _PLAIN_WRAPPED_LINE.sub(" ", text)
+
+
+_DATE_PIECES = st.sampled_from(
+    ["2026", "05", "5", "31", "-", " ", "x", "_", "1st", "3rd", "of", "may", "june", "sept.",
+     ",", "a1", "b2c", "7q2k", "Z9"]
+)  # fmt: skip
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(_DATE_PIECES, max_size=20).map("".join))
+def test_ascii_date_and_code_hint_patterns_find_what_the_unicode_ones_find(text):
+    for fast, plain in [(parse._DATE_ISO_ASCII, parse._DATE_ISO),
+                        (parse._DATE_DMY_ASCII, parse._DATE_DMY),
+                        (masking._MIXED_HINT_ASCII, masking._MIXED_HINT)]:  # fmt: skip
+        assert [m.groups() for m in fast.finditer(text)] == [
+            m.groups() for m in plain.finditer(text)
+        ]
+        assert [m.span() for m in fast.finditer(text)] == [m.span() for m in plain.finditer(text)]
