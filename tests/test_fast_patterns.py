@@ -69,6 +69,8 @@ _ASCII_TEXTS = st.lists(
 @given(_ASCII_TEXTS)
 def test_ascii_twins_find_what_the_unicode_patterns_find(text):
     assert normalize._SENTENCE_SPLIT_ASCII.split(text) == normalize._SENTENCE_SPLIT.split(text)
+    lower = text.lower()
+    assert normalize._SENTENCE_SPLIT_LOWER.split(lower) == normalize._SENTENCE_SPLIT.split(lower)
     assert features._ASCII_DIGITS.sub("0", text) == features._DIGITS.sub("0", text)
     assert features.ASCII_WORD.findall(text) == features.WORD.findall(text)
     assert features.word_pattern(text) is features.ASCII_WORD

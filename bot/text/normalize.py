@@ -19,6 +19,9 @@ _SENTENCE_SPLIT = re.compile(r"[\s(,\d]" + _SPLIT_BRANCHES, re.I)
 # On ASCII text the opening class spelled as ranges (`\s` there is \t-\r, \x1c-\x1f and the
 # space): `re` tests a category with a function call per character, ranges inline (25% faster).
 _SENTENCE_SPLIT_ASCII = re.compile(r"[\t-\r\x1c-\x1f (,0-9]" + _SPLIT_BRANCHES, re.I)
+# And without IGNORECASE where no letter is upper case (`normalise`'s text): the branches' words
+# are lower case, and `re` compares each letter through a case mapping under IGNORECASE.
+_SENTENCE_SPLIT_LOWER = re.compile(_SENTENCE_SPLIT_ASCII.pattern)
 
 # A line break inside a paragraph is mail's hard wrapping at ~72 columns, not the end of a
 # thought: it is joined unless the next line starts a list item ("1.", "2)", "-", "*").
@@ -35,5 +38,8 @@ def split_units(text: str) -> list[str]:
     """Sentences and clauses of text, non-empty; hard-wrapped lines are joined first."""
     if "\n" in text:
         text = _WRAPPED_LINE.sub(" ", text)
-    split = (_SENTENCE_SPLIT_ASCII if text.isascii() else _SENTENCE_SPLIT).split
+    if not text.isascii():
+        split = _SENTENCE_SPLIT.split
+    else:  # `islower`: no upper-case letter, and some letter
+        split = (_SENTENCE_SPLIT_LOWER if text.islower() else _SENTENCE_SPLIT_ASCII).split
     return [u for u in split(text) if u and u.strip()]
