@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from bot.matching import features
 from bot.matching.features import normalise
 from bot.privacy import masking
-from bot.text import normalize, parse
+from bot.text import normalize, parse, quoting
 
 # The plain patterns, as they read before the rewrite: the specification of the fast ones.
 _PLAIN_SPLIT = re.compile(
@@ -104,3 +104,22 @@ def test_ascii_date_and_code_hint_patterns_find_what_the_unicode_ones_find(text)
             m.groups() for m in plain.finditer(text)
         ]
         assert [m.span() for m in fast.finditer(text)] == [m.span() for m in plain.finditer(text)]
+
+
+_SIGN_OFF_PIECES = st.sampled_from(
+    ["\n", " ", "\t", ",", ".", "!", "Regards", "regards", "best", "Kind", "thanks", "Thanks",
+     "you", "thank you", "cheers", "Ann", "Lee", "br", "tia", "x", "sincerely", "yours truly"]
+)  # fmt: skip
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(_SIGN_OFF_PIECES, max_size=24).map("".join), st.integers(0, 40), st.integers(0, 80))
+def test_sign_offs_tried_at_line_starts_are_those_finditer_finds(text, start, end):
+    for pattern, read in [
+        (quoting._CLOSING_LINE, text.lower()),
+        (quoting._CLOSING_WITH_NAME, text),
+    ]:
+        found = [
+            m.span() for m in quoting._at_line_starts(pattern, read, start, min(end, len(read)))
+        ]
+        assert found == [m.span() for m in pattern.finditer(read, start, min(end, len(read)))]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from bot.text.folding import fold
 
@@ -103,6 +104,24 @@ def _tail_start(body: str) -> int:
         end = start - 1
 
 
+def _at_line_starts(
+    pattern: re.Pattern[str], text: str, start: int, end: int
+) -> Iterator[re.Match[str]]:
+    """`pattern.finditer(text, start, end)` for a pattern that opens with `^` (MULTILINE) and
+    never matches empty: tried only where a line starts, where `re` would try every position."""
+    at = start
+    while at <= end:
+        if at == 0 or text[at - 1] == "\n":
+            match = pattern.match(text, at, end)
+            if match:
+                yield match
+                at = match.end()
+                continue
+        at = text.find("\n", at, end) + 1
+        if at == 0:
+            return
+
+
 def split_signature(text: str, low: str | None = None) -> tuple[str, str]:
     """Split the new text into (body, signature); the body never becomes empty by this. `low`
     is `fold(text)` when the caller has it."""
@@ -118,13 +137,13 @@ def split_signature(text: str, low: str | None = None) -> tuple[str, str]:
     body = text[:cut]
     # A closing line ("Regards,", "Thanks and regards") followed by at most a few short lines
     # is a sign-off; the last such closing that leaves some body wins.
-    for match in _CLOSING_LINE.finditer(low, _tail_start(body), len(body)):
+    for match in _at_line_starts(_CLOSING_LINE, low, _tail_start(body), len(body)):
         if _signs_off(body, match):
             body = body[: match.start()]
             break
     low = low[: len(body)]
     if "regards" in low or "thanks" in low or "cheers" in low:
-        for match in _CLOSING_WITH_NAME.finditer(body, _tail_start(body)):
+        for match in _at_line_starts(_CLOSING_WITH_NAME, body, _tail_start(body), len(body)):
             if _signs_off(body, match):
                 body = body[: match.start()]
                 break
