@@ -123,3 +123,10 @@ def test_sign_offs_tried_at_line_starts_are_those_finditer_finds(text, start, en
             m.span() for m in quoting._at_line_starts(pattern, read, start, min(end, len(read)))
         ]
         assert found == [m.span() for m in pattern.finditer(read, start, min(end, len(read)))]
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127)))
+def test_ascii_letter_runs_are_the_letter_pattern_runs(text):
+    runs = text.translate(features.ASCII_NON_LETTERS).split()
+    assert runs == features._LETTERS.findall(text)

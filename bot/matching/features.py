@@ -18,7 +18,7 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from bot.matching.lexicon import SYNONYMS
-from bot.text.folding import translate_non_ascii
+from bot.text.folding import ASCII_NON_LETTERS, translate_non_ascii
 from bot.text.normalize import split_units
 from bot.text.sentences import ASK, NEG, REQ, sentence_mood
 from bot.types import ParsedMessage
@@ -104,7 +104,9 @@ def normalise(text: str) -> str:
     text = (_ASCII_DIGITS if text.isascii() else _DIGITS).sub("0", text)
     if "n't" in text:
         text = _NEGATED.sub(" not", text)
-    present = _SYNONYM_WORDS.intersection(_LETTERS.findall(text))
+    # the runs of [a-z]: on ASCII text, what `split` leaves of it with other characters blank
+    runs = text.translate(ASCII_NON_LETTERS).split() if text.isascii() else _LETTERS.findall(text)
+    present = _SYNONYM_WORDS.intersection(runs)
     if present:
         text = _synonyms(frozenset(present)).sub(lambda m: SYNONYMS[m.group(0)], text)
     return _SPACES.sub(" ", text)
