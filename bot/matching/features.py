@@ -109,7 +109,8 @@ def normalise(text: str) -> str:
     present = _SYNONYM_WORDS.intersection(runs)
     if present:
         text = _synonyms(frozenset(present)).sub(lambda m: SYNONYMS[m.group(0)], text)
-    return _SPACES.sub(" ", text)
+    # a run needs a tab or two blanks side by side: most texts have neither
+    return _SPACES.sub(" ", text) if "\t" in text or "  " in text else text
 
 
 def word_pattern(text: str) -> re.Pattern[str]:
