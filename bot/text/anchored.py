@@ -82,14 +82,16 @@ class Anchored:
     ) -> None:
         self.pattern = pattern
         self._words = {w: _whole_word(w) for w in words}
+        # intersected with a text's words: most texts hold one or two of a pattern's lead words,
+        # and looping over all of them (up to 27) cost more than the searches
+        self._word_set = frozenset(self._words)
         self._prefixes = {p: _word_start(p) for p in prefixes}
         self._digits = digits if isinstance(digits, bool) else frozenset(digits)
 
     def _candidates(self, index: Index) -> list[int]:
         starts: list[int] = []
-        for word, finder in self._words.items():
-            if word in index.words:
-                starts += index.starts(word, finder)
+        for word in self._word_set.intersection(index.words):
+            starts += index.starts(word, self._words[word])
         for prefix, finder in self._prefixes.items():
             if prefix in index.low:
                 starts += index.starts("*" + prefix, finder)

@@ -19,6 +19,9 @@ _FOLD = str.maketrans({"İ": "i", "ı": "i", "ſ": "s"})
 # Letters of the words: Latin-1 letters too, but not the division sign between them.
 WORD = re.compile(r"[a-zà-öø-ÿ]+")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+# ASCII characters other than the letters of `WORD`, as blanks: on ASCII text, `WORD`'s runs are
+# what `str.split` leaves of the text translated by this (a third faster than `findall`).
+ASCII_NON_LETTERS = str.maketrans({c: " " for c in map(chr, range(128)) if not "a" <= c <= "z"})
 
 
 def fold(text: str) -> str:
@@ -32,6 +35,8 @@ def fold(text: str) -> str:
 def words_of(folded: str) -> set[str]:
     """The words of a folded text. A pattern's literal word bounded by `\\b` on both sides only
     matches where that word is in this set, so a missing word skips the pattern exactly."""
+    if folded.isascii():
+        return set(folded.translate(ASCII_NON_LETTERS).split())
     return set(WORD.findall(folded))
 
 

@@ -68,6 +68,12 @@ _DATE_ISO = re.compile(r"(\d(?<!\w\d)\d{3})-(\d{2})-(\d{2})\b")
 _DATE_DMY = re.compile(
     rf"(\d(?<!\w\d)\d?)(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}(?:,?\s+(\d{{4}}))?\b"
 )
+# On ASCII text, the same patterns opening with `[0-9]`: `re` tests the Unicode `\d` by a
+# function call at every character it skips, a range inline.
+_DATE_ISO_ASCII = re.compile(r"([0-9](?<!\w[0-9])[0-9]{3})-([0-9]{2})-([0-9]{2})\b")
+_DATE_DMY_ASCII = re.compile(
+    rf"([0-9](?<!\w[0-9])[0-9]?)(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}(?:,?\s+([0-9]{{4}}))?\b"
+)
 _DATE_MDY = re.compile(rf"\b{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(\d{{4}}))?")
 _DATE_RELATIVE = re.compile(r"\b(today|yesterday)\b")
 
@@ -243,12 +249,13 @@ def _dates(low: str, today: date | None, words: set[str]) -> list[date]:
         # the clock only where a date may be relative to it: reading it costs more than the
         # rest of this for most messages
         today = today or date.today()
+    ascii = low.isascii()
     if "-" in low:
-        for m in _DATE_ISO.finditer(low):
+        for m in (_DATE_ISO_ASCII if ascii else _DATE_ISO).finditer(low):
             iso = _safe_date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
             found.append((m.start(), iso, False))
     if named:
-        for m in _DATE_DMY.finditer(low):
+        for m in (_DATE_DMY_ASCII if ascii else _DATE_DMY).finditer(low):
             year = int(m.group(3)) if m.group(3) else today.year
             day = _safe_date(year, _MONTHS[m.group(2)], int(m.group(1)))
             found.append((m.start(), day, not m.group(3)))
@@ -283,10 +290,14 @@ def parse_message(text: str, *, today: date | None = None) -> ParsedMessage:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if "\x00" in text:
         text = text.replace("\x00", " ")
-    head, _history = strip_history(text)
-    new_text, _signature = split_signature(head)
+    # Folded once: the head and the new text are most often the text itself (the same object),
+    # and a slice of a folded text is not always the folded slice (a final "Σ" folds by what
+    # follows it), so a part is folded anew only when it is not the whole.
+    folded = fold(text)
+    head, _history = strip_history(text, folded)
+    low = folded if head is text else fold(head)
+    new_text, _signature = split_signature(head, low)
 
-    low = fold(head)
     words = words_of(low)
     emails = [(m.span(), m.group(0)) for m in _emails(head)]
     scan = _blank(head, [span for span, _ in emails])
@@ -319,7 +330,11 @@ def parse_message(text: str, *, today: date | None = None) -> ParsedMessage:
         new_text=new_text.strip(),
         entities=entities,
         # The new text begins the head, so the head's words serve, unless codes were masked.
-        signals=read_signals(new_text, None if secret_codes else words),
+        signals=read_signals(
+            new_text,
+            None if secret_codes else words,
+            low=low if new_text is head else None,
+        ),
         dates=_dates(low, today, words),
         secret_codes=secret_codes,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from bot.text.folding import fold
 
@@ -21,6 +22,24 @@ _HISTORY_START = re.compile(
     re.IGNORECASE | re.MULTILINE | re.VERBOSE,
 )
 _QUOTED_LINE = re.compile(r"^[ \t]*>.*(?:\n|$)", re.MULTILINE)
+
+
+def _may_hold_history(low: str) -> bool:
+    """Whether the folded text holds what every reply header needs ("wrote:", "__________",
+    "--" with "message", "from:" with "sent:" or "date:", "écrit", "schrieb", "escribió"):
+    most messages hold none, and the header pattern, which opens with `^`, is tried at every
+    position. Folded text reads as IGNORECASE reads the original (bot/text/folding.py), so a
+    header is never missed."""
+    return (
+        "wrote:" in low
+        or "__________" in low
+        or ("--" in low and "message" in low)
+        or ("from:" in low and ("sent:" in low or "date:" in low))
+        or "écrit" in low
+        or "schrieb" in low
+        or "escribió" in low
+    )
+
 
 # Signature starts: the RFC 3676 delimiter, mobile footers, and a closing line on its own. The
 # lower-case patterns read the folded text (bot/text/folding.py), which is faster than IGNORECASE.
@@ -48,9 +67,11 @@ _CLOSING_WITH_NAME = re.compile(
 _MAX_SIGNATURE_LINES = 6
 
 
-def strip_history(text: str) -> tuple[str, str]:
-    """Split `text` into (what is new, quoted history); history is empty when there is none."""
-    match = _HISTORY_START.search(text)
+def strip_history(text: str, low: str | None = None) -> tuple[str, str]:
+    """Split `text` into (what is new, quoted history); history is empty when there is none.
+    `low` is `fold(text)` when the caller has it."""
+    low = fold(text) if low is None else low
+    match = _HISTORY_START.search(text) if _may_hold_history(low) else None
     head, history = (text[: match.start()], text[match.start() :]) if match else (text, "")
     if ">" in head:
         quoted = "".join(m.group(0) for m in _QUOTED_LINE.finditer(head))
@@ -83,9 +104,28 @@ def _tail_start(body: str) -> int:
         end = start - 1
 
 
-def split_signature(text: str) -> tuple[str, str]:
-    """Split the new text into (body, signature); the body never becomes empty by this."""
-    low = fold(text)
+def _at_line_starts(
+    pattern: re.Pattern[str], text: str, start: int, end: int
+) -> Iterator[re.Match[str]]:
+    """`pattern.finditer(text, start, end)` for a pattern that opens with `^` (MULTILINE) and
+    never matches empty: tried only where a line starts, where `re` would try every position."""
+    at = start
+    while at <= end:
+        if at == 0 or text[at - 1] == "\n":
+            match = pattern.match(text, at, end)
+            if match:
+                yield match
+                at = match.end()
+                continue
+        at = text.find("\n", at, end) + 1
+        if at == 0:
+            return
+
+
+def split_signature(text: str, low: str | None = None) -> tuple[str, str]:
+    """Split the new text into (body, signature); the body never becomes empty by this. `low`
+    is `fold(text)` when the caller has it."""
+    low = fold(text) if low is None else low
     cut = len(text)
     starts = (
         _SIG_DELIMITER.search(text) if "--" in text else None,
@@ -97,13 +137,13 @@ def split_signature(text: str) -> tuple[str, str]:
     body = text[:cut]
     # A closing line ("Regards,", "Thanks and regards") followed by at most a few short lines
     # is a sign-off; the last such closing that leaves some body wins.
-    for match in _CLOSING_LINE.finditer(low, _tail_start(body), len(body)):
+    for match in _at_line_starts(_CLOSING_LINE, low, _tail_start(body), len(body)):
         if _signs_off(body, match):
             body = body[: match.start()]
             break
     low = low[: len(body)]
     if "regards" in low or "thanks" in low or "cheers" in low:
-        for match in _CLOSING_WITH_NAME.finditer(body, _tail_start(body)):
+        for match in _at_line_starts(_CLOSING_WITH_NAME, body, _tail_start(body), len(body)):
             if _signs_off(body, match):
                 body = body[: match.start()]
                 break

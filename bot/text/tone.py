@@ -176,13 +176,14 @@ def _number(token: str) -> int:
     return int(token) if token.isdigit() else _NUMBER_WORDS.get(token, 1)
 
 
-def read_signals(text: str, words: set[str] | None = None) -> Signals:
+def read_signals(text: str, words: set[str] | None = None, *, low: str | None = None) -> Signals:
     """Find tone signals in the sender's new text (quoted history already removed).
 
     `words` is the set of words of the folded text (`bot.text.folding.words_of`) when the
-    caller has it already, or of a text that begins with this one.
+    caller has it already, or of a text that begins with this one; `low` is `fold(text)`
+    when the caller has it.
     """
-    low = fold(text)
+    low = fold(text) if low is None else low
     if words is None:
         words = words_of(low)
     index = Index(low, words)
