@@ -1,7 +1,7 @@
 """Replay days of messages through surge detection and print, per day: how many messages into
 the wave the alert fired, the group's precision, and alerts on quiet days (with the load).
 
-    python bench/replay_surges.py [--json] [--similarity S] [--min-count N] [--days w1 q1 ...]
+    python bench/replay_surges.py [--json] [--set word_tail=1e-6 ...] [--days w1 q1 ...]
 
 Days (`bot.surges.replay.DAYS`): one per wave, and quiet days, each over 240 everyday messages
 and 30 decoys, after 14 days of history. Detection was tuned on the days marked tuned; the
@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+from pydantic import ValidationError
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -30,14 +32,13 @@ TARGET_INTO_WAVE, TARGET_PRECISION = 10, 0.9
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--similarity", type=float)
-    parser.add_argument("--min-count", type=int)
+    parser.add_argument(
+        "--set", nargs="*", default=[], metavar="KEY=VALUE",
+        help="a setting of app.yaml's surges: section, as it would be written there",
+    )  # fmt: skip
     parser.add_argument("--days", nargs="*", help="only these days (e.g. w1 q1)")
     args = parser.parse_args()
-    overrides = {
-        k: v for k, v in (("similarity", args.similarity), ("min_count", args.min_count)) if v
-    }
-    config = SurgesConfig(**overrides)
+    config = _config(parser, args.set)
     started = time.perf_counter()
     everyday, decoys, waves = load_rows(ROOT / "tests" / "data", ROOT / "knowledge")
     loaded = time.perf_counter() - started
@@ -63,6 +64,17 @@ def main() -> None:
         chosen = [item for item in results if DAYS[item[0].name].tuned == tuned]
         if chosen:
             _table(title, chosen)
+
+
+def _config(parser: argparse.ArgumentParser, items: list[str]) -> SurgesConfig:
+    if bad := [item for item in items if "=" not in item]:
+        parser.error(f"--set wants KEY=VALUE, got {bad[0]!r}")
+    try:
+        return SurgesConfig(**dict(item.split("=", 1) for item in items))
+    except ValidationError as error:
+        parser.error("--set: " + "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()
+        ))  # fmt: skip
 
 
 def _table(title: str, results: list[tuple[DayResult, float, float]]) -> None:
