@@ -28,6 +28,7 @@ from bot.surges.rates import (
     lifted_issues,
     rate_surges,
     same_hours,
+    surprise,
 )
 from bot.surges.readings import ANY_MAIL, PLACES, UNSURE, Reading, unsure, voices
 from bot.surges.textspace import TextSpace
@@ -118,7 +119,9 @@ def detect(
         belongs=lambda r: unsure(r, thresholds) or r.issue in lifted, kinds=("word",),
         word_bar=config.rate_similarity,
     )  # fmt: skip
-    found_rates = _rates(readings, counted, window, config, space, config.rate_similarity)
+    found_rates = _rates(
+        readings, counted, window, config, space, config.rate_similarity, excess=True
+    )
     for found, members, sims in found_rates:
         # Only the members that read somewhat alike are the wave, not the scope's everyday
         # traffic: another problem at VUE, or the exam's usual code mix-up at the hour the wave
@@ -142,13 +145,16 @@ def _rates(
     originals: Mapping[int, Reading] | None = None,
     kinds: Collection[str | None] | None = None,
     word_bar: float | None = None,
+    excess: bool = False,
 ) -> Iterator[tuple[RateSurge, list[Reading], np.ndarray]]:
     """Each scope of `readings` far above its rate (`counted`: the history's counts, all day and
     in the same hours), with the members that read at least `similarity` like the rest (and
     their similarities), when they are at least `min_count` writers. `originals`: the readings
     that `readings` were copied from, by key, which the members are given as (the text space
     keeps their vectors). `kinds`: the kinds of scope that may surge (None: a whole issue, or
-    "exams", "providers", "regions", "word"), every kind when not given."""
+    "exams", "providers", "regions", "word"), every kind when not given. `excess`: the members
+    that read alike must themselves be a surge over the scope's rate (where the scope's
+    everyday mail is among the readings: a known issue's confident readings)."""
     history, hours = counted
     for found in rate_surges(
         readings,
@@ -176,8 +182,17 @@ def _rates(
         kept = grouping.core(sims, bar)
         kept = kept[grouping.agree([found_members[i] for i in kept])]
         members = [found_members[i] for i in kept]
-        if voices(members) >= config.min_count:
-            yield found, members, sims[np.ix_(kept, kept)]
+        count = voices(members)
+        if count < config.min_count:
+            continue
+        if excess:
+            # A wave read partly as a known issue lifts the issue's count; when only the issue's
+            # everyday mail reads alike (five questions about a voucher's scope in two hours,
+            # where two are usual), that is not the wave.
+            tail = surprise(count, found.expected, rate_factor=config.rate_factor, cut=found.cut)
+            if tail is None:
+                continue
+        yield found, members, sims[np.ix_(kept, kept)]
 
 
 def _counts(

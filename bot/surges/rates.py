@@ -34,6 +34,14 @@ class RateSurge:
     members: list[Reading]
     expected: float  # the trailing rate for the window's length (0 with no history)
     tail: float  # P(count >= observed) under that rate
+    cut: float  # the tail below which a count is a surge (a word's is smaller)
+
+
+def surprise(count: int, expected: float, *, rate_factor: float, cut: float) -> float | None:
+    """P(a count at least `count` | the `expected` rate) when the count is a surge: at least
+    `rate_factor` times the rate and less likely than `cut`; None when it is not."""
+    tail = float(poisson.sf(count - 1, expected)) if expected > 0 else 0.0
+    return tail if count >= rate_factor * expected and tail < cut else None
 
 
 @functools.lru_cache(maxsize=50_000)  # the history is counted again every run
@@ -194,11 +202,11 @@ def rate_surges(
         if count < min_count or (scope[1] == "word" and _common(scope, history)):
             continue
         expected = expectation(scope)
-        tail = float(poisson.sf(count - 1, expected)) if expected > 0 else 0.0
         cut = poisson_tail if scope[1] != "word" or word_tail is None else word_tail
-        if count < rate_factor * expected or tail >= cut:
+        tail = surprise(count, expected, rate_factor=rate_factor, cut=cut)
+        if tail is None:
             continue
-        surge = RateSurge(scope, found, expected, tail)
+        surge = RateSurge(scope, found, expected, tail, cut)
         current = best.get(scope[0])
         if current is None or _rank(surge) < _rank(current):
             best[scope[0]] = surge

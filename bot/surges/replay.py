@@ -66,14 +66,14 @@ class Day:
     tuned: bool = False  # detection was tuned on this day: its figures are in-sample
 
 
-# Detection was tuned in seven rounds, each on the days held out in the round before:
+# Detection was tuned in eight rounds, each on the days held out in the round before:
 # w1-w5 and q1-q3 (surge-waves.jsonl) first; then w6-w9 and q4-q7 (surge-waves-blind.jsonl);
 # then w10-w13 and q8-q11 (surge-waves-blind-2.jsonl); then w14-w17 and q12-q15
 # (surge-waves-blind-3.jsonl); then w18-w21 and q16-q19 (surge-waves-blind-4.jsonl); then
 # w22-w25 and q20-q23 (surge-waves-blind-5.jsonl); then w26-w29 and q24-q27
-# (surge-waves-blind-6.jsonl). w30-w33 and q28-q31 (surge-waves-blind-7.jsonl) were frozen
-# before they were ever replayed and never tuned on: they say how detection does on waves
-# nobody tuned it for.
+# (surge-waves-blind-6.jsonl); then w30-w33 and q28-q31 (surge-waves-blind-7.jsonl).
+# w34-w37 and q32-q35 (surge-waves-blind-8.jsonl) were frozen before they were ever replayed
+# and never tuned on: they say how detection does on waves nobody tuned it for.
 DAYS = {
     day.name: day
     for day in (
@@ -133,14 +133,22 @@ DAYS = {
         Day("q25", 125, decoys="decoy-k", tuned=True),
         Day("q26", 126, decoys="decoy-l", tuned=True),
         Day("q27", 127, decoys="decoy-l", tuned=True),
-        Day("w30", 39, 10.0, "decoy-m"),
-        Day("w31", 40, 12.0, "decoy-m"),
-        Day("w32", 41, 9.5, "decoy-n"),
-        Day("w33", 42, 13.0, "decoy-n"),
-        Day("q28", 128, decoys="decoy-m"),
-        Day("q29", 129, decoys="decoy-m"),
-        Day("q30", 130, decoys="decoy-n"),
-        Day("q31", 131, decoys="decoy-n"),
+        Day("w30", 39, 10.0, "decoy-m", tuned=True),
+        Day("w31", 40, 12.0, "decoy-m", tuned=True),
+        Day("w32", 41, 9.5, "decoy-n", tuned=True),
+        Day("w33", 42, 13.0, "decoy-n", tuned=True),
+        Day("q28", 128, decoys="decoy-m", tuned=True),
+        Day("q29", 129, decoys="decoy-m", tuned=True),
+        Day("q30", 130, decoys="decoy-n", tuned=True),
+        Day("q31", 131, decoys="decoy-n", tuned=True),
+        Day("w34", 43, 10.5, "decoy-o"),
+        Day("w35", 44, 12.0, "decoy-o"),
+        Day("w36", 45, 9.0, "decoy-p"),
+        Day("w37", 46, 13.5, "decoy-p"),
+        Day("q32", 132, decoys="decoy-o"),
+        Day("q33", 133, decoys="decoy-o"),
+        Day("q34", 134, decoys="decoy-p"),
+        Day("q35", 135, decoys="decoy-p"),
     )
 }
 WAVE_FILES = (
@@ -152,6 +160,7 @@ WAVE_FILES = (
     "surge-waves-blind-5.jsonl",
     "surge-waves-blind-6.jsonl",
     "surge-waves-blind-7.jsonl",
+    "surge-waves-blind-8.jsonl",
 )
 
 
