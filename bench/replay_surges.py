@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
 from pydantic import ValidationError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +34,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true")
     parser.add_argument(
-        "--set", nargs="*", default=[], metavar="KEY=VALUE",
+        "--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
         help="a setting of app.yaml's surges: section, as it would be written there",
     )  # fmt: skip
     parser.add_argument("--days", nargs="*", help="only these days (e.g. w1 q1)")
@@ -67,13 +68,25 @@ def main() -> None:
 
 
 def _config(parser: argparse.ArgumentParser, items: list[str]) -> SurgesConfig:
-    if bad := [item for item in items if "=" not in item]:
-        parser.error(f"--set wants KEY=VALUE, got {bad[0]!r}")
+    """The surges settings with `items` (KEY=VALUE, each value read as YAML reads it in
+    app.yaml: `window=30` is 30 minutes there too)."""
+    settings: dict[str, object] = {}
+    for item in items:
+        key, equals, value = item.partition("=")
+        if not key or not equals:
+            parser.error(f"--set wants KEY=VALUE, got {item!r}")
+        if key in settings:
+            parser.error(f"--set: {key} given twice")
+        try:
+            settings[key] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            parser.error(f"--set: {key}: not a YAML value: {value!r}")
     try:
-        return SurgesConfig(**dict(item.split("=", 1) for item in items))
+        return SurgesConfig(**settings)
     except ValidationError as error:
         parser.error("--set: " + "; ".join(
-            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()
+            ": ".join(filter(None, (".".join(map(str, e["loc"])), e["msg"])))
+            for e in error.errors()
         ))  # fmt: skip
 
 

@@ -52,6 +52,11 @@ def test_shipped_config_is_valid() -> None:
             "sla.high.resolution",
             "not a duration",
         ),
+        (  # beyond what a timedelta holds: a clear line, not an OverflowError
+            lambda d: d["surges"].update(history="9999999999d"),
+            "surges.history",
+            "too long a duration",
+        ),
         (lambda d: d.update(triage_lead="zed"), "triage_lead", "unknown owner 'zed'"),
         (lambda d: d["digests"][0].update(owner="zed"), "digests[0].owner", "unknown owner"),
     ],

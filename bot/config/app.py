@@ -31,13 +31,16 @@ def parse_duration(value: object) -> timedelta:
     """`90m`, `4h`, `2d`, `1d 4h` or a number of minutes."""
     if isinstance(value, timedelta):
         return value
-    if isinstance(value, int | float):
-        return timedelta(minutes=value)
-    match = _DURATION.match(str(value))
-    if not match or not any(match.groups()):
-        raise ValueError(f"not a duration: {value!r} (use e.g. 30m, 4h, 2d)")
-    days, hours, minutes = (int(g or 0) for g in match.groups())
-    return timedelta(days=days, hours=hours, minutes=minutes)
+    try:
+        if isinstance(value, int | float):
+            return timedelta(minutes=value)
+        match = _DURATION.match(str(value))
+        if not match or not any(match.groups()):
+            raise ValueError(f"not a duration: {value!r} (use e.g. 30m, 4h, 2d)")
+        days, hours, minutes = (int(g or 0) for g in match.groups())
+        return timedelta(days=days, hours=hours, minutes=minutes)
+    except OverflowError:  # timedelta's range: pydantic reports ValueErrors, not this
+        raise ValueError(f"too long a duration: {value!r}") from None
 
 
 def check_timezone(name: str) -> str:

@@ -4,6 +4,9 @@ was measured (README, "Surges"); the days detection was tuned on and the held-ou
 both guarded, and reported apart in the README."""
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -89,3 +92,22 @@ def test_a_wave_is_alerted_early_with_a_precise_group(rows, name):
 @pytest.mark.parametrize("name", QUIET)
 def test_a_quiet_day_raises_no_alert(rows, name):
     assert _replay(rows, name).alerts == 0
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        (["--set", "min_count=x"], "--set: min_count: Input should be a valid integer"),
+        (["--set", "window=30", "--set", "window=45"], "--set: window given twice"),
+        (["--set", "history=9999999999d"], "--set: history: Value error, too long a duration"),
+        (["--set", "similarity"], "--set wants KEY=VALUE, got 'similarity'"),
+    ],
+)
+def test_the_replay_benchmark_says_what_is_wrong_with_a_setting_in_one_line(given, said):
+    script = Path(__file__).resolve().parents[2] / "bench" / "replay_surges.py"
+    done = subprocess.run(
+        [sys.executable, str(script), *given], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    last = done.stderr.strip().splitlines()[-1]
+    assert said in last and "Traceback" not in done.stderr
