@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from bot.matching import features
 from bot.matching.features import normalise
 from bot.privacy import masking
-from bot.text import normalize, parse, quoting
+from bot.text import folding, normalize, parse, quoting
+from bot.text.folding import letter_runs
 
 # The plain patterns, as they read before the rewrite: the specification of the fast ones.
 _PLAIN_SPLIT = re.compile(
@@ -128,5 +129,5 @@ def test_sign_offs_tried_at_line_starts_are_those_finditer_finds(text, start, en
 @settings(max_examples=2000, deadline=None)
 @given(st.text(alphabet=st.characters(max_codepoint=127)))
 def test_ascii_letter_runs_are_the_letter_pattern_runs(text):
-    runs = text.translate(features.ASCII_NON_LETTERS).split()
-    assert runs == features._LETTERS.findall(text)
+    for pattern in (features._LETTERS, folding.WORD):  # normalise's and words_of's
+        assert letter_runs(text, pattern) == pattern.findall(text)

@@ -18,7 +18,7 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from bot.matching.lexicon import SYNONYMS
-from bot.text.folding import ASCII_NON_LETTERS, translate_non_ascii
+from bot.text.folding import letter_runs, translate_non_ascii
 from bot.text.normalize import split_units
 from bot.text.sentences import ASK, NEG, REQ, sentence_mood
 from bot.types import ParsedMessage
@@ -104,9 +104,7 @@ def normalise(text: str) -> str:
     text = (_ASCII_DIGITS if text.isascii() else _DIGITS).sub("0", text)
     if "n't" in text:
         text = _NEGATED.sub(" not", text)
-    # the runs of [a-z]: on ASCII text, what `split` leaves of it with other characters blank
-    runs = text.translate(ASCII_NON_LETTERS).split() if text.isascii() else _LETTERS.findall(text)
-    present = _SYNONYM_WORDS.intersection(runs)
+    present = _SYNONYM_WORDS.intersection(letter_runs(text, _LETTERS))
     if present:
         text = _synonyms(frozenset(present)).sub(lambda m: SYNONYMS[m.group(0)], text)
     # a run needs a tab or two blanks side by side: most texts have neither

@@ -33,6 +33,7 @@ from bot.matching.features import (
     DENSE,
     WORD,
     char_buckets,
+    word_pattern,
     word_terms,
 )
 
@@ -286,15 +287,15 @@ class LinearModel:
         """
         vocabulary = self.vocabulary
         get = vocabulary.words.get
-        ascii = whole.isascii()
         if spans:
             # one pass for the words and where they start: the pieces between them and the
             # words, whose lengths add up to the starts
-            pieces = (_ASCII_WORD_SPLIT if ascii else _WORD_SPLIT).split(whole)
+            split = _ASCII_WORD_SPLIT if whole.isascii() else _WORD_SPLIT
+            pieces = split.split(whole)
             words = pieces[1::2]
             starts = list(itertools.accumulate(map(len, pieces), initial=0))[1::2]
         else:
-            words = (ASCII_WORD if ascii else WORD).findall(whole)
+            words = word_pattern(whole).findall(whole)
         word_cols = list(map(get, words, itertools.repeat(0)))
         word_cols += map(get, map(" ".join, itertools.pairwise(words)), itertools.repeat(0))
         word_cols_a = np.array(word_cols, dtype=np.int32)

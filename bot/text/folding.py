@@ -19,9 +19,10 @@ _FOLD = str.maketrans({"İ": "i", "ı": "i", "ſ": "s"})
 # Letters of the words: Latin-1 letters too, but not the division sign between them.
 WORD = re.compile(r"[a-zà-öø-ÿ]+")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
-# ASCII characters other than the letters of `WORD`, as blanks: on ASCII text, `WORD`'s runs are
-# what `str.split` leaves of the text translated by this (a third faster than `findall`).
-ASCII_NON_LETTERS = str.maketrans({c: " " for c in map(chr, range(128)) if not "a" <= c <= "z"})
+# ASCII characters other than a-z, as blanks: on ASCII text, the runs of a pattern whose ASCII
+# letters are a-z are what `str.split` leaves of the text translated by this (a third faster
+# than `findall`).
+_ASCII_NON_LETTERS = str.maketrans({c: " " for c in map(chr, range(128)) if not "a" <= c <= "z"})
 
 
 def fold(text: str) -> str:
@@ -35,9 +36,15 @@ def fold(text: str) -> str:
 def words_of(folded: str) -> set[str]:
     """The words of a folded text. A pattern's literal word bounded by `\\b` on both sides only
     matches where that word is in this set, so a missing word skips the pattern exactly."""
-    if folded.isascii():
-        return set(folded.translate(ASCII_NON_LETTERS).split())
-    return set(WORD.findall(folded))
+    return set(letter_runs(folded, WORD))
+
+
+def letter_runs(text: str, pattern: re.Pattern[str]) -> list[str]:
+    """`pattern.findall(text)` for a pattern of letter runs (`[a-z]+`, `WORD`): on ASCII text
+    without `findall`."""
+    if text.isascii():
+        return text.translate(_ASCII_NON_LETTERS).split()
+    return pattern.findall(text)
 
 
 def translate_non_ascii(text: str, table: Mapping[int, str | None]) -> str:
