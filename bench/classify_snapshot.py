@@ -124,7 +124,11 @@ def _largest_logit_difference(before: dict[str, Any], now: dict[str, Any]) -> fl
 
 
 def main() -> None:
+    if len(sys.argv) != 3 or sys.argv[1] not in ("save", "compare"):
+        sys.exit("usage: python bench/classify_snapshot.py save|compare FILE")
     action, path = sys.argv[1], Path(sys.argv[2])
+    if action == "compare" and not path.is_file():
+        sys.exit(f"no snapshot at {path}: take one with `save` first")
     now = json.loads(json.dumps(_snapshot()))
     if action == "save":
         path.write_text(json.dumps(now, sort_keys=True))
