@@ -5,7 +5,8 @@
     python3 dev.py test    # ruff, then the whole test suite (extra args go to pytest)
     python3 dev.py bench   # every benchmark at short sizes (--full: the targets' sizes)
 
-Both create `.venv` and install the project on first use (again when pyproject.toml changes).
+Both create `.venv` and install the project on first use, again when what the install reads
+changes (pyproject.toml, or setup.py and the C source of the compiled scoring kernel).
 """
 
 import hashlib
@@ -19,10 +20,14 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".installed"
+INSTALL_INPUTS = ("pyproject.toml", "setup.py", "bot/matching/_scoring.c")
 
 
 def ensure_venv() -> None:
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    digest = hashlib.sha256()
+    for name in INSTALL_INPUTS:
+        digest.update((ROOT / name).read_bytes())
+    wanted = digest.hexdigest()
     if STAMP.exists() and STAMP.read_text() == wanted:
         return
     if not (BIN / "python").exists():

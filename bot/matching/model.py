@@ -14,31 +14,29 @@ terms by column) and the arrays `buckets.npy`, `idf.npy`, `weights.npy`, `bias.n
 
 from __future__ import annotations
 
-import bisect
 import itertools
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bot.matching import _scoring
 from bot.matching.features import (
-    ASCII_WORD,
     BUCKET_BITS,
     CHAR_MAX,
     CHAR_MIN,
     DENSE,
+    HASH_BASE,
+    HASH_MIX,
+    HASH_SALT,
     WORD,
     char_buckets,
-    word_pattern,
     word_terms,
 )
 
-_WORD_SPLIT = re.compile(f"({WORD.pattern})")
-_ASCII_WORD_SPLIT = re.compile(f"({ASCII_WORD.pattern})")  # on ASCII text: the same, faster
 UNKNOWN = "(unknown)"  # the class of out-of-catalogue messages
 SHIPPED_DIR = Path(__file__).resolve().parent / "model"
 ARRAYS = ("buckets", "idf", "weights", "bias")
@@ -180,7 +178,12 @@ class LinearModel:
         self._rows[:, :k] = text * self.idf[:, None]
         self._rows[:, k] = self.idf * self.idf
         self._dense_weights = np.ascontiguousarray(self.weights[self.vocabulary.n_columns :])
-        self._block_weights = _BlockWeights(self.word_weight, self.char_weight)
+        self.bias = np.ascontiguousarray(self.bias, dtype=np.float64)
+        self._scorer = _scoring.Scorer(
+            self.vocabulary.words, self.vocabulary.table, self._rows, self.bias,
+            self._dense_weights, self.word_weight, self.char_weight, HASH_BASE, HASH_MIX,
+            tuple(HASH_SALT[n] for n in range(CHAR_MIN, CHAR_MAX + 1)), BUCKET_BITS,
+        )  # fmt: skip
         # an array once, not a list converted for every message
         self.secondary_weights = (
             None if self.secondary is None else np.asarray(self.secondary, dtype=np.float64)
@@ -277,51 +280,19 @@ class LinearModel:
     def score_message(
         self, whole: str, spans: list[tuple[int, int]], dense: list[list[float]]
     ) -> np.ndarray:
-        """Raw scores (logits) of a message (row 0) and of its sentences, given as spans of it,
-        one column per class.
+        """Raw scores (logits) of a message (row 0) and of its sentences, given as spans of it
+        (in order, not overlapping), one column per class; `dense` holds each row's parser
+        features.
 
-        Every term occurrence of the message is looked up once and its column's idf-weighted
-        weights (with its part of the norm) gathered in one `np.take`; each row is then a 0/1
-        selection of occurrences (all of them for the message, a few runs for a sentence), so
-        one float32 matrix product per block sums every row and its norm.
+        A row is its text's TF-IDF blocks (`features` with `weigh`: the training matrix) times
+        the weights, plus the bias and the parser features times theirs. Every term occurrence
+        of the message is looked up once and its column's idf-weighted weights (with its part of
+        the norm) added to the message's sums and to those of the sentence it lies in: words
+        starting in the sentence, pairs of two such words, character n-grams wholly inside it.
+        The compiled kernel (`_scoring.c`) does it in one pass over the text.
         """
-        vocabulary = self.vocabulary
-        get = vocabulary.words.get
-        if spans:
-            # one pass for the words and where they start: the pieces between them and the
-            # words, whose lengths add up to the starts
-            split = _ASCII_WORD_SPLIT if whole.isascii() else _WORD_SPLIT
-            pieces = split.split(whole)
-            words = pieces[1::2]
-            starts = list(itertools.accumulate(map(len, pieces), initial=0))[1::2]
-        else:
-            words = word_pattern(whole).findall(whole)
-        word_cols = list(map(get, words, itertools.repeat(0)))
-        word_cols += map(get, map(" ".join, itertools.pairwise(words)), itertools.repeat(0))
-        word_cols_a = np.array(word_cols, dtype=np.int32)
-        char_cols = np.take(vocabulary.table, char_buckets(whole))
-        rows = len(spans) + 1
-        new = np.zeros if spans else np.empty  # a sentence's row is marked in runs
-        pick_w = new((rows, len(word_cols_a)), dtype=np.float32)
-        pick_c = new((rows, len(char_cols)), dtype=np.float32)
-        pick_w[0] = pick_c[0] = 1.0
-        if spans:
-            _select_spans(len(whole), spans, starts[: len(words)], pick_w, pick_c)
-        # Both blocks' sums in one array, so that the norms are taken in one pass: rows of the
-        # word block, then rows of the character block.
-        sums = np.empty((2 * rows, self._rows.shape[1]), dtype=np.float32)
-        np.matmul(pick_w, np.take(self._rows, word_cols_a, axis=0), out=sums[:rows])
-        np.matmul(pick_c, np.take(self._rows, char_cols, axis=0), out=sums[rows:])
-        both = sums.astype(np.float64)
-        k = len(self.classes)
-        norms = np.sqrt(both[:, k])
-        norms[norms == 0] = 1.0
-        scaled = both[:, :k]
-        scaled *= (self._block_weights[rows] / norms)[:, None]
-        out = scaled[:rows]
-        out += scaled[rows:]
-        out += self.bias
-        out += np.asarray(dense, dtype=np.float64) @ self._dense_weights
+        out = np.empty((len(spans) + 1, len(self.classes)))
+        self._scorer.score(whole, spans, dense, out)
         return out
 
     def contributions(self, text: str, k: int) -> dict[str, float]:
@@ -358,54 +329,6 @@ class LinearModel:
     def calibrated(self, logit: float) -> float:
         a, b = self.calibration
         return 1.0 / (1.0 + math.exp(-(a * logit + b)))
-
-
-class _BlockWeights(dict[int, np.ndarray]):
-    """Each block's weight per row of `score_message`'s sums, for a message of n rows: n times
-    the word block's, then n times the character block's."""
-
-    def __init__(self, word: float, char: float) -> None:
-        super().__init__()
-        self.word, self.char = word, char
-
-    def __missing__(self, rows: int) -> np.ndarray:
-        self[rows] = np.repeat([self.word, self.char], rows).astype(np.float64)
-        return self[rows]
-
-
-def _select_spans(
-    length: int,
-    spans: list[tuple[int, int]],
-    word_starts: list[int],
-    pick_w: np.ndarray,
-    pick_c: np.ndarray,
-) -> None:
-    """Mark in rows 1, ... (zeros) the occurrences inside each span of a text of `length`
-    characters: the words starting in it (then the pairs of them, after the words), and the
-    character n-grams wholly in it.
-
-    Each is one run of columns, so a span is a few slice assignments: its words are those from
-    the first starting at or after its start to the last starting before its end, and its
-    n-grams of length n start from its start to its end less n, in each length's block (the
-    order of `char_buckets`). No position arrays per text length, no comparisons per column.
-    """
-    n_words = len(word_starts)
-    blocks = []  # (first column, n) of each n-gram length's block
-    column = 0
-    for n in range(CHAR_MIN, CHAR_MAX + 1):
-        blocks.append((column, n))
-        column += max(0, length - n + 1)
-    for r, (a, b) in enumerate(spans, 1):
-        first = bisect.bisect_left(word_starts, a)
-        end = bisect.bisect_left(word_starts, b, first)
-        row = pick_w[r]
-        row[first:end] = 1.0
-        if end - first > 1:
-            row[n_words + first : n_words + end - 1] = 1.0
-        row = pick_c[r]
-        for column, n in blocks:
-            if b - n >= a:
-                row[column + a : column + b - n + 1] = 1.0
 
 
 def _write_json(path: Path, value: Any) -> None:

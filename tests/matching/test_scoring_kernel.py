@@ -1,0 +1,119 @@
+"""The compiled scoring kernel gives what the training matrix gives, on any text and sentences,
+and refuses what it cannot score with a clear error instead of a crash."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.matching.features import DENSE
+from bot.matching.matcher import shipped_model
+from bot.matching.model import LinearModel, Vocabulary
+
+
+def _expected(model: LinearModel, whole: str, spans, features) -> np.ndarray:
+    """The training path: the TF-IDF rows `LinearModel.features` builds, times the weights."""
+    row, col, values = model.features(whole, spans)
+    expected = np.tile(model.bias, (len(spans) + 1, 1))
+    np.add.at(expected, row, values[:, None] * model.weights[col])
+    expected += np.array(features) @ model.weights[-len(DENSE) :]
+    return expected
+
+
+_MODEL = None
+
+
+def _model() -> LinearModel:
+    global _MODEL
+    _MODEL = _MODEL or shipped_model()
+    return _MODEL
+
+
+# Vocabulary words and pairs, beside words it has never seen, in any script (`\w` is Unicode):
+# single characters (no word, but the words around them still make a pair), the underscore,
+# digits, letters outside the BMP, combining marks.
+PIECES = st.one_of(
+    st.sampled_from(["voucher", "beta", "exam", "never", "came", "exambeta", "prometric",
+                     "registration", "error", "program", "occurred", "results", "0", "i", "a"]),
+    st.text(alphabet=st.characters(codec="utf-8"), max_size=6),
+)  # fmt: skip
+SEPARATORS = st.sampled_from([" ", " ", ", ", ". ", "_", "-", "'", "\u00e9", "\U0001d400", "?"])
+
+
+def _word_char(c: str) -> bool:
+    return c.isalnum() or c == "_"  # what `re` calls `\w`
+
+
+@st.composite
+def messages(draw):
+    pieces = draw(st.lists(PIECES, max_size=30))
+    seps = draw(st.lists(SEPARATORS, min_size=len(pieces), max_size=len(pieces)))
+    whole = "".join(p + s for p, s in zip(pieces, seps, strict=True))
+    # sentences never cut a word (`segments` finds them between words)
+    cuts = sorted(
+        p for p in draw(st.lists(st.integers(0, len(whole)), max_size=8))
+        if not (0 < p < len(whole) and _word_char(whole[p - 1]) and _word_char(whole[p]))
+    )  # fmt: skip
+    spans = [(a, b) for a, b in zip(cuts[::2], cuts[1::2], strict=False)]
+    features = [
+        draw(st.lists(st.sampled_from([0.0, 0.5]), min_size=len(DENSE), max_size=len(DENSE)))
+        for _ in range(len(spans) + 1)
+    ]
+    return whole, spans, features
+
+
+@settings(max_examples=400, deadline=None)
+@given(messages())
+def test_the_kernel_scores_any_text_as_the_training_matrix_does(message):
+    whole, spans, features = message
+    model = _model()
+    got = model.score_message(whole, spans, features)
+    # the rows are float32 (idf times weight, rounded once); the sums are double
+    assert np.abs(got - _expected(model, whole, spans, features)).max() < 1e-5
+
+
+def test_a_pair_whose_words_only_pairs_hold_is_still_found():
+    texts = ["alpha beta gamma", "beta delta", "epsilon zeta"]
+    vocabulary = Vocabulary.fit(texts)
+    for word in ("alpha", "gamma", "zeta"):  # keep their pairs: "alpha beta", ...
+        del vocabulary.words[word]
+    vocabulary = Vocabulary({w: i + 1 for i, w in enumerate(vocabulary.words)}, vocabulary.buckets)
+    rng = np.random.default_rng(7)
+    columns = vocabulary.n_columns + len(DENSE)
+    model = LinearModel(
+        classes=["one", "two", "three"],
+        vocabulary=vocabulary,
+        idf=np.r_[0.0, rng.uniform(1, 3, vocabulary.n_columns - 1)],
+        weights=rng.normal(size=(columns, 3)).astype(np.float32),
+        bias=rng.normal(size=3),
+        word_weight=1.3,
+        char_weight=0.7,
+    )
+    whole = "alpha beta gamma, beta delta? epsilon zeta theta"
+    spans = [(0, 16), (18, 29)]
+    features = [[0.5] * len(DENSE)] * 3
+    got = model.score_message(whole, spans, features)
+    assert np.abs(got - _expected(model, whole, spans, features)).max() < 1e-5
+    assert "alpha beta" in vocabulary.words and "alpha" not in vocabulary.words
+
+
+@pytest.mark.parametrize(
+    ("spans", "rows", "error"),
+    [
+        ([(5, 9), (0, 4)], 3, "in order"),
+        ([(0, 99)], 2, "inside the text"),
+        ([(4, 2)], 2, "in order"),
+        ([(0, 4)], 1, "one row per span"),
+        ([("a", 4)], 2, "integer"),
+        ([(0, 4, 5)], 2, "span"),
+    ],
+)
+def test_spans_the_kernel_cannot_score_are_a_clear_error(spans, rows, error):
+    features = [[0.0] * len(DENSE)] * rows
+    with pytest.raises((ValueError, TypeError), match=error):
+        _model().score_message("my voucher never came", spans, features)
+
+
+def test_a_feature_row_of_the_wrong_length_is_a_clear_error():
+    with pytest.raises(ValueError, match="wrong length"):
+        _model().score_message("my voucher never came", [], [[0.0] * 3])
