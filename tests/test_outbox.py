@@ -1,6 +1,7 @@
 """The outbox delivers each message once, retries failures with back-off and loses nothing."""
 
 import logging
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -8,6 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.delivery import outbox
 from bot.delivery.outbox import (
     CLAIM_FOR,
     RECORD_WITHIN,
@@ -207,3 +209,80 @@ def test_a_retry_after_an_unrecorded_attempt_says_its_outcome_was_unknown(
         assert deliver_due(sessions, {"email": note}, now=later) == (1, 0)
     assert attempts == [2]
     assert f"attempt by {sender_name()}" in caplog.text and "outcome is unknown" in caplog.text
+
+
+def test_an_item_locked_for_a_moment_by_another_workers_claim_goes_out_in_this_round(
+    sessions: sessionmaker[Session], engine
+) -> None:
+    """Another worker's claim query locks the rows it looks at until it commits, ours among
+    them when its snapshot saw them free: the item waits that moment out instead of being left
+    for its batch claim to run out (a minute)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("row locks: PostgreSQL (SQLite locks the whole database)")
+    with sessions() as db:
+        add(db, "k1")
+        add(db, "k2")
+    locked, release = threading.Event(), threading.Event()
+
+    def claim_elsewhere(item_id: int) -> None:
+        with engine.connect() as connection, connection.begin():
+            connection.execute(
+                select(OutboxItem.id).where(OutboxItem.id == item_id).with_for_update()
+            )
+            locked.set()
+            release.wait(10)
+            time.sleep(0.3)  # the other claim commits a moment after ours begins the attempt
+
+    sent: list[int] = []
+    other: list[threading.Thread] = []
+
+    def send(item: OutboxItem) -> None:
+        sent.append(item.id)
+        if len(sent) == 1:  # while the first goes out, another worker's claim locks the next
+            other.append(threading.Thread(target=claim_elsewhere, args=(item.id + 1,)))
+            other[0].start()
+            assert locked.wait(10)
+            release.set()
+
+    assert deliver_due(sessions, {"email": send}, now=NOW) == (2, 0)
+    other[0].join()
+    assert sent == [1, 2]
+
+
+def test_an_item_another_worker_holds_is_left_to_it_after_a_short_wait(
+    sessions: sessionmaker[Session], engine, monkeypatch
+) -> None:
+    """A lock held past LOCK_WAIT is a sender's (it took the item after our claim ran out): the
+    attempt gives up on the item, and the round goes on with the rest."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("row locks: PostgreSQL (SQLite locks the whole database)")
+    monkeypatch.setattr(outbox, "LOCK_WAIT", timedelta(seconds=0.3))
+    with sessions() as db:
+        add(db, "k1")
+        add(db, "k2")
+        add(db, "k3")
+    locked, done = threading.Event(), threading.Event()
+
+    def send_elsewhere() -> None:
+        with engine.connect() as connection, connection.begin():
+            connection.execute(select(OutboxItem.id).where(OutboxItem.id == 2).with_for_update())
+            locked.set()
+            done.wait(10)
+
+    sent: list[int] = []
+    other = threading.Thread(target=send_elsewhere)
+
+    def send(item: OutboxItem) -> None:
+        sent.append(item.id)
+        if item.id == 1:
+            other.start()
+            assert locked.wait(10)
+
+    try:  # (waiting for the lock would wait for `done`, and send item 2 after all)
+        assert deliver_due(sessions, {"email": send}, now=NOW) == (2, 0)
+    finally:
+        done.set()
+        other.join()
+    assert sent == [1, 3]
+    with sessions() as db:
+        assert db.get(OutboxItem, 2).status == "pending"

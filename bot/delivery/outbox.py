@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import inspect, or_, select
+from sqlalchemy import inspect, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from typing_extensions import TypeIs  # typing's own from Python 3.13
 
@@ -48,6 +48,11 @@ assert START_WITHIN + SEND_WITHIN + RECORD_WITHIN < CLAIM_FOR
 # A batch's items wait for their turn under a shorter claim: a worker that dies leaves them to
 # the others sooner, and a slow batch hands its tail on (each attempt renews its own claim).
 BATCH_CLAIM_FOR = timedelta(minutes=1)
+# How long an attempt waits for its item's row lock. Another worker's claim query holds a lock
+# on the rows it looked at until it commits, a moment; a sender holds one for its whole send
+# (only after our claim ran out and it took the item), which is not worth waiting for.
+LOCK_WAIT = timedelta(seconds=2)
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a lock_timeout
 
 _send_by: ContextVar[float | None] = ContextVar("outbox_send_by", default=None)
 
@@ -319,10 +324,29 @@ def _begin_attempt(
     claimed_until: datetime | None,
     clock: Callable[[], datetime],
 ) -> _Attempt | None:
-    """Renew the claim and write the attempt down as sending, committed before it goes out."""
+    """Renew the claim and write the attempt down as sending, committed before it goes out;
+    None when the item is no longer ours."""
+    try:
+        return _renew_claim(session_factory, item_id, claimed_until, clock)
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+            # Locked past LOCK_WAIT: another worker took it after our claim expired and is
+            # sending it.
+            return None
+        raise
+
+
+def _renew_claim(
+    session_factory: Callable[[], Session],
+    item_id: int,
+    claimed_until: datetime | None,
+    clock: Callable[[], datetime],
+) -> _Attempt | None:
     with session_factory() as session, session.begin():
-        # Locked elsewhere: another worker took it after our claim expired and is sending it.
-        item = session.get(OutboxItem, item_id, with_for_update={"skip_locked": True})
+        if session.get_bind().dialect.name == "postgresql":
+            wait = int(LOCK_WAIT.total_seconds() * 1000)
+            session.execute(text(f"SET LOCAL lock_timeout = {wait}"))  # this transaction only
+        item = session.get(OutboxItem, item_id, with_for_update=True)
         if not _ours(item, claimed_until):
             return None
         began, at = time.monotonic(), clock()
