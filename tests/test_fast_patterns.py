@@ -7,10 +7,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.matching import features
-from bot.matching.features import normalise
+from bot.matching.features import normalise, segments
 from bot.privacy import masking
 from bot.text import folding, normalize, parse, quoting
 from bot.text.folding import letter_runs
+from bot.text.sentences import (
+    _PLEASE,
+    COMPLAINT,
+    NEGATION,
+    QUESTION_OPENERS,
+    sentence_mood,
+    token_mood,
+)
 
 # The plain patterns, as they read before the rewrite: the specification of the fast ones.
 _PLAIN_SPLIT = re.compile(
@@ -131,3 +139,45 @@ def test_sign_offs_tried_at_line_starts_are_those_finditer_finds(text, start, en
 def test_ascii_letter_runs_are_the_letter_pattern_runs(text):
     for pattern in (features._LETTERS, folding.WORD):  # normalise's and words_of's
         assert letter_runs(text, pattern) == pattern.findall(text)
+
+
+def _plain_segments(text: str) -> tuple[str, list[tuple[int, int]], list[int]]:
+    """`segments` as it read before sentences' words came from one translated copy."""
+    norm = normalise(text)
+    whole = features.flat(norm)
+    word = features.word_pattern(whole)
+    spans: list[tuple[int, int]] = []
+    cursor = 0
+    for unit in normalize.split_units(norm):
+        unit = features.flat(unit)
+        at = whole.find(unit, cursor) if word.search(unit) else -1
+        if at >= 0:
+            spans.append((at, at + len(unit)))
+            cursor = at + len(unit)
+            if len(spans) == features.MAX_SENTENCES:
+                break
+    moods = [sentence_mood(whole[a:b], word.findall(whole[a:b])) for a, b in spans]
+    return whole, spans, moods
+
+
+_MOOD_PIECES = [
+    *_PIECES, "not", "no", "is", "can", "please", "pls", "error", "help", "where", "didn't",
+    "-", "_", "x_y", "a1", "?", "I can", "é", "ü", "\u00a0", ". ", "\n\n",
+]  # fmt: skip
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(_MOOD_PIECES), max_size=40).map("".join))
+def test_segments_read_the_sentences_and_moods_the_plain_way_reads(text):
+    assert segments(None, text) == _plain_segments(text)  # type: ignore[arg-type]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.lists(st.sampled_from([p for p in _MOOD_PIECES if p.isascii()]), max_size=30).map("".join)
+)
+def test_token_mood_is_the_mood_of_the_words_of_two_characters(text):
+    words = features.ASCII_WORD.findall(text)
+    expected = sentence_mood(text, words) if words else None
+    assert token_mood(text, text.translate(features._ASCII_NON_WORD).split()) == expected
+    assert all(len(w) > 1 for w in NEGATION | COMPLAINT | QUESTION_OPENERS | _PLEASE)

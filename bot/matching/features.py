@@ -20,7 +20,7 @@ from rapidfuzz import fuzz
 from bot.matching.lexicon import SYNONYMS
 from bot.text.folding import letter_runs, translate_non_ascii
 from bot.text.normalize import split_units
-from bot.text.sentences import ASK, NEG, REQ, sentence_mood
+from bot.text.sentences import ASK, NEG, REQ, sentence_mood, token_mood
 from bot.types import ParsedMessage
 
 CHAR_MIN, CHAR_MAX = 3, 5
@@ -62,6 +62,10 @@ _NEGATED = re.compile(r"n't\b")
 _SPACES = re.compile(r"[ \t](?:(?<=\t)[ \t]*|[ \t]+)")
 WORD = re.compile(r"\w\w+")  # a word: scikit-learn's default token
 ASCII_WORD = re.compile(r"[0-9A-Za-z_][0-9A-Za-z_]+")  # `WORD` on ASCII text (see `_ASCII_DIGITS`)
+# ASCII characters that `\w` does not match, as blanks: `str.split` then leaves `\w+` runs.
+_ASCII_NON_WORD = str.maketrans(
+    {c: " " for c in map(chr, range(128)) if not (c.isalnum() or c == "_")}
+)
 _PROGRAM_ERROR = "a program error occurred"
 
 # The parser's features, in column order; each is 0 or 1 (times DENSE_WEIGHT in the vector).
@@ -169,18 +173,33 @@ def segments(parsed: ParsedMessage, text: str) -> tuple[str, list[tuple[int, int
     sentence's mood bits."""
     norm = normalise(text)
     whole = flat(norm)
-    word = word_pattern(whole)
+    # On ASCII text a sentence's words are the runs that `str.split` leaves of the whole text
+    # translated once (a slice of it is the slice translated): one C call per sentence instead
+    # of a search and a `findall`. Runs of one character are kept: `token_mood` skips them.
+    blanked = whole.translate(_ASCII_NON_WORD) if whole.isascii() else None
     spans: list[tuple[int, int]] = []
+    moods: list[int] = []
     cursor = 0
     for unit in split_units(norm):
-        unit = flat(unit)
-        at = whole.find(unit, cursor) if word.search(unit) else -1
-        if at >= 0:  # a sentence is always found; a separator-only piece is skipped
-            spans.append((at, at + len(unit)))
-            cursor = at + len(unit)
-            if len(spans) == MAX_SENTENCES:
-                break
-    moods = [sentence_mood(whole[a:b], word.findall(whole[a:b])) for a, b in spans]
+        unit = " ".join(unit.split())
+        at = whole.find(unit, cursor)
+        if at < 0:
+            continue
+        end = at + len(unit)
+        if blanked is not None:
+            mood = token_mood(unit, blanked[at:end].split())
+            if mood is None:
+                continue  # a separator-only piece: no word
+            moods.append(mood)
+        else:
+            words = WORD.findall(unit)
+            if not words:
+                continue
+            moods.append(sentence_mood(unit, words))
+        spans.append((at, end))
+        cursor = end
+        if len(spans) == MAX_SENTENCES:
+            break
     return whole, spans, moods
 
 
