@@ -85,6 +85,16 @@ def test_ascii_twins_find_what_the_unicode_patterns_find(text):
     assert features.word_pattern(text) is features.ASCII_WORD
 
 
+@settings(max_examples=4000, deadline=None)
+@given(_TEXTS, st.booleans())
+def test_units_split_as_the_plain_patterns_split(text, lower):
+    # lower-case ASCII text is split by a pattern of only the branches its words and marks allow
+    text = text.lower() if lower else text
+    joined = _PLAIN_WRAPPED_LINE.sub(" ", text)
+    expected = [u for u in _PLAIN_SPLIT.split(joined) if u and u.strip()]
+    assert normalize.split_units(text) == expected
+
+
 def test_ascii_twins_are_used_only_on_ascii_text():
     assert features.word_pattern("café 12") is features.WORD
     assert normalize.split_units("x (٣) y") == ["x ", " y"]  # "٣" is `\d`, not `[0-9]`
