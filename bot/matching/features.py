@@ -18,7 +18,7 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from bot.matching.lexicon import SYNONYMS
-from bot.text.folding import letter_runs, translate_non_ascii
+from bot.text.folding import blank_ascii, letter_runs, translate_non_ascii
 from bot.text.normalize import split_units
 from bot.text.sentences import ASK, NEG, REQ, sentence_mood, token_mood
 from bot.types import ParsedMessage
@@ -63,8 +63,8 @@ _SPACES = re.compile(r"[ \t](?:(?<=\t)[ \t]*|[ \t]+)")
 WORD = re.compile(r"\w\w+")  # a word: scikit-learn's default token
 ASCII_WORD = re.compile(r"[0-9A-Za-z_][0-9A-Za-z_]+")  # `WORD` on ASCII text (see `_ASCII_DIGITS`)
 # ASCII characters that `\w` does not match, as blanks: `str.split` then leaves `\w+` runs.
-_ASCII_NON_WORD = str.maketrans(
-    {c: " " for c in map(chr, range(128)) if not (c.isalnum() or c == "_")}
+_ASCII_NON_WORD = bytes(
+    c if c < 128 and (chr(c).isalnum() or c == ord("_")) else 32 for c in range(256)
 )
 _PROGRAM_ERROR = "a program error occurred"
 
@@ -176,7 +176,7 @@ def segments(parsed: ParsedMessage, text: str) -> tuple[str, list[tuple[int, int
     # On ASCII text a sentence's words are the runs that `str.split` leaves of the whole text
     # translated once (a slice of it is the slice translated): one C call per sentence instead
     # of a search and a `findall`. Runs of one character are kept: `token_mood` skips them.
-    blanked = whole.translate(_ASCII_NON_WORD) if whole.isascii() else None
+    blanked = blank_ascii(whole, _ASCII_NON_WORD) if whole.isascii() else None
     spans: list[tuple[int, int]] = []
     moods: list[int] = []
     cursor = 0
