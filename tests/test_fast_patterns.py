@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from bot.matching import features
 from bot.matching.features import normalise, segments
+from bot.matching.lexicon import SYNONYMS
 from bot.privacy import masking
 from bot.text import folding, normalize, parse, quoting
 from bot.text.folding import letter_runs
@@ -191,3 +192,18 @@ def test_token_mood_is_the_mood_of_the_words_of_two_characters(text):
     expected = sentence_mood(text, words) if words else None
     assert token_mood(text, folding.blank_ascii(text, features._ASCII_NON_WORD).split()) == expected
     assert all(len(w) > 1 for w in NEGATION | COMPLAINT | QUESTION_OPENERS | _PLEASE)
+
+
+_SOME_SYNONYMS = [*sorted(SYNONYMS)[::7], "examen", "exame", "exames", "pls", "nicht"]
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.sets(st.sampled_from(_SOME_SYNONYMS), min_size=1, max_size=5),
+    st.lists(st.sampled_from([*_SOME_SYNONYMS, " ", "x", "_", "1", "é", "-", "n"]), max_size=20),
+)
+def test_synonym_patterns_find_what_the_plain_word_pattern_finds(words, pieces):
+    text = "".join(pieces)
+    plain = re.compile(r"\b(?:" + "|".join(sorted(words, key=lambda w: (-len(w), w))) + r")\b")
+    fast = features._synonyms(frozenset(words))
+    assert [m.span() for m in fast.finditer(text)] == [m.span() for m in plain.finditer(text)]

@@ -76,8 +76,12 @@ DENSE_WEIGHT = 0.5
 
 @functools.lru_cache(maxsize=1024)
 def _synonyms(words: frozenset[str]) -> re.Pattern[str]:
-    """A pattern of just the lexicon words a message has (one of them all is many times slower)."""
-    return re.compile(r"\b(?:" + "|".join(sorted(words, key=lambda w: (-len(w), w))) + r")\b")
+    """A pattern of just the lexicon words a message has (one of them all is many times slower):
+    `\b(?:longest|...|shortest)\b`, each word testing the boundary before it after it, so the
+    pattern opens with the words' first letters and `re` skips to them at C speed (a leading
+    `\b` is tried at every position)."""
+    ordered = [re.escape(w) for w in sorted(words, key=lambda w: (-len(w), w))]
+    return re.compile("(?:" + "|".join(rf"{w}(?<!\w{w})" for w in ordered) + r")\b")
 
 
 def _exam(match: re.Match[str]) -> str:
