@@ -82,6 +82,7 @@ def test_ascii_twins_find_what_the_unicode_patterns_find(text):
     lower = text.lower()
     assert normalize._SENTENCE_SPLIT_LOWER.split(lower) == normalize._SENTENCE_SPLIT.split(lower)
     assert features._ASCII_DIGITS.sub("0", text) == features._DIGITS.sub("0", text)
+    assert features._zero_digits(text) == features._DIGITS.sub("0", text)
     assert features.ASCII_WORD.findall(text) == features.WORD.findall(text)
     assert features.word_pattern(text) is features.ASCII_WORD
 
