@@ -208,3 +208,23 @@ def test_synonym_patterns_find_what_the_plain_word_pattern_finds(words, pieces):
     plain = re.compile(r"\b(?:" + "|".join(sorted(words, key=lambda w: (-len(w), w))) + r")\b")
     fast = features._synonyms(frozenset(words))
     assert [m.span() for m in fast.finditer(text)] == [m.span() for m in plain.finditer(text)]
+
+
+_CODE_PIECES = st.sampled_from(
+    ["code", "CODE", "Code", " ", "is", "was", ":", "=", "'", '"', "x9k2p7q1", "AB12-CD34",
+     "-", "1", "a", "_", "İ", "é", "decode", "codes", "\n", "7Q2K", "Z"]
+)  # fmt: skip
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(_CODE_PIECES, max_size=20).map("".join))
+def test_codes_after_the_word_and_the_mixed_hint_are_what_the_patterns_find(text):
+    found = masking._after_word_code(text, text.lower())
+    assert [m.span(1) for m in found] == [m.span(1) for m in masking.CODE_AFTER_WORD.finditer(text)]
+    assert masking._may_mix(text) == bool(masking._MIXED_HINT.search(text))
+
+
+def test_only_the_letters_of_code_match_them_ignoring_case():
+    # `_after_word_code` finds "code" in the lower-cased text: no other character may match it
+    others = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    assert {c.lower() for c in re.findall("(?i)[code]", others)} == set("code")
