@@ -7,10 +7,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.matching import features
-from bot.matching.features import normalise
+from bot.matching.features import normalise, segments
+from bot.matching.lexicon import SYNONYMS
 from bot.privacy import masking
 from bot.text import folding, normalize, parse, quoting
 from bot.text.folding import letter_runs
+from bot.text.sentences import (
+    _PLEASE,
+    COMPLAINT,
+    NEGATION,
+    QUESTION_OPENERS,
+    sentence_mood,
+    token_mood,
+)
 
 # The plain patterns, as they read before the rewrite: the specification of the fast ones.
 _PLAIN_SPLIT = re.compile(
@@ -43,7 +52,7 @@ def test_sentences_split_as_the_plain_pattern_splits(text):
 @settings(max_examples=2000, deadline=None)
 @given(_TEXTS)
 def test_blanks_and_digits_fold_as_the_plain_patterns_fold(text):
-    assert features._SPACES.sub(" ", text) == _PLAIN_SPACES.sub(" ", text)
+    assert features._one_blank(text) == _PLAIN_SPACES.sub(" ", text)
     assert features._DIGITS.sub("0", text) == _PLAIN_DIGITS.sub("0", text)
 
 
@@ -73,8 +82,19 @@ def test_ascii_twins_find_what_the_unicode_patterns_find(text):
     lower = text.lower()
     assert normalize._SENTENCE_SPLIT_LOWER.split(lower) == normalize._SENTENCE_SPLIT.split(lower)
     assert features._ASCII_DIGITS.sub("0", text) == features._DIGITS.sub("0", text)
+    assert features._zero_digits(text) == features._DIGITS.sub("0", text)
     assert features.ASCII_WORD.findall(text) == features.WORD.findall(text)
     assert features.word_pattern(text) is features.ASCII_WORD
+
+
+@settings(max_examples=4000, deadline=None)
+@given(_TEXTS, st.booleans())
+def test_units_split_as_the_plain_patterns_split(text, lower):
+    # lower-case ASCII text is split by a pattern of only the branches its words and marks allow
+    text = text.lower() if lower else text
+    joined = _PLAIN_WRAPPED_LINE.sub(" ", text)
+    expected = [u for u in _PLAIN_SPLIT.split(joined) if u and u.strip()]
+    assert normalize.split_units(text) == expected
 
 
 def test_ascii_twins_are_used_only_on_ascii_text():
@@ -131,3 +151,80 @@ def test_sign_offs_tried_at_line_starts_are_those_finditer_finds(text, start, en
 def test_ascii_letter_runs_are_the_letter_pattern_runs(text):
     for pattern in (features._LETTERS, folding.WORD):  # normalise's and words_of's
         assert letter_runs(text, pattern) == pattern.findall(text)
+
+
+def _plain_segments(text: str) -> tuple[str, list[tuple[int, int]], list[int]]:
+    """`segments` as it read before sentences' words came from one translated copy."""
+    norm = normalise(text)
+    whole = features.flat(norm)
+    word = features.word_pattern(whole)
+    spans: list[tuple[int, int]] = []
+    cursor = 0
+    for unit in normalize.split_units(norm):
+        unit = features.flat(unit)
+        at = whole.find(unit, cursor) if word.search(unit) else -1
+        if at >= 0:
+            spans.append((at, at + len(unit)))
+            cursor = at + len(unit)
+            if len(spans) == features.MAX_SENTENCES:
+                break
+    moods = [sentence_mood(whole[a:b], word.findall(whole[a:b])) for a, b in spans]
+    return whole, spans, moods
+
+
+_MOOD_PIECES = [
+    *_PIECES, "not", "no", "is", "can", "please", "pls", "error", "help", "where", "didn't",
+    "-", "_", "x_y", "a1", "?", "I can", "é", "ü", "\u00a0", ". ", "\n\n",
+]  # fmt: skip
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(_MOOD_PIECES), max_size=40).map("".join))
+def test_segments_read_the_sentences_and_moods_the_plain_way_reads(text):
+    assert segments(None, text) == _plain_segments(text)  # type: ignore[arg-type]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.lists(st.sampled_from([p for p in _MOOD_PIECES if p.isascii()]), max_size=30).map("".join)
+)
+def test_token_mood_is_the_mood_of_the_words_of_two_characters(text):
+    words = features.ASCII_WORD.findall(text)
+    expected = sentence_mood(text, words) if words else None
+    assert token_mood(text, folding.blank_ascii(text, features._ASCII_NON_WORD).split()) == expected
+    assert all(len(w) > 1 for w in NEGATION | COMPLAINT | QUESTION_OPENERS | _PLEASE)
+
+
+_SOME_SYNONYMS = [*sorted(SYNONYMS)[::7], "examen", "exame", "exames", "pls", "nicht"]
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.sets(st.sampled_from(_SOME_SYNONYMS), min_size=1, max_size=5),
+    st.lists(st.sampled_from([*_SOME_SYNONYMS, " ", "x", "_", "1", "é", "-", "n"]), max_size=20),
+)
+def test_synonym_patterns_find_what_the_plain_word_pattern_finds(words, pieces):
+    text = "".join(pieces)
+    plain = re.compile(r"\b(?:" + "|".join(sorted(words, key=lambda w: (-len(w), w))) + r")\b")
+    fast = features._synonyms(frozenset(words))
+    assert [m.span() for m in fast.finditer(text)] == [m.span() for m in plain.finditer(text)]
+
+
+_CODE_PIECES = st.sampled_from(
+    ["code", "CODE", "Code", " ", "is", "was", ":", "=", "'", '"', "x9k2p7q1", "AB12-CD34",
+     "-", "1", "a", "_", "İ", "é", "decode", "codes", "\n", "7Q2K", "Z"]
+)  # fmt: skip
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(_CODE_PIECES, max_size=20).map("".join))
+def test_codes_after_the_word_and_the_mixed_hint_are_what_the_patterns_find(text):
+    found = masking._after_word_code(text, text.lower())
+    assert [m.span(1) for m in found] == [m.span(1) for m in masking.CODE_AFTER_WORD.finditer(text)]
+    assert masking._may_mix(text) == bool(masking._MIXED_HINT.search(text))
+
+
+def test_only_the_letters_of_code_match_them_ignoring_case():
+    # `_after_word_code` finds "code" in the lower-cased text: no other character may match it
+    others = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    assert {c.lower() for c in re.findall("(?i)[code]", others)} == set("code")

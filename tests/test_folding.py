@@ -6,7 +6,7 @@ import sys
 from contextlib import contextmanager
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.matching.features import _ACCENTS
@@ -31,7 +31,7 @@ def test_fold_matches_as_ignorecase_for_every_character():
 
 _GATES = (
     "_may_be_angry", "_may_count_messages", "_may_count_times", "_may_lack_answer", "_may_wait",
-    "_may_thank",
+    "_may_thank", "_may_shout",
 )  # fmt: skip
 
 
@@ -56,7 +56,7 @@ _PIECES = [
     "re:", "i", "phoned", "them", "thank", "thanks", "thx", "it", "worked", "works", "all",
     "good", "received", "fed", "sick", "of", "make", "your", "minds", "ridiculous", "shameful",
     "scam", "İ", "ı", "ſ", "÷", "K", "SENT", "Still", " ", " ", "  ", "\n", "-", ",", ".", "!",
-    "?", "'", "1",
+    "?", "'", "1", "WHY", "NOBODY", "ANSWERS", "MCP", "ÉTÉ",
 ]  # fmt: skip
 
 
@@ -68,6 +68,20 @@ def test_tone_gates_never_skip_a_match(pieces):
     assert gated == tone.read_signals(text, words_of(fold(text + " and more")))
     with _ungated():
         assert tone.read_signals(text) == gated
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["ABC", "ABCD", "AB", "A", "x", " ", "1", "_", "É", "\ud800", "ÀBC", "Zz"]),
+        max_size=20,
+    ).map("".join)
+)
+@example("ABC ABC\nABCD")
+@example("É\ud800ABC ABC 1ABC ABC")
+def test_shouting_gate_passes_every_text_with_three_capitalised_words(text):
+    if len(tone._CAPS_WORD.findall(text)) >= 3:
+        assert tone._may_shout(text)
 
 
 # Translating only the non-ASCII runs is the whole translation, for the tables it is used with.

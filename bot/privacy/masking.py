@@ -31,6 +31,10 @@ _MIXED_HINT = re.compile(r"\d(?:(?<=[A-Za-z]\d)|[A-Za-z])")
 # The same on ASCII text, where `\d` is `[0-9]`: a range is tested inline, the Unicode class by a
 # function call at every character skipped.
 _MIXED_HINT_ASCII = re.compile(r"[0-9](?:(?<=[A-Za-z][0-9])|[A-Za-z])")
+_DIGITS_AND_LETTERS = bytes(
+    48 if chr(c).isdigit() and c < 128 else 97 if chr(c).isalpha() and c < 128 else 32
+    for c in range(256)
+)
 # A code right after the word "code" may be one group (`promo code is x9k2p7q1`).
 CODE_AFTER_WORD = re.compile(
     r"\bcode\b(?:\s+(?:is|was))?\s*[:=]?\s*[\"']?((?=[A-Za-z0-9-]*\d)(?=[A-Za-z0-9-]*[A-Za-z])"
@@ -102,14 +106,40 @@ def _codes_in_run(text: str, start: int, end: int) -> Iterator[Span]:
         i = max(j, i + 1)
 
 
+def _after_word_code(text: str, low: str) -> Iterator[re.Match[str]]:
+    """`CODE_AFTER_WORD.finditer(text)`, tried only where "code" stands in `low` (the text lower
+    cased): the pattern opens with `\b` under IGNORECASE, which `re` tries at every position.
+    Where lower-casing moved positions ("İ"), the plain scan."""
+    if len(low) != len(text):
+        yield from CODE_AFTER_WORD.finditer(text)
+        return
+    end, at = 0, low.find("code")
+    while at >= 0:
+        match = CODE_AFTER_WORD.match(text, at) if at >= end else None
+        if match:
+            yield match
+            end = match.end()
+        at = low.find("code", at + 1)
+
+
+def _may_mix(text: str) -> bool:
+    """Whether a digit stands next to a letter (`_MIXED_HINT`). On ASCII text by bytes: digits
+    as "0", letters as "a", the rest blanks, and two substring tests."""
+    if not text.isascii():
+        return _MIXED_HINT.search(text) is not None
+    marked = text.encode().translate(_DIGITS_AND_LETTERS)
+    return b"0a" in marked or b"a0" in marked
+
+
 def find_codes(text: str) -> list[tuple[Span, str]]:
     """Every voucher or promotion code in `text`, as (span, code as written, in plain ASCII),
     in text order."""
     text = _folded(text)
     found: list[tuple[Span, str]] = []
-    if "code" in text.lower():
-        found += [(m.span(1), m.group(1)) for m in CODE_AFTER_WORD.finditer(text)]
-    if (_MIXED_HINT_ASCII if text.isascii() else _MIXED_HINT).search(text):
+    low = text.lower()
+    if "code" in low:
+        found += [(m.span(1), m.group(1)) for m in _after_word_code(text, low)]
+    if _may_mix(text):
         for run in _RUN.finditer(text):
             if _MIXED_HINT.search(run.group(0)):
                 found += [((a, b), text[a:b]) for a, b in _codes_in_run(text, *run.span())]

@@ -22,7 +22,7 @@ _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 # ASCII characters other than a-z, as blanks: on ASCII text, the runs of a pattern whose ASCII
 # letters are a-z are what `str.split` leaves of the text translated by this (a third faster
 # than `findall`).
-_ASCII_NON_LETTERS = str.maketrans({c: " " for c in map(chr, range(128)) if not "a" <= c <= "z"})
+_ASCII_NON_LETTERS = bytes(c if 97 <= c <= 122 else 32 for c in range(256))
 
 
 def fold(text: str) -> str:
@@ -43,8 +43,15 @@ def letter_runs(text: str, pattern: re.Pattern[str]) -> list[str]:
     """`pattern.findall(text)` for a pattern of letter runs (`[a-z]+`, `WORD`): on ASCII text
     without `findall`."""
     if text.isascii():
-        return text.translate(_ASCII_NON_LETTERS).split()
+        return blank_ascii(text, _ASCII_NON_LETTERS).split()
     return pattern.findall(text)
+
+
+def blank_ascii(text: str, table: bytes) -> str:
+    """`text` (ASCII) translated by a 256-byte table, through bytes: `bytes.translate` reads the
+    table inline, where `str.translate` looks each character up in a mapping (under callgrind,
+    about a fifth of the instructions, the encoding and decoding included)."""
+    return text.encode().translate(table).decode()
 
 
 def translate_non_ascii(text: str, table: Mapping[int, str | None]) -> str:

@@ -39,3 +39,20 @@ def sentence_mood(text: str, words: list[str]) -> int:
     if not _PLEASE.isdisjoint(words) or not COMPLAINT.isdisjoint(words):
         bits |= REQ
     return bits
+
+
+def token_mood(text: str, tokens: list[str]) -> int | None:
+    """`sentence_mood(text, [t for t in tokens if len(t) > 1])`, or None when no token has two
+    characters (a piece with no word): no mood word has one character, so only the first word
+    needs the tokens of one skipped."""
+    for first in tokens:
+        if len(first) > 1:
+            break
+    else:
+        return None
+    bits = 0 if NEGATION.isdisjoint(tokens) else NEG
+    if "?" in text or first in QUESTION_OPENERS:
+        bits |= ASK
+    if not _PLEASE.isdisjoint(tokens) or not COMPLAINT.isdisjoint(tokens):
+        bits |= REQ
+    return bits
