@@ -26,7 +26,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -477,7 +477,21 @@ class Soak:
                 key = (call.args.get("metadata") or {}).get("event_payload", {}).get("outbox_id")
                 posts[key] += 1
                 first_post.setdefault(key, call.at)
-        slack_items = [i.id for i in items if i.channel == "slack"]
+        # A newer version of a posted message (a surge that grew) is an edit of that post, not a
+        # post of its own: delivered when its post saw an edit for it.
+        edits = Counter(
+            (call.args.get("channel"), call.args.get("ts"))
+            for call in self.slack.called("chat.update")
+            if "_failed" not in call.args
+        )
+        editing: defaultdict[Any, list[int]] = defaultdict(list)
+        for i in items:
+            replaces = i.payload.get("replaces") or {}
+            if i.channel == "slack" and replaces.get("ts"):
+                editing[(replaces.get("channel"), replaces["ts"])].append(i.id)
+        unedited = [i for post, ids in editing.items() for i in ids[edits[post] :]]
+        edited = {i for ids in editing.values() for i in ids} - set(unedited)
+        slack_items = [i.id for i in items if i.channel == "slack" and i.id not in edited]
         twice_posted = [i for i in slack_items if posts[i] > 1]
         self.resent_slack = len(twice_posted)
         # Not even a SIGKILL explains a repeated post now: the retry looks for it first.
