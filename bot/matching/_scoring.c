@@ -57,6 +57,7 @@ typedef struct {
     double block_weight[2]; /* the word block's, the character block's */
     uint32_t base, mix, salt[N_MAX - N_MIN + 1];
     int shift;
+    int ready; /* __init__ succeeded */
 } Scorer;
 
 /* `re`'s `\w` on str patterns: alphanumeric (str.isalnum) or the underscore. */
@@ -215,9 +216,9 @@ load_vocabulary(Scorer *self, PyObject *vocabulary)
 
 static int
 get_buffer(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, const char *formats,
-           const char *name)
+           const char *name, int flags)
 {
-    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | flags) < 0)
         return -1;
     const char *f = view->format ? view->format : "B";
     if (*f == '<' || *f == '=' || *f == '@')
@@ -251,20 +252,22 @@ Scorer_init(Scorer *self, PyObject *args, PyObject *kwargs)
                             "char_weight", "base", "mix", "salts", "bits", NULL};
     PyObject *words, *table, *rows, *bias, *dense;
     unsigned long base, mix, s0, s1, s2;
+    double word_weight, char_weight;
     int bits;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!OOOOddkk(kkk)i", names, &PyDict_Type,
-                                     &words, &table, &rows, &bias, &dense,
-                                     &self->block_weight[0], &self->block_weight[1], &base, &mix,
-                                     &s0, &s1, &s2, &bits))
+                                     &words, &table, &rows, &bias, &dense, &word_weight,
+                                     &char_weight, &base, &mix, &s0, &s1, &s2, &bits))
         return -1;
-    if (self->words || self->table.obj) {
+    if (self->words || self->table.obj) { /* a second call, even after a failed first */
         PyErr_SetString(PyExc_RuntimeError, "a Scorer is initialised once");
         return -1;
     }
-    if (get_buffer(table, &self->table, 4, "il", "table") < 0 ||
-        get_buffer(rows, &self->rows, 4, "f", "rows") < 0 ||
-        get_buffer(bias, &self->bias, 8, "d", "bias") < 0 ||
-        get_buffer(dense, &self->dense, 8, "d", "dense") < 0)
+    self->block_weight[0] = word_weight;
+    self->block_weight[1] = char_weight;
+    if (get_buffer(table, &self->table, 4, "il", "table", 0) < 0 ||
+        get_buffer(rows, &self->rows, 4, "f", "rows", 0) < 0 ||
+        get_buffer(bias, &self->bias, 8, "d", "bias", 0) < 0 ||
+        get_buffer(dense, &self->dense, 8, "d", "dense", 0) < 0)
         return -1;
     self->k = self->bias.len / 8;
     self->width = self->rows.ndim == 2 ? self->rows.shape[1] : 0;
@@ -289,7 +292,10 @@ Scorer_init(Scorer *self, PyObject *args, PyObject *kwargs)
     self->salt[1] = (uint32_t)s1;
     self->salt[2] = (uint32_t)s2;
     self->shift = 32 - bits;
-    return load_vocabulary(self, words);
+    if (load_vocabulary(self, words) < 0)
+        return -1;
+    self->ready = 1;
+    return 0;
 }
 
 static inline void
@@ -310,20 +316,25 @@ Scorer_score(Scorer *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "score(whole: str, spans, dense, out)");
         return NULL;
     }
+    if (!self->ready) {
+        PyErr_SetString(PyExc_RuntimeError, "the Scorer was not initialised");
+        return NULL;
+    }
     PyObject *whole = args[0];
     Py_buffer out;
-    if (get_buffer(args[3], &out, 8, "d", "out") < 0)
+    if (get_buffer(args[3], &out, 8, "d", "out", PyBUF_WRITABLE) < 0)
         return NULL;
-    /* lists as they come (anything else is copied into one) */
-    PyObject *spans = PySequence_Fast(args[1], "spans must be a sequence");
-    PyObject *dense = spans ? PySequence_Fast(args[2], "dense must be a sequence") : NULL;
+    /* Tuples of our own: reading an item (its __index__ or __float__) runs no code that could
+     * change what is being read. */
+    PyObject *spans = PySequence_Tuple(args[1]);
+    PyObject *dense = spans ? PySequence_Tuple(args[2]) : NULL;
     if (!dense) {
         Py_XDECREF(spans);
         PyBuffer_Release(&out);
         return NULL;
     }
     const Py_ssize_t k = self->k, width = self->width, n = PyUnicode_GET_LENGTH(whole);
-    const Py_ssize_t n_spans = PySequence_Fast_GET_SIZE(spans), n_rows = n_spans + 1;
+    const Py_ssize_t n_spans = PyTuple_GET_SIZE(spans), n_rows = n_spans + 1;
     const int kind = PyUnicode_KIND(whole);
     const void *data = PyUnicode_DATA(whole);
     const float *rows = self->rows.buf;
@@ -339,7 +350,7 @@ Scorer_score(Scorer *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_NoMemory();
         goto done;
     }
-    if (out.len != n_rows * k * 8 || PySequence_Fast_GET_SIZE(dense) != n_rows) {
+    if (out.len != n_rows * k * 8 || PyTuple_GET_SIZE(dense) != n_rows) {
         PyErr_SetString(PyExc_ValueError, "out and dense need one row per span and the message");
         goto done;
     }
@@ -347,9 +358,20 @@ Scorer_score(Scorer *self, PyObject *const *args, Py_ssize_t nargs)
         span_of[i] = -1;
     Py_ssize_t last = 0;
     for (Py_ssize_t j = 0; j < n_spans; j++) {
-        Py_ssize_t a, b;
-        PyObject *span = PySequence_Fast_GET_ITEM(spans, j);
-        if (!PyArg_ParseTuple(span, "nn;a span is (start, end)", &a, &b))
+        features = PySequence_Tuple(PyTuple_GET_ITEM(spans, j)); /* (start, end) */
+        if (!features)
+            goto done;
+        if (PyTuple_GET_SIZE(features) != 2) {
+            PyErr_SetString(PyExc_TypeError, "a span is (start, end)");
+            goto done;
+        }
+        Py_ssize_t a = PyNumber_AsSsize_t(PyTuple_GET_ITEM(features, 0), PyExc_OverflowError);
+        Py_ssize_t b = a == -1 && PyErr_Occurred()
+                           ? -1
+                           : PyNumber_AsSsize_t(PyTuple_GET_ITEM(features, 1),
+                                                PyExc_OverflowError);
+        Py_CLEAR(features);
+        if (PyErr_Occurred())
             goto done;
         if (a < last || b < a || b > n) {
             PyErr_SetString(PyExc_ValueError, "spans must be in order, inside the text");
@@ -406,11 +428,16 @@ Scorer_score(Scorer *self, PyObject *const *args, Py_ssize_t nargs)
         for (int len = N_MIN; len <= N_MAX && i + len <= n; len++) {
             h = h * base + (uint32_t)PyUnicode_READ(kind, data, i + len - 1);
             uint32_t bucket = ((h + self->salt[len - N_MIN]) * mix) >> self->shift;
-            if (!table[bucket])
+            const uint32_t column = (uint32_t)table[bucket];
+            if (!column)
                 continue; /* a bucket no training text had */
+            if (column >= (uint32_t)self->n_columns) { /* the table was changed after init */
+                PyErr_SetString(PyExc_ValueError, "a bucket's column is outside the model");
+                goto done;
+            }
             int inside = span >= 0 && i + len <= span_end[span];
             add_row(inside ? sums + ((span + 1) * 2 + 1) * width : sums + width,
-                    rows + (Py_ssize_t)table[bucket] * width, width);
+                    rows + (Py_ssize_t)column * width, width);
         }
     }
     /* The message's sums: what lies in no sentence, plus the sentences'. */
@@ -423,10 +450,10 @@ Scorer_score(Scorer *self, PyObject *const *args, Py_ssize_t nargs)
     double *logits = out.buf;
     const double *bias = self->bias.buf, *dense_w = self->dense.buf;
     for (Py_ssize_t r = 0; r < n_rows; r++) {
-        features = PySequence_Fast(PySequence_Fast_GET_ITEM(dense, r), "a row is a sequence");
+        features = PySequence_Tuple(PyTuple_GET_ITEM(dense, r));
         if (!features)
             goto done;
-        if (PySequence_Fast_GET_SIZE(features) != self->n_dense) {
+        if (PyTuple_GET_SIZE(features) != self->n_dense) {
             PyErr_SetString(PyExc_ValueError, "a row of parser features has the wrong length");
             goto done;
         }
@@ -440,7 +467,7 @@ Scorer_score(Scorer *self, PyObject *const *args, Py_ssize_t nargs)
         for (Py_ssize_t c = 0; c < k; c++)
             z[c] = word_sums[c] * scale[0] + char_sums[c] * scale[1] + bias[c];
         for (Py_ssize_t d = 0; d < self->n_dense; d++) {
-            double v = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(features, d));
+            double v = PyFloat_AsDouble(PyTuple_GET_ITEM(features, d));
             if (v == -1.0 && PyErr_Occurred())
                 goto done;
             if (v != 0.0)

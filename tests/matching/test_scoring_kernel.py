@@ -6,9 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.matching import _scoring
 from bot.matching.features import DENSE
 from bot.matching.matcher import shipped_model
-from bot.matching.model import LinearModel, Vocabulary
+from bot.matching.model import SHIPPED_DIR, LinearModel, Vocabulary
 
 
 def _expected(model: LinearModel, whole: str, spans, features) -> np.ndarray:
@@ -117,3 +118,40 @@ def test_spans_the_kernel_cannot_score_are_a_clear_error(spans, rows, error):
 def test_a_feature_row_of_the_wrong_length_is_a_clear_error():
     with pytest.raises(ValueError, match="wrong length"):
         _model().score_message("my voucher never came", [], [[0.0] * 3])
+
+
+def test_a_scorer_that_was_never_set_up_refuses_to_score():
+    scorer = _scoring.Scorer.__new__(_scoring.Scorer)
+    with pytest.raises(RuntimeError, match="not initialised"):
+        scorer.score("my voucher never came", [], [[0.0] * len(DENSE)], np.empty((1, 14)))
+
+
+def test_a_scorer_is_set_up_once():
+    model = _model()
+    with pytest.raises(RuntimeError, match="once"):
+        model._scorer.__init__(
+            {}, np.zeros(1 << 20, np.int32), np.zeros((1, 16), np.float32), np.zeros(2),
+            np.zeros((len(DENSE), 2)), 1.0, 1.0, 3, 5, (1, 2, 3), 20,
+        )  # fmt: skip
+
+
+def test_a_read_only_output_is_refused():
+    out = np.empty((1, 14))
+    out.flags.writeable = False
+    with pytest.raises((BufferError, ValueError, TypeError)):
+        _model()._scorer.score("my voucher never came", [], [[0.0] * len(DENSE)], out)
+
+
+def test_spans_as_lists_score_as_tuples():
+    """Spans read back from JSON are lists."""
+    features = [[0.0] * len(DENSE)] * 2
+    text = "my voucher never came. can i use it?"
+    as_lists = _model().score_message(text, [[0, 22]], features)
+    assert (as_lists == _model().score_message(text, [(0, 22)], features)).all()
+
+
+def test_a_bucket_table_changed_under_the_scorer_is_an_error_not_a_crash():
+    model = LinearModel.load(SHIPPED_DIR)  # its own arrays: the shared model stays intact
+    model.vocabulary.table[:] = 10**9
+    with pytest.raises(ValueError, match="outside the model"):
+        model.score_message("my voucher never came", [], [[0.0] * len(DENSE)])
