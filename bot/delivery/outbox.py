@@ -326,27 +326,19 @@ def _begin_attempt(
 ) -> _Attempt | None:
     """Renew the claim and write the attempt down as sending, committed before it goes out;
     None when the item is no longer ours."""
-    try:
-        return _renew_claim(session_factory, item_id, claimed_until, clock)
-    except OperationalError as exc:
-        if getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
-            # Locked past LOCK_WAIT: another worker took it after our claim expired and is
-            # sending it.
-            return None
-        raise
-
-
-def _renew_claim(
-    session_factory: Callable[[], Session],
-    item_id: int,
-    claimed_until: datetime | None,
-    clock: Callable[[], datetime],
-) -> _Attempt | None:
     with session_factory() as session, session.begin():
         if session.get_bind().dialect.name == "postgresql":
             wait = int(LOCK_WAIT.total_seconds() * 1000)
             session.execute(text(f"SET LOCAL lock_timeout = {wait}"))  # this transaction only
-        item = session.get(OutboxItem, item_id, with_for_update=True)
+        try:
+            item = session.get(OutboxItem, item_id, with_for_update=True)
+        except OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+                # Locked past LOCK_WAIT: another worker took it after our claim expired and is
+                # sending it. (The failed statement ends the transaction: it is rolled back.)
+                session.rollback()
+                return None
+            raise
         if not _ours(item, claimed_until):
             return None
         began, at = time.monotonic(), clock()
