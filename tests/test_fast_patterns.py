@@ -81,10 +81,7 @@ def test_ascii_twins_find_what_the_unicode_patterns_find(text):
     assert normalize._SENTENCE_SPLIT_ASCII.split(text) == normalize._SENTENCE_SPLIT.split(text)
     lower = text.lower()
     assert normalize._SENTENCE_SPLIT_LOWER.split(lower) == normalize._SENTENCE_SPLIT.split(lower)
-    assert features._ASCII_DIGITS.sub("0", text) == features._DIGITS.sub("0", text)
     assert features._zero_digits(text) == features._DIGITS.sub("0", text)
-    assert features.ASCII_WORD.findall(text) == features.WORD.findall(text)
-    assert features.word_pattern(text) is features.ASCII_WORD
 
 
 @settings(max_examples=4000, deadline=None)
@@ -98,7 +95,6 @@ def test_units_split_as_the_plain_patterns_split(text, lower):
 
 
 def test_ascii_twins_are_used_only_on_ascii_text():
-    assert features.word_pattern("café 12") is features.WORD
     assert normalize.split_units("x (٣) y") == ["x ", " y"]  # "٣" is `\d`, not `[0-9]`
 
 
@@ -157,7 +153,7 @@ def _plain_segments(text: str) -> tuple[str, list[tuple[int, int]], list[int]]:
     """`segments` as it read before sentences' words came from one translated copy."""
     norm = normalise(text)
     whole = features.flat(norm)
-    word = features.word_pattern(whole)
+    word = features.WORD
     spans: list[tuple[int, int]] = []
     cursor = 0
     for unit in normalize.split_units(norm):
@@ -189,7 +185,7 @@ def test_segments_read_the_sentences_and_moods_the_plain_way_reads(text):
     st.lists(st.sampled_from([p for p in _MOOD_PIECES if p.isascii()]), max_size=30).map("".join)
 )
 def test_token_mood_is_the_mood_of_the_words_of_two_characters(text):
-    words = features.ASCII_WORD.findall(text)
+    words = features.WORD.findall(text)
     expected = sentence_mood(text, words) if words else None
     assert token_mood(text, folding.blank_ascii(text, features._ASCII_NON_WORD).split()) == expected
     assert all(len(w) > 1 for w in NEGATION | COMPLAINT | QUESTION_OPENERS | _PLEASE)
