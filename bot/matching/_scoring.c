@@ -7,7 +7,10 @@
  *   - the words (scikit-learn's token, `\w\w+`) are hashed as they are read and looked up in
  *     a table of the vocabulary's words; a pair of words by the two words' ids;
  *   - the character 3- to 5-grams are hashed into buckets (the polynomial of
- *     `features.char_buckets`, whose constants are passed in);
+ *     `features.char_buckets`, whose constants are passed in), each looked up in a bitmap of
+ *     the buckets the model has, with a count of set bits per word of it (a quarter of a MB,
+ *     which stays in a core's cache, where the table of a column per bucket is 4 MB and
+ *     evicted the interpreter's own data on every long message);
  *   - each occurrence's row of idf-weighted class weights is added to the sums of the sentence
  *     it lies in, or the message's if none; the message's sums are then those plus the
  *     sentences'.
@@ -39,6 +42,12 @@ typedef struct {
     int32_t column;
 } Pair;
 
+/* 64 buckets of the bitmap: which the model has, and how many it has before them. */
+typedef struct {
+    uint64_t bits;
+    int32_t rank;
+} BucketWord;
+
 typedef struct {
     PyObject_HEAD
     Word *words;
@@ -49,7 +58,8 @@ typedef struct {
     uint64_t word_mask;
     Pair *pairs;
     uint64_t pair_mask;
-    Py_buffer table; /* int32, one per bucket: the bucket's column (0: none) */
+    BucketWord *bucket_words; /* bucket b is bit b % 64 of word b / 64 */
+    int32_t *bucket_columns;  /* the column of each bucket the model has, by bucket */
     Py_buffer rows;  /* float32 (columns, width): class weights times idf, then idf^2 */
     Py_buffer bias;  /* float64 (k) */
     Py_buffer dense; /* float64 (n_dense, k): the parser features' weights */
@@ -57,7 +67,8 @@ typedef struct {
     double block_weight[2]; /* the word block's, the character block's */
     uint32_t base, mix, salt[N_MAX - N_MIN + 1];
     int shift;
-    int ready; /* __init__ succeeded */
+    int called; /* __init__ was called, even if it failed */
+    int ready;  /* __init__ succeeded */
 } Scorer;
 
 /* `re`'s `\w` on str patterns: alphanumeric (str.isalnum) or the underscore. */
@@ -74,6 +85,26 @@ static inline uint64_t
 fnv(uint64_t h, Py_UCS4 c)
 {
     return (h ^ c) * FNV_PRIME;
+}
+
+static inline int
+popcount64(uint64_t x) /* portable: no -mpopcnt needed */
+{
+    x -= (x >> 1) & 0x5555555555555555ULL;
+    x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+    return (int)((x * 0x0101010101010101ULL) >> 56);
+}
+
+/* A bucket's column, 0 if no training text had it. */
+static inline int32_t
+bucket_column(const Scorer *self, uint32_t bucket)
+{
+    const BucketWord *w = &self->bucket_words[bucket >> 6];
+    const uint64_t bit = 1ULL << (bucket & 63);
+    if (!(w->bits & bit))
+        return 0;
+    return self->bucket_columns[w->rank + popcount64(w->bits & (bit - 1))];
 }
 
 static inline uint64_t
@@ -157,6 +188,38 @@ intern_word(Scorer *self, PyObject *s, Py_ssize_t start, Py_ssize_t end, int32_t
     return id;
 }
 
+/* The bitmap of the buckets the model has, from its table of a column per bucket. */
+static int
+load_buckets(Scorer *self, const Py_buffer *table)
+{
+    const int32_t *columns = table->buf;
+    const Py_ssize_t n_buckets = table->len / 4, n_words = (n_buckets + 63) / 64;
+    Py_ssize_t present = 0;
+    for (Py_ssize_t b = 0; b < n_buckets; b++) {
+        if (columns[b] < 0 || columns[b] >= self->n_columns) {
+            PyErr_SetString(PyExc_ValueError, "a bucket's column is outside the model");
+            return -1;
+        }
+        present += columns[b] != 0;
+    }
+    self->bucket_words = PyMem_Calloc((size_t)n_words, sizeof(BucketWord));
+    self->bucket_columns = PyMem_Malloc((size_t)(present + 1) * sizeof(int32_t));
+    if (!self->bucket_words || !self->bucket_columns) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    int32_t rank = 0;
+    for (Py_ssize_t b = 0; b < n_buckets; b++) {
+        if (b % 64 == 0)
+            self->bucket_words[b / 64].rank = rank;
+        if (columns[b]) {
+            self->bucket_words[b / 64].bits |= 1ULL << (b % 64);
+            self->bucket_columns[rank++] = columns[b];
+        }
+    }
+    return 0;
+}
+
 /* The vocabulary's terms as tables: words, then the pairs (a pair's words are added, with no
  * column, when only the pair holds them). */
 static int
@@ -238,7 +301,8 @@ Scorer_dealloc(Scorer *self)
     PyMem_Free(self->chars);
     PyMem_Free(self->word_slots);
     PyMem_Free(self->pairs);
-    PyBuffer_Release(&self->table);
+    PyMem_Free(self->bucket_words);
+    PyMem_Free(self->bucket_columns);
     PyBuffer_Release(&self->rows);
     PyBuffer_Release(&self->bias);
     PyBuffer_Release(&self->dense);
@@ -250,42 +314,47 @@ Scorer_init(Scorer *self, PyObject *args, PyObject *kwargs)
 {
     static char *names[] = {"words", "table", "rows", "bias", "dense", "word_weight",
                             "char_weight", "base", "mix", "salts", "bits", NULL};
-    PyObject *words, *table, *rows, *bias, *dense;
+    PyObject *words, *table_obj, *rows, *bias, *dense;
+    Py_buffer table;
     unsigned long base, mix, s0, s1, s2;
     double word_weight, char_weight;
     int bits;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!OOOOddkk(kkk)i", names, &PyDict_Type,
-                                     &words, &table, &rows, &bias, &dense, &word_weight,
+                                     &words, &table_obj, &rows, &bias, &dense, &word_weight,
                                      &char_weight, &base, &mix, &s0, &s1, &s2, &bits))
         return -1;
-    if (self->words || self->table.obj) { /* a second call, even after a failed first */
+    if (self->called) { /* a second call, even after a failed first */
         PyErr_SetString(PyExc_RuntimeError, "a Scorer is initialised once");
         return -1;
     }
+    self->called = 1;
     self->block_weight[0] = word_weight;
     self->block_weight[1] = char_weight;
-    if (get_buffer(table, &self->table, 4, "il", "table", 0) < 0 ||
-        get_buffer(rows, &self->rows, 4, "f", "rows", 0) < 0 ||
-        get_buffer(bias, &self->bias, 8, "d", "bias", 0) < 0 ||
-        get_buffer(dense, &self->dense, 8, "d", "dense", 0) < 0)
+    /* The table is read here and not kept: the bitmap is the scorer's own copy. */
+    if (get_buffer(table_obj, &table, 4, "il", "table", 0) < 0)
         return -1;
+    self->n_buckets = table.len / 4;
+    if (get_buffer(rows, &self->rows, 4, "f", "rows", 0) < 0 ||
+        get_buffer(bias, &self->bias, 8, "d", "bias", 0) < 0 ||
+        get_buffer(dense, &self->dense, 8, "d", "dense", 0) < 0) {
+        PyBuffer_Release(&table);
+        return -1;
+    }
     self->k = self->bias.len / 8;
     self->width = self->rows.ndim == 2 ? self->rows.shape[1] : 0;
-    self->n_buckets = self->table.len / 4;
     if (self->k == 0 || self->width <= self->k || self->width % LANES || bits < 1 ||
         bits > 31 || self->n_buckets != ((Py_ssize_t)1 << bits) ||
         self->dense.len % (self->k * 8)) {
         PyErr_SetString(PyExc_ValueError, "the model's arrays do not fit together");
+        PyBuffer_Release(&table);
         return -1;
     }
     self->n_columns = self->rows.shape[0];
     self->n_dense = self->dense.len / (self->k * 8);
-    const int32_t *columns = self->table.buf;
-    for (Py_ssize_t b = 0; b < self->n_buckets; b++)
-        if (columns[b] < 0 || columns[b] >= self->n_columns) {
-            PyErr_SetString(PyExc_ValueError, "a bucket's column is outside the model");
-            return -1;
-        }
+    int loaded = load_buckets(self, &table);
+    PyBuffer_Release(&table);
+    if (loaded < 0)
+        return -1;
     self->base = (uint32_t)base;
     self->mix = (uint32_t)mix;
     self->salt[0] = (uint32_t)s0;
@@ -304,6 +373,34 @@ add_row(double *restrict sum, const float *restrict row, Py_ssize_t width)
     for (Py_ssize_t t = 0; t < width; t += LANES)
         for (int u = 0; u < LANES; u++)
             sum[t + u] += row[t + u];
+}
+
+/* Rows waiting to be added, each fetched from memory while the next are found: the rows are
+ * megabytes, a look-up mostly misses the cache, and adding each as soon as it is found left the
+ * kernel waiting on memory for two thirds of its time. */
+#define AHEAD 16
+typedef struct {
+    const float *row[AHEAD];
+    double *sum[AHEAD];
+    unsigned n;
+} Pending;
+
+static inline void
+add_later(Pending *p, double *sum, const float *row, Py_ssize_t width)
+{
+    const unsigned at = p->n++ % AHEAD;
+    if (p->n > AHEAD)
+        add_row(p->sum[at], p->row[at], width);
+    __builtin_prefetch(row);
+    p->row[at] = row, p->sum[at] = sum;
+}
+
+static inline void
+add_pending(Pending *p, Py_ssize_t width)
+{
+    for (unsigned i = p->n > AHEAD ? p->n - AHEAD : 0; i < p->n; i++)
+        add_row(p->sum[i % AHEAD], p->row[i % AHEAD], width);
+    p->n = 0;
 }
 
 /* score(whole, spans, dense, out): write the logits of `whole` (row 0) and of each span of it
@@ -338,7 +435,6 @@ Scorer_score(Scorer *self, PyObject *const *args, Py_ssize_t nargs)
     const int kind = PyUnicode_KIND(whole);
     const void *data = PyUnicode_DATA(whole);
     const float *rows = self->rows.buf;
-    const int32_t *table = self->table.buf;
     PyObject *features = NULL, *result = NULL;
     /* sums[(r * 2 + block) * width + t], each occurrence added once: to its sentence's row
      * (r = 1...) or, in none, to row 0, the message's; span_of[i]: the span holding character i,
@@ -385,6 +481,7 @@ Scorer_score(Scorer *self, PyObject *const *args, Py_ssize_t nargs)
     /* Words and their pairs: a pair counts in a sentence where both of its words start in it.
      * A term outside the vocabulary adds nothing (column 0 is zeros), nor does a pair with an
      * unknown word (its words would be in the vocabulary). */
+    Pending pending = {.n = 0};
     int32_t previous = 0; /* the word before's id (0: none, or not in the vocabulary) */
     Py_ssize_t previous_span = -1;
     for (Py_ssize_t i = 0; i < n;) {
@@ -411,8 +508,8 @@ Scorer_score(Scorer *self, PyObject *const *args, Py_ssize_t nargs)
             if (!columns[t])
                 continue;
             int inside = span >= 0 && (t == 0 || span == previous_span);
-            add_row(inside ? sums + (span + 1) * 2 * width : sums,
-                    rows + (Py_ssize_t)columns[t] * width, width);
+            add_later(&pending, inside ? sums + (span + 1) * 2 * width : sums,
+                      rows + (Py_ssize_t)columns[t] * width, width);
         }
         previous = id, previous_span = span;
     }
@@ -428,18 +525,15 @@ Scorer_score(Scorer *self, PyObject *const *args, Py_ssize_t nargs)
         for (int len = N_MIN; len <= N_MAX && i + len <= n; len++) {
             h = h * base + (uint32_t)PyUnicode_READ(kind, data, i + len - 1);
             uint32_t bucket = ((h + self->salt[len - N_MIN]) * mix) >> self->shift;
-            const uint32_t column = (uint32_t)table[bucket];
+            const int32_t column = bucket_column(self, bucket);
             if (!column)
                 continue; /* a bucket no training text had */
-            if (column >= (uint32_t)self->n_columns) { /* the table was changed after init */
-                PyErr_SetString(PyExc_ValueError, "a bucket's column is outside the model");
-                goto done;
-            }
             int inside = span >= 0 && i + len <= span_end[span];
-            add_row(inside ? sums + ((span + 1) * 2 + 1) * width : sums + width,
-                    rows + (Py_ssize_t)column * width, width);
+            add_later(&pending, inside ? sums + ((span + 1) * 2 + 1) * width : sums + width,
+                      rows + (Py_ssize_t)column * width, width);
         }
     }
+    add_pending(&pending, width);
     /* The message's sums: what lies in no sentence, plus the sentences'. */
     for (Py_ssize_t r = 1; r < n_rows; r++)
         for (Py_ssize_t t = 0; t < 2 * width; t++)
@@ -488,6 +582,99 @@ done:
     return result;
 }
 
+/* probabilities(logits, top, weights, out): the second stage (`bot.matching.secondary`, whose
+ * `features` this computes per class, in its column order) as one call: some 20 numpy calls
+ * on a handful of rows cost more than the arithmetic. `logits` is float64 (rows, k), row 0
+ * the whole message; `weights` float64 (7); `out` float64 (k), written. */
+#define N_SECONDARY 7
+static PyObject *
+secondary_probabilities(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "probabilities(logits, top, weights, out)");
+        return NULL;
+    }
+    Py_ssize_t top = PyNumber_AsSsize_t(args[1], PyExc_OverflowError);
+    if (top == -1 && PyErr_Occurred())
+        return NULL;
+    Py_buffer logits, weights, out;
+    if (get_buffer(args[0], &logits, 8, "d", "logits", 0) < 0)
+        return NULL;
+    if (get_buffer(args[2], &weights, 8, "d", "weights", 0) < 0) {
+        PyBuffer_Release(&logits);
+        return NULL;
+    }
+    if (get_buffer(args[3], &out, 8, "d", "out", PyBUF_WRITABLE) < 0) {
+        PyBuffer_Release(&logits);
+        PyBuffer_Release(&weights);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    const Py_ssize_t rows = logits.ndim == 2 ? logits.shape[0] : 0;
+    const Py_ssize_t k = logits.ndim == 2 ? logits.shape[1] : 0;
+    if (rows < 1 || k < 1 || top < 0 || top >= k || out.len != k * 8 ||
+        weights.len != N_SECONDARY * 8) {
+        PyErr_SetString(PyExc_ValueError, "logits (rows, k), 0 <= top < k, 7 weights, k out");
+        goto done;
+    }
+    const double *z = logits.buf, *w = weights.buf;
+    double *p = out.buf;
+    /* a message of one sentence is its own sentence */
+    const double *first = rows > 1 ? z + k : z;
+    const Py_ssize_t n_sentences = rows > 1 ? rows - 1 : 1;
+    /* the runner-up of the whole message: the second of a stable descending sort */
+    Py_ssize_t best_k = 0, runner_k = -1;
+    for (Py_ssize_t c = 1; c < k; c++) {
+        if (z[c] > z[best_k])
+            runner_k = best_k, best_k = c;
+        else if (runner_k < 0 || z[c] > z[runner_k])
+            runner_k = c;
+    }
+    const double log_sentences = log1p((double)(rows - 1));
+    for (Py_ssize_t c = 0; c < k; c++) {
+        double top_score = -INFINITY, top_margin = -INFINITY;
+        for (Py_ssize_t s = 0; s < n_sentences; s++) {
+            const double *row = first + s * k;
+            double best = -INFINITY, runner = -INFINITY; /* the row sorted: its last two */
+            for (Py_ssize_t d = 0; d < k; d++) {
+                if (row[d] >= best)
+                    runner = best, best = row[d];
+                else if (row[d] > runner)
+                    runner = row[d];
+            }
+            if (k == 1)
+                runner = best;
+            const double margin = row[c] - (row[c] >= best ? runner : best);
+            if (row[c] > top_score)
+                top_score = row[c];
+            if (margin > top_margin)
+                top_margin = margin;
+        }
+        const double f[N_SECONDARY] = {
+            z[c], top_score, top_margin, log_sentences, z[c] - z[top],
+            k > 1 && c == runner_k ? 1.0 : 0.0, 1.0,
+        };
+        double sum = 0.0;
+        for (int j = 0; j < N_SECONDARY; j++)
+            sum += f[j] * w[j];
+        sum = sum < -500.0 ? -500.0 : sum > 500.0 ? 500.0 : sum;
+        p[c] = 1.0 / (1.0 + exp(-sum));
+    }
+    result = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&logits);
+    PyBuffer_Release(&weights);
+    PyBuffer_Release(&out);
+    return result;
+}
+
+static PyMethodDef module_methods[] = {
+    {"probabilities", (PyCFunction)(void (*)(void))secondary_probabilities, METH_FASTCALL,
+     "probabilities(logits, top, weights, out): the second stage's probability per class."},
+    {NULL, NULL, 0, NULL},
+};
+
 static PyMethodDef Scorer_methods[] = {
     {"score", (PyCFunction)(void (*)(void))Scorer_score, METH_FASTCALL,
      "score(whole, spans, dense, out): the logits of a message and its spans, into out."},
@@ -507,7 +694,7 @@ static PyTypeObject ScorerType = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_scoring", "The learned matcher's scoring kernel.", -1, NULL,
+    PyModuleDef_HEAD_INIT, "_scoring", "The learned matcher's scoring kernel.", -1, module_methods,
 };
 
 PyMODINIT_FUNC

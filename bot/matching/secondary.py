@@ -6,7 +6,8 @@ its best score on a sentence, whether some sentence reads best as it (the margin
 sentence's runner-up), how far it trails the best issue. A logistic regression over those few
 numbers, fitted on out-of-fold scores of the training data (`bot.matching.training`), turns them
 into one probability per issue; the secondary threshold applies to it. Plain numbers in
-`meta.json`, numpy at inference.
+`meta.json`; at inference the compiled kernel (`_scoring.probabilities`) computes the features
+and the probabilities in one call, `features` is what training fits on.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import functools
 from collections.abc import Sequence
 
 import numpy as np
+
+from bot.matching import _scoring
 
 FEATURES = (
     "whole", "sentence", "sentence_margin", "sentences", "gap", "runner_up", "bias_term",
@@ -60,11 +63,16 @@ def _log_sentences(count: int) -> float:
 
 def probabilities(weights: Sequence[float], logits: np.ndarray, top: int) -> np.ndarray:
     """Each class's probability of being a further issue of the message (`weights`: a model's
-    `secondary_weights`, an array already, on the hot path)."""
-    z = features(logits, top) @ np.asarray(weights, dtype=np.float64)
-    np.maximum(z, -500.0, out=z)
-    np.minimum(z, 500.0, out=z)
-    return 1.0 / (1.0 + np.exp(-z))
+    `secondary_weights`, an array already, on the hot path): the logistic function of
+    `features(logits, top) @ weights`, computed by the compiled kernel in one call."""
+    out = np.empty(logits.shape[1])
+    _scoring.probabilities(
+        np.ascontiguousarray(logits, dtype=np.float64),
+        top,
+        np.asarray(weights, dtype=np.float64),
+        out,
+    )
+    return out
 
 
 def candidates(

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.matching import _scoring
-from bot.matching.features import DENSE
+from bot.matching import _scoring, secondary
+from bot.matching.features import BUCKET_BITS, DENSE, HASH_BASE, HASH_MIX, HASH_SALT
 from bot.matching.matcher import shipped_model
 from bot.matching.model import SHIPPED_DIR, LinearModel, Vocabulary
 
@@ -150,8 +150,65 @@ def test_spans_as_lists_score_as_tuples():
     assert (as_lists == _model().score_message(text, [(0, 22)], features)).all()
 
 
-def test_a_bucket_table_changed_under_the_scorer_is_an_error_not_a_crash():
+def test_a_bucket_table_changed_after_set_up_changes_nothing():
+    """The scorer keeps its own bitmap of the buckets: the table it was made from is not read
+    again."""
     model = LinearModel.load(SHIPPED_DIR)  # its own arrays: the shared model stays intact
+    before = model.score_message("my voucher never came", [], [[0.0] * len(DENSE)])
     model.vocabulary.table[:] = 10**9
+    after = model.score_message("my voucher never came", [], [[0.0] * len(DENSE)])
+    assert (before == after).all()
+
+
+def test_a_bucket_table_pointing_outside_the_model_is_refused_at_set_up():
+    model = _model()
+    table = model.vocabulary.table.copy()
+    table[7] = 10**9
     with pytest.raises(ValueError, match="outside the model"):
-        model.score_message("my voucher never came", [], [[0.0] * len(DENSE)])
+        _scoring.Scorer(
+            model.vocabulary.words, table, model._rows, model.bias, model._dense_weights,
+            model.word_weight, model.char_weight, HASH_BASE, HASH_MIX,
+            tuple(HASH_SALT.values()), BUCKET_BITS,
+        )  # fmt: skip
+
+
+def _second_stage(weights, logits: np.ndarray, top: int) -> np.ndarray:
+    """The second stage as `secondary.features` defines it (what training fits on)."""
+    z = secondary.features(logits, top) @ np.asarray(weights, dtype=np.float64)
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -500.0, 500.0)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(1, 6).flatmap(
+        lambda rows: st.lists(
+            st.lists(st.sampled_from([-40.0, -3.5, -1.0, 0.0, 0.25, 2.0, 9.0]) | st.floats(-60, 60),
+                     min_size=14, max_size=14),
+            min_size=rows, max_size=rows,
+        )
+    ),
+    st.integers(0, 13),
+)  # fmt: skip
+def test_the_second_stage_in_the_kernel_is_the_features_the_training_fits(rows, top):
+    """Ties included (the runner-up of a stable sort, a sentence's best shared by two)."""
+    logits = np.array(rows)
+    weights = _model().secondary_weights
+    assert np.allclose(
+        secondary.probabilities(weights, logits, top), _second_stage(weights, logits, top),
+        rtol=0, atol=1e-12,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "logits, top, weights, out",
+    [
+        (np.zeros((0, 14)), 0, np.zeros(7), np.empty(14)),  # no row
+        (np.zeros((2, 14)), 14, np.zeros(7), np.empty(14)),  # no such class
+        (np.zeros((2, 14)), -1, np.zeros(7), np.empty(14)),
+        (np.zeros((2, 14)), 0, np.zeros(6), np.empty(14)),  # weights of another stage
+        (np.zeros((2, 14)), 0, np.zeros(7), np.empty(13)),  # out of the wrong size
+    ],
+)
+def test_second_stage_arguments_it_cannot_read_are_a_clear_error(logits, top, weights, out):
+    with pytest.raises(ValueError):
+        _scoring.probabilities(logits, top, weights, out)
