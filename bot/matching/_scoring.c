@@ -382,13 +382,13 @@ add_row(double *restrict sum, const float *restrict row, Py_ssize_t width)
 typedef struct {
     const float *row[AHEAD];
     double *sum[AHEAD];
-    unsigned n;
+    size_t n; /* rows queued so far: a message may queue more than 2**32 */
 } Pending;
 
 static inline void
 add_later(Pending *p, double *sum, const float *row, Py_ssize_t width)
 {
-    const unsigned at = p->n++ % AHEAD;
+    const size_t at = p->n++ % AHEAD;
     if (p->n > AHEAD)
         add_row(p->sum[at], p->row[at], width);
     __builtin_prefetch(row);
@@ -398,7 +398,7 @@ add_later(Pending *p, double *sum, const float *row, Py_ssize_t width)
 static inline void
 add_pending(Pending *p, Py_ssize_t width)
 {
-    for (unsigned i = p->n > AHEAD ? p->n - AHEAD : 0; i < p->n; i++)
+    for (size_t i = p->n > AHEAD ? p->n - AHEAD : 0; i < p->n; i++)
         add_row(p->sum[i % AHEAD], p->row[i % AHEAD], width);
     p->n = 0;
 }
@@ -618,6 +618,18 @@ secondary_probabilities(PyObject *module, PyObject *const *args, Py_ssize_t narg
         PyErr_SetString(PyExc_ValueError, "logits (rows, k), 0 <= top < k, 7 weights, k out");
         goto done;
     }
+    /* out is written while logits are read: it must be memory of its own */
+    const char *o = out.buf, *l = logits.buf, *wt = weights.buf;
+    if ((o < l + logits.len && l < o + out.len) || (o < wt + weights.len && wt < o + out.len)) {
+        PyErr_SetString(PyExc_ValueError, "out must not overlap logits or weights");
+        goto done;
+    }
+    /* the comparisons below pass over a NaN where numpy's sort and maxima carry it */
+    for (Py_ssize_t i = 0; i < rows * k; i++)
+        if (!isfinite(((const double *)logits.buf)[i])) {
+            PyErr_SetString(PyExc_ValueError, "logits must be finite");
+            goto done;
+        }
     const double *z = logits.buf, *w = weights.buf;
     double *p = out.buf;
     /* a message of one sentence is its own sentence */

@@ -207,8 +207,17 @@ def test_the_second_stage_in_the_kernel_is_the_features_the_training_fits(rows, 
         (np.zeros((2, 14)), -1, np.zeros(7), np.empty(14)),
         (np.zeros((2, 14)), 0, np.zeros(6), np.empty(14)),  # weights of another stage
         (np.zeros((2, 14)), 0, np.zeros(7), np.empty(13)),  # out of the wrong size
+        (np.array([[0.0] * 13 + [np.nan]] * 2), 0, np.zeros(7), np.empty(14)),  # not finite
+        (np.array([[-np.inf] * 14] * 2), 0, np.zeros(7), np.empty(14)),
     ],
 )
 def test_second_stage_arguments_it_cannot_read_are_a_clear_error(logits, top, weights, out):
     with pytest.raises(ValueError):
         _scoring.probabilities(logits, top, weights, out)
+
+
+def test_a_second_stage_output_over_its_own_input_is_refused():
+    """The probabilities are written while the logits are read."""
+    logits = np.array([[3.0, 1.0, 2.0] + [0.0] * 11, [0.5, 4.0, 1.0] + [0.0] * 11])
+    with pytest.raises(ValueError, match="overlap"):
+        _scoring.probabilities(logits, 0, _model().secondary_weights, logits[0])
