@@ -250,6 +250,10 @@ class LinearModel:
             raise ModelFormatError("the thresholds must be probabilities above 0")
         if not 0.0 <= float(thresholds.unknown) <= 1.0:
             raise ModelFormatError("the unknown threshold must be a probability")
+        # a NaN weight would read every message as nothing in particular, silently
+        numbers = [arrays[n] for n in ("idf", "weights", "bias")] + [meta.get("secondary") or []]
+        if not all(np.isfinite(np.asarray(a, dtype=np.float64)).all() for a in numbers):
+            raise ModelFormatError("the model's weights must be finite numbers")
         return cls(
             classes=list(meta["classes"]),
             vocabulary=Vocabulary({w: i + 1 for i, w in enumerate(words)}, arrays["buckets"]),
