@@ -681,7 +681,58 @@ done:
     return result;
 }
 
+/* combined(logits, sentence_weight): each class's score for the best issue, as a list: the
+ * whole message's (row 0) averaged by `sentence_weight` with its best score on a sentence (rows
+ * 1...), as `(logits[0] + w * max(logits[1:])) / (1 + w)` in that order of operations; row 0
+ * alone when there is no sentence or no weight. A NaN carries, as in numpy's maximum. */
+static PyObject *
+combined_scores(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "combined(logits, sentence_weight)");
+        return NULL;
+    }
+    const double weight = PyFloat_AsDouble(args[1]);
+    if (weight == -1.0 && PyErr_Occurred())
+        return NULL;
+    Py_buffer logits;
+    if (get_buffer(args[0], &logits, 8, "d", "logits", 0) < 0)
+        return NULL;
+    const Py_ssize_t rows = logits.ndim == 2 ? logits.shape[0] : 0;
+    const Py_ssize_t k = logits.ndim == 2 ? logits.shape[1] : 0;
+    PyObject *result = NULL;
+    if (rows < 1) {
+        PyErr_SetString(PyExc_ValueError, "logits (rows, k), one row at least");
+        goto done;
+    }
+    const double *z = logits.buf;
+    result = PyList_New(k);
+    for (Py_ssize_t c = 0; result && c < k; c++) {
+        double value = z[c];
+        if (weight != 0.0 && rows > 1) {
+            double best = z[k + c];
+            for (Py_ssize_t r = 2; r < rows; r++) {
+                const double x = z[r * k + c];
+                if (x > best || x != x)
+                    best = best != best ? best : x;
+            }
+            value = (z[c] + weight * best) / (1.0 + weight);
+        }
+        PyObject *item = PyFloat_FromDouble(value);
+        if (!item)
+            Py_CLEAR(result);
+        else
+            PyList_SET_ITEM(result, c, item);
+    }
+done:
+    PyBuffer_Release(&logits);
+    return result;
+}
+
 static PyMethodDef module_methods[] = {
+    {"combined", (PyCFunction)(void (*)(void))combined_scores, METH_FASTCALL,
+     "combined(logits, sentence_weight): each class's score for the best issue, as a list."},
     {"probabilities", (PyCFunction)(void (*)(void))secondary_probabilities, METH_FASTCALL,
      "probabilities(logits, top, weights, out): the second stage's probability per class."},
     {NULL, NULL, 0, NULL},

@@ -120,7 +120,7 @@ def choose(
         if acc > best_acc + 1e-9:
             sentence_weight, best_acc = weight, acc
     plain = [read_logits(classes, z, first, (1.0, 0.0), None, sentence_weight) for z in logits]
-    tops = np.array([float(combined(z, sentence_weight).max()) for z in logits])
+    tops = np.array([max(combined(z, sentence_weight)) for z in logits])
     correct = np.array([_top1(i, lab or None) for (i, _c, _s), lab in
                         zip(plain, labels, strict=True)])  # fmt: skip
     calibration = _platt(tops, correct)

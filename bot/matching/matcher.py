@@ -19,7 +19,7 @@ import numpy as np
 from pydantic import BaseModel, Field, PrivateAttr
 from threadpoolctl import threadpool_limits
 
-from bot.matching import secondary
+from bot.matching import _scoring, secondary
 from bot.matching.features import (
     DENSE,
     message_features,
@@ -177,13 +177,12 @@ def carriers(units: list[T], moods: list[int]) -> list[tuple[T, int]]:
     return [(u, m) for u, m in zip(units, moods, strict=True) if m & CARRIER_MOODS]
 
 
-def combined(logits: np.ndarray, sentence_weight: float) -> np.ndarray:
+def combined(logits: np.ndarray, sentence_weight: float) -> list[float]:
     """Each class's score for the best issue: the whole message's, averaged by
-    `sentence_weight` with its best score on a sentence of its own."""
-    if sentence_weight and len(logits) > 1:
-        best = np.maximum.reduce(logits[1:], axis=0)  # `.max()` is a Python wrapper around it
-        return (logits[0] + sentence_weight * best) / (1.0 + sentence_weight)
-    return logits[0]
+    `sentence_weight` with its best score on a sentence of its own,
+    `(logits[0] + w * logits[1:].max(axis=0)) / (1 + w)`. The compiled kernel computes it in
+    one call (three numpy calls and a `tolist` cost more than the arithmetic on 14 classes)."""
+    return _scoring.combined(np.ascontiguousarray(logits, dtype=np.float64), sentence_weight)
 
 
 def read_logits(
@@ -200,7 +199,7 @@ def read_logits(
     without, one whose score on the whole message or on a sentence that reads best as it does.
     The best issue reads the whole message and, by `sentence_weight`, its sentences' best
     scores: the sentence that asks or complains outweighs the context around it."""
-    whole = combined(logits, sentence_weight).tolist()
+    whole = combined(logits, sentence_weight)
     # best first, ties by name (plain floats: indexing numpy arrays costs more than sorting)
     ranked = zip([-x for x in whole], classes, range(len(classes)), strict=True)
     order = [k for _, _, k in sorted(ranked)]

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from bot.matching import _scoring, secondary
 from bot.matching.features import BUCKET_BITS, DENSE, HASH_BASE, HASH_MIX, HASH_SALT
-from bot.matching.matcher import shipped_model
+from bot.matching.matcher import combined, shipped_model
 from bot.matching.model import SHIPPED_DIR, LinearModel, Vocabulary
 
 
@@ -221,3 +221,30 @@ def test_a_second_stage_output_over_its_own_input_is_refused():
     logits = np.array([[3.0, 1.0, 2.0] + [0.0] * 11, [0.5, 4.0, 1.0] + [0.0] * 11])
     with pytest.raises(ValueError, match="overlap"):
         _scoring.probabilities(logits, 0, _model().secondary_weights, logits[0])
+
+
+def _combined(logits: np.ndarray, weight: float) -> np.ndarray:
+    """The definition: the whole message's scores averaged with its sentences' best."""
+    if weight and len(logits) > 1:
+        return (logits[0] + weight * logits[1:].max(axis=0)) / (1.0 + weight)
+    return logits[0]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(1, 6).flatmap(
+        lambda rows: st.lists(
+            st.lists(st.floats(-1e6, 1e6), min_size=14, max_size=14), min_size=rows,
+            max_size=rows,
+        )
+    ),
+    st.sampled_from([0.0, 0.1, 0.25, 0.5, 1.0, 3.0]),
+)  # fmt: skip
+def test_the_best_issue_scores_are_the_numpy_definition_exactly(rows, weight):
+    logits = np.array(rows)
+    assert combined(logits, weight) == _combined(logits, weight).tolist()
+
+
+def test_best_issue_scores_need_a_row():
+    with pytest.raises(ValueError):
+        _scoring.combined(np.zeros((0, 14)), 0.25)
