@@ -8,9 +8,10 @@
  *     a table of the vocabulary's words; a pair of words by the two words' ids;
  *   - the character 3- to 5-grams are hashed into buckets (the polynomial of
  *     `features.char_buckets`, whose constants are passed in), each looked up in a bitmap of
- *     the buckets the model has, with a count of set bits per word of it (a quarter of a MB,
- *     which stays in a core's cache, where the table of a column per bucket is 4 MB and
- *     evicted the interpreter's own data on every long message);
+ *     the buckets the model has, with a count of set bits before each 64: the buckets' columns
+ *     are the model's last, in bucket order, so the count is the column (a quarter of a MB,
+ *     which stays in a core's cache, where a table of a column per bucket is 4 MB and evicted
+ *     the interpreter's own data on every long message);
  *   - each occurrence's row of idf-weighted class weights is added to the sums of the sentence
  *     it lies in, or the message's if none; the message's sums are then those plus the
  *     sentences'.
@@ -59,7 +60,7 @@ typedef struct {
     Pair *pairs;
     uint64_t pair_mask;
     BucketWord *bucket_words; /* bucket b is bit b % 64 of word b / 64 */
-    int32_t *bucket_columns;  /* the column of each bucket the model has, by bucket */
+    Py_ssize_t first_bucket_column; /* the column of the model's first bucket */
     Py_buffer rows;  /* float32 (columns, width): class weights times idf, then idf^2 */
     Py_buffer bias;  /* float64 (k) */
     Py_buffer dense; /* float64 (n_dense, k): the parser features' weights */
@@ -104,7 +105,7 @@ bucket_column(const Scorer *self, uint32_t bucket)
     const uint64_t bit = 1ULL << (bucket & 63);
     if (!(w->bits & bit))
         return 0;
-    return self->bucket_columns[w->rank + popcount64(w->bits & (bit - 1))];
+    return (int32_t)self->first_bucket_column + w->rank + popcount64(w->bits & (bit - 1));
 }
 
 static inline uint64_t
@@ -188,34 +189,33 @@ intern_word(Scorer *self, PyObject *s, Py_ssize_t start, Py_ssize_t end, int32_t
     return id;
 }
 
-/* The bitmap of the buckets the model has, from its table of a column per bucket. */
+/* The bitmap of the buckets the model has: `buckets`, sorted, whose columns are the model's
+ * last, in that order. */
 static int
-load_buckets(Scorer *self, const Py_buffer *table)
+load_buckets(Scorer *self, const Py_buffer *buckets)
 {
-    const int32_t *columns = table->buf;
-    const Py_ssize_t n_buckets = table->len / 4, n_words = (n_buckets + 63) / 64;
-    Py_ssize_t present = 0;
-    for (Py_ssize_t b = 0; b < n_buckets; b++) {
-        if (columns[b] < 0 || columns[b] >= self->n_columns) {
-            PyErr_SetString(PyExc_ValueError, "a bucket's column is outside the model");
+    const int64_t *b = buckets->buf;
+    const Py_ssize_t present = buckets->len / 8, n_words = (self->n_buckets + 63) / 64;
+    self->first_bucket_column = self->n_columns - present;
+    if (self->first_bucket_column < 1) { /* column 0 is the unknown term's */
+        PyErr_SetString(PyExc_ValueError, "more buckets than the model has columns");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < present; i++)
+        if (b[i] < 0 || b[i] >= self->n_buckets || (i && b[i] <= b[i - 1])) {
+            PyErr_SetString(PyExc_ValueError, "the buckets must be sorted bucket ids, each once");
             return -1;
         }
-        present += columns[b] != 0;
-    }
     self->bucket_words = PyMem_Calloc((size_t)n_words, sizeof(BucketWord));
-    self->bucket_columns = PyMem_Malloc((size_t)(present + 1) * sizeof(int32_t));
-    if (!self->bucket_words || !self->bucket_columns) {
+    if (!self->bucket_words) {
         PyErr_NoMemory();
         return -1;
     }
-    int32_t rank = 0;
-    for (Py_ssize_t b = 0; b < n_buckets; b++) {
-        if (b % 64 == 0)
-            self->bucket_words[b / 64].rank = rank;
-        if (columns[b]) {
-            self->bucket_words[b / 64].bits |= 1ULL << (b % 64);
-            self->bucket_columns[rank++] = columns[b];
-        }
+    Py_ssize_t i = 0;
+    for (Py_ssize_t w = 0; w < n_words; w++) {
+        self->bucket_words[w].rank = (int32_t)i;
+        for (; i < present && b[i] < (w + 1) * 64; i++)
+            self->bucket_words[w].bits |= 1ULL << (b[i] % 64);
     }
     return 0;
 }
@@ -302,7 +302,6 @@ Scorer_dealloc(Scorer *self)
     PyMem_Free(self->word_slots);
     PyMem_Free(self->pairs);
     PyMem_Free(self->bucket_words);
-    PyMem_Free(self->bucket_columns);
     PyBuffer_Release(&self->rows);
     PyBuffer_Release(&self->bias);
     PyBuffer_Release(&self->dense);
@@ -312,15 +311,15 @@ Scorer_dealloc(Scorer *self)
 static int
 Scorer_init(Scorer *self, PyObject *args, PyObject *kwargs)
 {
-    static char *names[] = {"words", "table", "rows", "bias", "dense", "word_weight",
+    static char *names[] = {"words", "buckets", "rows", "bias", "dense", "word_weight",
                             "char_weight", "base", "mix", "salts", "bits", NULL};
-    PyObject *words, *table_obj, *rows, *bias, *dense;
-    Py_buffer table;
+    PyObject *words, *buckets_obj, *rows, *bias, *dense;
+    Py_buffer buckets;
     unsigned long base, mix, s0, s1, s2;
     double word_weight, char_weight;
     int bits;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!OOOOddkk(kkk)i", names, &PyDict_Type,
-                                     &words, &table_obj, &rows, &bias, &dense, &word_weight,
+                                     &words, &buckets_obj, &rows, &bias, &dense, &word_weight,
                                      &char_weight, &base, &mix, &s0, &s1, &s2, &bits))
         return -1;
     if (self->called) { /* a second call, even after a failed first */
@@ -330,29 +329,28 @@ Scorer_init(Scorer *self, PyObject *args, PyObject *kwargs)
     self->called = 1;
     self->block_weight[0] = word_weight;
     self->block_weight[1] = char_weight;
-    /* The table is read here and not kept: the bitmap is the scorer's own copy. */
-    if (get_buffer(table_obj, &table, 4, "il", "table", 0) < 0)
+    /* The buckets are read here and not kept: the bitmap is the scorer's own copy. */
+    if (get_buffer(buckets_obj, &buckets, 8, "lq", "buckets", 0) < 0)
         return -1;
-    self->n_buckets = table.len / 4;
     if (get_buffer(rows, &self->rows, 4, "f", "rows", 0) < 0 ||
         get_buffer(bias, &self->bias, 8, "d", "bias", 0) < 0 ||
         get_buffer(dense, &self->dense, 8, "d", "dense", 0) < 0) {
-        PyBuffer_Release(&table);
+        PyBuffer_Release(&buckets);
         return -1;
     }
     self->k = self->bias.len / 8;
     self->width = self->rows.ndim == 2 ? self->rows.shape[1] : 0;
     if (self->k == 0 || self->width <= self->k || self->width % LANES || bits < 1 ||
-        bits > 31 || self->n_buckets != ((Py_ssize_t)1 << bits) ||
-        self->dense.len % (self->k * 8)) {
+        bits > 31 || self->dense.len % (self->k * 8)) {
         PyErr_SetString(PyExc_ValueError, "the model's arrays do not fit together");
-        PyBuffer_Release(&table);
+        PyBuffer_Release(&buckets);
         return -1;
     }
+    self->n_buckets = (Py_ssize_t)1 << bits;
     self->n_columns = self->rows.shape[0];
     self->n_dense = self->dense.len / (self->k * 8);
-    int loaded = load_buckets(self, &table);
-    PyBuffer_Release(&table);
+    int loaded = load_buckets(self, &buckets);
+    PyBuffer_Release(&buckets);
     if (loaded < 0)
         return -1;
     self->base = (uint32_t)base;
@@ -379,6 +377,7 @@ add_row(double *restrict sum, const float *restrict row, Py_ssize_t width)
  * megabytes, a look-up mostly misses the cache, and adding each as soon as it is found left the
  * kernel waiting on memory for two thirds of its time. */
 #define AHEAD 16
+#define LOOKUPS_AHEAD 8
 typedef struct {
     const float *row[AHEAD];
     double *sum[AHEAD];
@@ -393,6 +392,42 @@ add_later(Pending *p, double *sum, const float *row, Py_ssize_t width)
         add_row(p->sum[at], p->row[at], width);
     __builtin_prefetch(row);
     p->row[at] = row, p->sum[at] = sum;
+}
+
+/* Buckets waiting to be looked up, their bitmap words fetched meanwhile: the look-up of each
+ * found waits on the bitmap as the addition waited on the rows. */
+typedef struct {
+    uint32_t bucket[LOOKUPS_AHEAD];
+    double *sum[LOOKUPS_AHEAD];
+    size_t n;
+} Lookups;
+
+static inline void
+look_up(const Scorer *self, Pending *p, uint32_t bucket, double *sum, const float *rows,
+        Py_ssize_t width)
+{
+    const int32_t column = bucket_column(self, bucket);
+    if (column) /* else a bucket no training text had */
+        add_later(p, sum, rows + (Py_ssize_t)column * width, width);
+}
+
+static inline void
+look_up_later(const Scorer *self, Lookups *q, Pending *p, uint32_t bucket, double *sum,
+              const float *rows, Py_ssize_t width)
+{
+    const size_t at = q->n++ % LOOKUPS_AHEAD;
+    if (q->n > LOOKUPS_AHEAD)
+        look_up(self, p, q->bucket[at], q->sum[at], rows, width);
+    __builtin_prefetch(&self->bucket_words[bucket >> 6]);
+    q->bucket[at] = bucket, q->sum[at] = sum;
+}
+
+static inline void
+look_up_pending(const Scorer *self, Lookups *q, Pending *p, const float *rows, Py_ssize_t width)
+{
+    for (size_t i = q->n > LOOKUPS_AHEAD ? q->n - LOOKUPS_AHEAD : 0; i < q->n; i++)
+        look_up(self, p, q->bucket[i % LOOKUPS_AHEAD], q->sum[i % LOOKUPS_AHEAD], rows, width);
+    q->n = 0;
 }
 
 static inline void
@@ -517,6 +552,7 @@ Scorer_score(Scorer *self, PyObject *const *args, Py_ssize_t nargs)
     /* Character n-grams: a polynomial over the code points modulo 2**32, a salt per length,
      * then multiplicative hashing to the bucket. */
     const uint32_t base = self->base, mix = self->mix;
+    Lookups lookups = {.n = 0};
     for (Py_ssize_t i = 0; i + N_MIN <= n; i++) {
         uint32_t h = 0;
         for (int m = 0; m < N_MIN - 1; m++)
@@ -525,14 +561,13 @@ Scorer_score(Scorer *self, PyObject *const *args, Py_ssize_t nargs)
         for (int len = N_MIN; len <= N_MAX && i + len <= n; len++) {
             h = h * base + (uint32_t)PyUnicode_READ(kind, data, i + len - 1);
             uint32_t bucket = ((h + self->salt[len - N_MIN]) * mix) >> self->shift;
-            const int32_t column = bucket_column(self, bucket);
-            if (!column)
-                continue; /* a bucket no training text had */
             int inside = span >= 0 && i + len <= span_end[span];
-            add_later(&pending, inside ? sums + ((span + 1) * 2 + 1) * width : sums + width,
-                      rows + (Py_ssize_t)column * width, width);
+            look_up_later(self, &lookups, &pending, bucket,
+                          inside ? sums + ((span + 1) * 2 + 1) * width : sums + width, rows,
+                          width);
         }
     }
+    look_up_pending(self, &lookups, &pending, rows, width);
     add_pending(&pending, width);
     /* The message's sums: what lies in no sentence, plus the sentences'. */
     for (Py_ssize_t r = 1; r < n_rows; r++)
@@ -748,7 +783,7 @@ static PyTypeObject ScorerType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "bot.matching._scoring.Scorer",
     .tp_basicsize = sizeof(Scorer),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Scorer(words, table, rows, bias, dense, word_weight, char_weight, base, mix, "
+    .tp_doc = "Scorer(words, buckets, rows, bias, dense, word_weight, char_weight, base, mix, "
               "salts, bits): a model's vocabulary and arrays, held for scoring messages.",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Scorer_init,

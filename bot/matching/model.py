@@ -180,7 +180,7 @@ class LinearModel:
         self._dense_weights = np.ascontiguousarray(self.weights[self.vocabulary.n_columns :])
         self.bias = np.ascontiguousarray(self.bias, dtype=np.float64)
         self._scorer = _scoring.Scorer(
-            self.vocabulary.words, self.vocabulary.table, self._rows, self.bias,
+            self.vocabulary.words, self.vocabulary.buckets, self._rows, self.bias,
             self._dense_weights, self.word_weight, self.char_weight, HASH_BASE, HASH_MIX,
             tuple(HASH_SALT[n] for n in range(CHAR_MIN, CHAR_MAX + 1)), BUCKET_BITS,
         )  # fmt: skip

@@ -150,26 +150,38 @@ def test_spans_as_lists_score_as_tuples():
     assert (as_lists == _model().score_message(text, [(0, 22)], features)).all()
 
 
-def test_a_bucket_table_changed_after_set_up_changes_nothing():
-    """The scorer keeps its own bitmap of the buckets: the table it was made from is not read
+def test_buckets_changed_after_set_up_change_nothing():
+    """The scorer keeps its own bitmap of the buckets: the array it was made from is not read
     again."""
     model = LinearModel.load(SHIPPED_DIR)  # its own arrays: the shared model stays intact
     before = model.score_message("my voucher never came", [], [[0.0] * len(DENSE)])
-    model.vocabulary.table[:] = 10**9
+    model.vocabulary.buckets[:] = 0
     after = model.score_message("my voucher never came", [], [[0.0] * len(DENSE)])
     assert (before == after).all()
 
 
-def test_a_bucket_table_pointing_outside_the_model_is_refused_at_set_up():
+def _scorer_with(buckets: np.ndarray) -> _scoring.Scorer:
     model = _model()
-    table = model.vocabulary.table.copy()
-    table[7] = 10**9
-    with pytest.raises(ValueError, match="outside the model"):
-        _scoring.Scorer(
-            model.vocabulary.words, table, model._rows, model.bias, model._dense_weights,
-            model.word_weight, model.char_weight, HASH_BASE, HASH_MIX,
-            tuple(HASH_SALT.values()), BUCKET_BITS,
-        )  # fmt: skip
+    return _scoring.Scorer(
+        model.vocabulary.words, buckets, model._rows, model.bias, model._dense_weights,
+        model.word_weight, model.char_weight, HASH_BASE, HASH_MIX, tuple(HASH_SALT.values()),
+        BUCKET_BITS,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda b: b[::-1].copy(), "sorted"),  # not in bucket order
+        (lambda b: np.concatenate([b[:1], b]), "sorted"),  # one bucket twice
+        (lambda b: np.concatenate([b, [1 << BUCKET_BITS]]), "sorted"),  # past the last bucket
+        (lambda b: np.concatenate([[-1], b]), "sorted"),
+        (lambda b: np.arange(len(b) + 30_000), "more buckets"),  # more than the rows hold
+    ],
+)
+def test_buckets_that_do_not_fit_the_model_are_refused_at_set_up(change, message):
+    with pytest.raises(ValueError, match=message):
+        _scorer_with(change(_model().vocabulary.buckets))
 
 
 def _second_stage(weights, logits: np.ndarray, top: int) -> np.ndarray:
