@@ -19,7 +19,7 @@ from bot.matching.features import (
     segments,
 )  # fmt: skip
 from bot.matching.matcher import shipped_model
-from bot.matching.model import ARRAYS, SHIPPED_DIR, LinearModel
+from bot.matching.model import ARRAYS, SHIPPED_DIR, LinearModel, ModelFormatError
 from bot.text.parse import parse_message
 from tests.conftest import DATA_DIR, KNOWLEDGE_DIR
 
@@ -165,3 +165,19 @@ def test_a_matcher_keeps_blas_to_one_thread(matcher):
     assert matcher.classify("my voucher never came " * 40).issue == "voucher-missing"
     assert all(pool["num_threads"] == 1 for pool in threadpool_info()
                if pool["user_api"] == "blas")  # fmt: skip
+
+
+@pytest.mark.parametrize("part", ["weights", "idf", "bias", "secondary"])
+def test_a_model_with_a_number_that_is_not_finite_is_refused_on_load(part):
+    """A NaN weight would read every message as nothing in particular, silently (a stored
+    model's document may hold `Infinity` where the database's JSON allows it)."""
+    meta = json.loads((SHIPPED_DIR / "meta.json").read_text(encoding="utf-8"))
+    words = json.loads((SHIPPED_DIR / "words.json").read_text(encoding="utf-8"))
+    arrays = dict(shipped_model().arrays())
+    if part == "secondary":
+        meta["secondary"] = [float("inf")] * len(meta["secondary"])
+    else:
+        arrays[part] = arrays[part].copy()
+        arrays[part].flat[3] = np.nan
+    with pytest.raises(ModelFormatError, match="finite"):
+        LinearModel.from_parts(meta, words, arrays)

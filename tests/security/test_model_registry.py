@@ -55,9 +55,6 @@ def broken(db: Session, how: str) -> None:
         weights = shipped_model().arrays()["weights"].copy()
         weights[5, 3] = np.nan
         row.arrays = shipped_arrays(weights=weights)
-    elif how == "second stage not finite":
-        meta = dict(row.document["meta"], secondary=[float("inf")] * 7)
-        row.document = {**row.document, "meta": meta}
     elif how == "thresholds of another kind":
         meta = dict(row.document["meta"], thresholds={"auto_answer": "yes", "extra": 1})
         row.document = {**row.document, "meta": meta}
@@ -74,7 +71,6 @@ def broken(db: Session, how: str) -> None:
         "weights of another shape",
         "thresholds of another kind",
         "weights not finite",
-        "second stage not finite",
     ],
 )
 def test_a_damaged_model_row_stops_no_intake(desk: Mailroom, db: Session, how: str) -> None:
