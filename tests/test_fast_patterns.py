@@ -123,6 +123,15 @@ def test_ascii_date_and_code_hint_patterns_find_what_the_unicode_ones_find(text)
         assert [m.span() for m in fast.finditer(text)] == [m.span() for m in plain.finditer(text)]
 
 
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(["2026", "05", "5", "31", "-", "--", " ", "x", "_", "٣", "7q2k"]),
+                max_size=20).map("".join))  # fmt: skip
+def test_iso_dates_tried_before_each_dash_are_those_finditer_finds(text):
+    for low in (text, text + "é"):  # the ASCII twin and the Unicode pattern
+        plain = parse._DATE_ISO_ASCII if low.isascii() else parse._DATE_ISO
+        assert [m.span() for m in parse._iso_dates(low)] == [m.span() for m in plain.finditer(low)]
+
+
 _SIGN_OFF_PIECES = st.sampled_from(
     ["\n", " ", "\t", ",", ".", "!", "Regards", "regards", "best", "Kind", "thanks", "Thanks",
      "you", "thank you", "cheers", "Ann", "Lee", "br", "tia", "x", "sincerely", "yours truly"]

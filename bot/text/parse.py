@@ -97,18 +97,34 @@ def _build_place_table() -> tuple[dict[tuple[str, ...], str], frozenset[str], in
 
 _PLACES, _PLACE_FIRST_WORDS, _PLACE_MAX_WORDS = _build_place_table()
 _PLACE_SINGLES = frozenset(k[0] for k in _PLACES if len(k) == 1)
-_PLACE_MULTI = tuple(frozenset(k) for k in _PLACES if len(k) > 1)
+
+
+def _multi_word_places() -> dict[str, tuple[frozenset[str], ...]]:
+    """The names of several words, by their first word: a text without that word holds none of
+    them (27 subset tests a message cost more than the rest of `_may_name_a_place`)."""
+    by_first: dict[str, tuple[frozenset[str], ...]] = {}
+    for key in _PLACES:
+        if len(key) > 1:
+            by_first[key[0]] = (*by_first.get(key[0], ()), frozenset(key))
+    return by_first
+
+
+_PLACE_MULTI = _multi_word_places()
+_PLACE_MULTI_FIRST = frozenset(_PLACE_MULTI)
 
 
 def _may_name_a_place(words: set[str]) -> bool:
-    return not words.isdisjoint(_PLACE_SINGLES) or any(k <= words for k in _PLACE_MULTI)
+    return not words.isdisjoint(_PLACE_SINGLES) or any(
+        k <= words for first in _PLACE_MULTI_FIRST.intersection(words) for k in _PLACE_MULTI[first]
+    )
 
 
 _MONTH_WORDS = frozenset(_MONTHS)
 
 
 def _unique(items: list[str]) -> list[str]:
-    return list(dict.fromkeys(items))
+    # most lists are empty or of one: no dictionary for them
+    return list(dict.fromkeys(items)) if len(items) > 1 else list(items)
 
 
 def _blank(text: str, spans: list[tuple[int, int]]) -> str:
@@ -122,6 +138,20 @@ def _blank(text: str, spans: list[tuple[int, int]]) -> str:
         cursor = max(cursor, end)
     pieces.append(text[cursor:])
     return "".join(pieces)
+
+
+def _iso_dates(low: str) -> Iterator[re.Match[str]]:
+    """`_DATE_ISO.finditer(low)` (its ASCII twin on ASCII text), tried only four characters
+    before each "-": every match has its first dash there, where the scan stopped at every
+    digit of the text (exam codes and MCP IDs are full of them)."""
+    pattern = _DATE_ISO_ASCII if low.isascii() else _DATE_ISO
+    end, at = 0, low.find("-", 4)
+    while at >= 0:
+        m = pattern.match(low, at - 4) if at - 4 >= end else None
+        if m:
+            yield m
+            end = m.end()
+        at = low.find("-", at + 1)
 
 
 def _full_codes(text: str) -> Iterator[re.Match[str]]:
@@ -251,7 +281,7 @@ def _dates(low: str, today: date | None, words: set[str]) -> list[date]:
         today = today or date.today()
     ascii = low.isascii()
     if "-" in low:
-        for m in (_DATE_ISO_ASCII if ascii else _DATE_ISO).finditer(low):
+        for m in _iso_dates(low):
             iso = _safe_date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
             found.append((m.start(), iso, False))
     if named:
