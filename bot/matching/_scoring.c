@@ -617,6 +617,22 @@ done:
     return result;
 }
 
+/* A float64 (rows, k) buffer of logits, one row at least (row 0 the whole message's). */
+static int
+get_logits(PyObject *obj, Py_buffer *view, Py_ssize_t *rows, Py_ssize_t *k)
+{
+    if (get_buffer(obj, view, 8, "d", "logits", 0) < 0)
+        return -1;
+    *rows = view->ndim == 2 ? view->shape[0] : 0;
+    *k = view->ndim == 2 ? view->shape[1] : 0;
+    if (*rows < 1) {
+        PyErr_SetString(PyExc_ValueError, "logits (rows, k), one row at least");
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
 /* probabilities(logits, top, weights, out): the second stage (`bot.matching.secondary`, whose
  * `features` this computes per class, in its column order) as one call: some 20 numpy calls
  * on a handful of rows cost more than the arithmetic. `logits` is float64 (rows, k), row 0
@@ -634,7 +650,8 @@ secondary_probabilities(PyObject *module, PyObject *const *args, Py_ssize_t narg
     if (top == -1 && PyErr_Occurred())
         return NULL;
     Py_buffer logits, weights, out;
-    if (get_buffer(args[0], &logits, 8, "d", "logits", 0) < 0)
+    Py_ssize_t rows, k;
+    if (get_logits(args[0], &logits, &rows, &k) < 0)
         return NULL;
     if (get_buffer(args[2], &weights, 8, "d", "weights", 0) < 0) {
         PyBuffer_Release(&logits);
@@ -646,10 +663,8 @@ secondary_probabilities(PyObject *module, PyObject *const *args, Py_ssize_t narg
         return NULL;
     }
     PyObject *result = NULL;
-    const Py_ssize_t rows = logits.ndim == 2 ? logits.shape[0] : 0;
-    const Py_ssize_t k = logits.ndim == 2 ? logits.shape[1] : 0;
-    if (rows < 1 || k < 1 || top < 0 || top >= k || out.len != k * 8 ||
-        weights.len != N_SECONDARY * 8) {
+    double *best_of = NULL; /* per class: its best score and margin on a sentence */
+    if (k < 1 || top < 0 || top >= k || out.len != k * 8 || weights.len != N_SECONDARY * 8) {
         PyErr_SetString(PyExc_ValueError, "logits (rows, k), 0 <= top < k, 7 weights, k out");
         goto done;
     }
@@ -678,28 +693,37 @@ secondary_probabilities(PyObject *module, PyObject *const *args, Py_ssize_t narg
         else if (runner_k < 0 || z[c] > z[runner_k])
             runner_k = c;
     }
+    best_of = PyMem_Malloc((size_t)(2 * k) * sizeof(double));
+    if (!best_of) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    double *top_score = best_of, *top_margin = best_of + k;
+    for (Py_ssize_t c = 0; c < k; c++)
+        top_score[c] = top_margin[c] = -INFINITY;
+    for (Py_ssize_t s = 0; s < n_sentences; s++) {
+        const double *row = first + s * k;
+        double best = -INFINITY, runner = -INFINITY; /* the row sorted: its last two */
+        for (Py_ssize_t d = 0; d < k; d++) {
+            if (row[d] >= best)
+                runner = best, best = row[d];
+            else if (row[d] > runner)
+                runner = row[d];
+        }
+        if (k == 1)
+            runner = best;
+        for (Py_ssize_t c = 0; c < k; c++) {
+            const double margin = row[c] - (row[c] >= best ? runner : best);
+            if (row[c] > top_score[c])
+                top_score[c] = row[c];
+            if (margin > top_margin[c])
+                top_margin[c] = margin;
+        }
+    }
     const double log_sentences = log1p((double)(rows - 1));
     for (Py_ssize_t c = 0; c < k; c++) {
-        double top_score = -INFINITY, top_margin = -INFINITY;
-        for (Py_ssize_t s = 0; s < n_sentences; s++) {
-            const double *row = first + s * k;
-            double best = -INFINITY, runner = -INFINITY; /* the row sorted: its last two */
-            for (Py_ssize_t d = 0; d < k; d++) {
-                if (row[d] >= best)
-                    runner = best, best = row[d];
-                else if (row[d] > runner)
-                    runner = row[d];
-            }
-            if (k == 1)
-                runner = best;
-            const double margin = row[c] - (row[c] >= best ? runner : best);
-            if (row[c] > top_score)
-                top_score = row[c];
-            if (margin > top_margin)
-                top_margin = margin;
-        }
         const double f[N_SECONDARY] = {
-            z[c], top_score, top_margin, log_sentences, z[c] - z[top],
+            z[c], top_score[c], top_margin[c], log_sentences, z[c] - z[top],
             k > 1 && c == runner_k ? 1.0 : 0.0, 1.0,
         };
         double sum = 0.0;
@@ -710,6 +734,7 @@ secondary_probabilities(PyObject *module, PyObject *const *args, Py_ssize_t narg
     }
     result = Py_NewRef(Py_None);
 done:
+    PyMem_Free(best_of);
     PyBuffer_Release(&logits);
     PyBuffer_Release(&weights);
     PyBuffer_Release(&out);
@@ -732,17 +757,11 @@ combined_scores(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (weight == -1.0 && PyErr_Occurred())
         return NULL;
     Py_buffer logits;
-    if (get_buffer(args[0], &logits, 8, "d", "logits", 0) < 0)
+    Py_ssize_t rows, k;
+    if (get_logits(args[0], &logits, &rows, &k) < 0)
         return NULL;
-    const Py_ssize_t rows = logits.ndim == 2 ? logits.shape[0] : 0;
-    const Py_ssize_t k = logits.ndim == 2 ? logits.shape[1] : 0;
-    PyObject *result = NULL;
-    if (rows < 1) {
-        PyErr_SetString(PyExc_ValueError, "logits (rows, k), one row at least");
-        goto done;
-    }
     const double *z = logits.buf;
-    result = PyList_New(k);
+    PyObject *result = PyList_New(k);
     for (Py_ssize_t c = 0; result && c < k; c++) {
         double value = z[c];
         if (weight != 0.0 && rows > 1) {
@@ -760,7 +779,6 @@ combined_scores(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         else
             PyList_SET_ITEM(result, c, item);
     }
-done:
     PyBuffer_Release(&logits);
     return result;
 }
