@@ -14,6 +14,7 @@ terms by column) and the arrays `buckets.npy`, `idf.npy`, `weights.npy`, `bias.n
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import math
@@ -70,9 +71,14 @@ class Vocabulary:
 
     def __post_init__(self) -> None:
         self.buckets = np.asarray(self.buckets, dtype=np.int64)
-        # One int32 per possible bucket (4 MB): a look-up is one gather, no search.
-        self.table = np.zeros(1 << BUCKET_BITS, dtype=np.int32)
-        self.table[self.buckets] = np.arange(len(self.buckets), dtype=np.int32) + self.n_words + 1
+
+    @functools.cached_property
+    def table(self) -> np.ndarray:
+        """One int32 per possible bucket (4 MB): a look-up is one gather, no search. Built on
+        first use, by training and explanations: scoring reads the kernel's own bitmap."""
+        table = np.zeros(1 << BUCKET_BITS, dtype=np.int32)
+        table[self.buckets] = np.arange(len(self.buckets), dtype=np.int32) + self.n_words + 1
+        return table
 
     @property
     def n_words(self) -> int:
