@@ -30,18 +30,17 @@ _SENTENCE_SPLIT = re.compile(r"[\s(,\d]" + _SPLIT_BRANCHES, re.I)
 # space): `re` tests a category with a function call per character, ranges inline (25% faster).
 _BLANKS = r"\t-\r\x1c-\x1f "
 _SENTENCE_SPLIT_ASCII = re.compile(rf"[{_BLANKS}(,0-9]" + _SPLIT_BRANCHES, re.I)
-# And without IGNORECASE where no letter is upper case (`normalise`'s text): the branches' words
-# are lower case, and `re` compares each letter through a case mapping under IGNORECASE.
-_SENTENCE_SPLIT_LOWER = re.compile(_SENTENCE_SPLIT_ASCII.pattern)
 
 
 @functools.cache
 def _lower_split(
     stop: bool, brk: bool, item: bool, numbered: bool, words: bool, comma: bool
 ) -> re.Pattern[str] | None:
-    """`_SENTENCE_SPLIT_LOWER` with only the branches whose words and marks a text holds (None:
-    no branch can match). A branch no position can match never decides a split, so leaving it
-    out splits alike; fewer branches are fewer tries at every blank."""
+    """`_SENTENCE_SPLIT_ASCII` for text with no upper-case letter (`normalise`'s text): without
+    IGNORECASE, as the branches' words are lower case and `re` compares each letter through a
+    case mapping under it, and with only the branches whose words and marks the text holds
+    (None: no branch can match). A branch no position can match never decides a split, so
+    leaving it out splits alike; fewer branches are fewer tries at every blank."""
     kept = [
         (on, branch, opening)
         for on, branch, opening in (
