@@ -6,7 +6,7 @@
     python3 dev.py bench   # every benchmark at short sizes (--full: the targets' sizes)
 
 Both create `.venv` and install the project on first use, again when what the install reads
-changes (pyproject.toml, or setup.py and the C source of the compiled scoring kernel).
+changes (pyproject.toml, or setup.py and the C sources of the compiled parts).
 """
 
 import hashlib
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".installed"
-INSTALL_INPUTS = ("pyproject.toml", "setup.py", "bot/matching/_scoring.c")
+INSTALL_INPUTS = ("pyproject.toml", "setup.py", "bot/matching/_scoring.c", "bot/text/_sentences.c")
 
 
 def ensure_venv() -> None:

@@ -1,6 +1,7 @@
-"""The one compiled part: the matcher's scoring kernel (the rest is in pyproject.toml).
+"""The compiled parts: the matcher's scoring kernel and the sentence reader (the rest is in
+pyproject.toml).
 
-It uses CPython's C API alone (no numpy headers), so a compiler and Python's headers build it.
+They use CPython's C API alone (no numpy headers), so a compiler and Python's headers build them.
 `-ffp-contract=off`: a compiler for a CPU with fused multiply-add would otherwise round
 `a + b * c` once instead of twice, and the scores would differ from numpy's by machine.
 """
@@ -13,6 +14,7 @@ setup(
             "bot.matching._scoring",
             ["bot/matching/_scoring.c"],
             extra_compile_args=["-ffp-contract=off"],
-        )
+        ),
+        Extension("bot.text._sentences", ["bot/text/_sentences.c"]),
     ]
 )

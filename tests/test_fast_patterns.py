@@ -3,6 +3,7 @@ they can start) split and normalise exactly as the plain patterns they replace."
 
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -10,15 +11,15 @@ from bot.matching import features
 from bot.matching.features import normalise, segments
 from bot.matching.lexicon import SYNONYMS
 from bot.privacy import masking
-from bot.text import folding, normalize, parse, quoting
+from bot.text import _sentences, folding, normalize, parse, quoting
 from bot.text.folding import letter_runs
 from bot.text.sentences import (
     _PLEASE,
     COMPLAINT,
     NEGATION,
     QUESTION_OPENERS,
+    segmenter,
     sentence_mood,
-    token_mood,
 )
 
 # The plain patterns, as they read before the rewrite: the specification of the fast ones.
@@ -190,14 +191,51 @@ def test_segments_read_the_sentences_and_moods_the_plain_way_reads(text):
     assert segments(None, text) == _plain_segments(text)  # type: ignore[arg-type]
 
 
-@settings(max_examples=3000, deadline=None)
-@given(
-    st.lists(st.sampled_from([p for p in _MOOD_PIECES if p.isascii()]), max_size=30).map("".join)
-)
-def test_token_mood_is_the_mood_of_the_words_of_two_characters(text):
-    words = features.WORD.findall(text)
-    expected = sentence_mood(text, words) if words else None
-    assert token_mood(text, folding.blank_ascii(text, features._ASCII_NON_WORD).split()) == expected
+def _plain_sentences(text: str, whole: str, limit: int) -> tuple[list, list]:
+    """What the compiled `Segmenter.segment` stands for, with the plain split pattern."""
+    spans: list[tuple[int, int]] = []
+    moods: list[int] = []
+    cursor = 0
+    for unit in (u for u in _PLAIN_SPLIT.split(text) if u and u.strip()):
+        unit = " ".join(unit.split())
+        at = whole.find(unit, cursor)
+        words = features.WORD.findall(unit)
+        if at >= 0 and words and len(spans) < limit:
+            spans.append((at, at + len(unit)))
+            moods.append(sentence_mood(unit, words))
+            cursor = at + len(unit)
+    return spans, moods
+
+
+_LOWER_ASCII_TEXTS = st.lists(
+    st.sampled_from(
+        [p for p in _MOOD_PIECES if p.isascii() and p == p.lower()]
+        + ["and also", "another  thing", "also, ", "and\tmy", "but i'm", "but btw", ",and ",
+           "x1) ", "1) ", "(7)", "\x0b", "\x1c", "\r", "\f", "where", "kindly", "resend", "when?"]
+        + [chr(c) for c in range(128) if not "A" <= chr(c) <= "Z"]
+    ),
+    max_size=40,
+).map("".join)  # fmt: skip
+
+
+@settings(max_examples=4000, deadline=None)
+@given(_LOWER_ASCII_TEXTS, st.one_of(st.none(), _LOWER_ASCII_TEXTS), st.integers(1, 30))
+def test_compiled_sentences_are_what_the_plain_patterns_and_moods_read(text, other, limit):
+    # `whole` is the text single-spaced, as `segments` passes it, or any text: the sentences are
+    # looked for in it as `str.find` looks
+    whole = features.flat(text) if other is None else other
+    assert segmenter().segment(text, whole, limit) == _plain_sentences(text, whole, limit)
+
+
+def test_compiled_sentences_refuse_what_they_cannot_read():
+    for text in ("caf\u00e9 is closed", "Upper case"):
+        with pytest.raises(ValueError):
+            segmenter().segment(text, "x", 3)
+    with pytest.raises(TypeError):
+        segmenter().segment("text", None, 3)
+    for words in (["x" * 17], ["caf\u00e9"], [3], [""]):
+        with pytest.raises(ValueError):
+            _sentences.Segmenter(words, [], [])
     assert all(len(w) > 1 for w in NEGATION | COMPLAINT | QUESTION_OPENERS | _PLEASE)
 
 

@@ -66,10 +66,14 @@ _WRAPPED_LINE = re.compile(
 )
 
 
+def join_wrapped_lines(text: str) -> str:
+    """Text with its hard-wrapped lines joined, as `split_units` reads it."""
+    return _WRAPPED_LINE.sub(" ", text) if "\n" in text else text
+
+
 def split_units(text: str) -> list[str]:
     """Sentences and clauses of text, non-empty; hard-wrapped lines are joined first."""
-    if "\n" in text:
-        text = _WRAPPED_LINE.sub(" ", text)
+    text = join_wrapped_lines(text)
     if not text.isascii():
         split = _SENTENCE_SPLIT.split
     elif not text.islower():  # `islower`: no upper-case letter, and some letter

@@ -8,6 +8,10 @@ as a feature of the message and of each sentence.
 
 from __future__ import annotations
 
+import functools
+
+from bot.text._sentences import Segmenter
+
 # Mood bits: a sentence may deny, ask and request at once; 0 is a plain statement of fact.
 NEG, ASK, REQ = 1, 2, 4
 ANY_MOOD = NEG | ASK | REQ
@@ -41,18 +45,8 @@ def sentence_mood(text: str, words: list[str]) -> int:
     return bits
 
 
-def token_mood(text: str, tokens: list[str]) -> int | None:
-    """`sentence_mood(text, [t for t in tokens if len(t) > 1])`, or None when no token has two
-    characters (a piece with no word): no mood word has one character, so only the first word
-    needs the tokens of one skipped."""
-    for first in tokens:
-        if len(first) > 1:
-            break
-    else:
-        return None
-    bits = 0 if NEGATION.isdisjoint(tokens) else NEG
-    if "?" in text or first in QUESTION_OPENERS:
-        bits |= ASK
-    if not _PLEASE.isdisjoint(tokens) or not COMPLAINT.isdisjoint(tokens):
-        bits |= REQ
-    return bits
+@functools.cache
+def segmenter() -> Segmenter:
+    """The compiled reader of sentences and their moods (`features.segments`), with this
+    module's words."""
+    return Segmenter(NEGATION, QUESTION_OPENERS, _PLEASE | COMPLAINT)
