@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-STAGES = ("classify", "parse", "segments", "normalise", "split_units", "score", "decide")
+STAGES = ("classify", "parse", "segments", "normalise", "score", "decide")
 
 
 def _texts(every: int) -> list[str]:
@@ -38,7 +38,6 @@ def _stage(name: str, every: int):  # type: ignore[no-untyped-def]
     """(function, arguments): the stage as one call per message, its inputs made beforehand."""
     from bot.matching import features, matcher
     from bot.matching.knowledge import load_knowledge
-    from bot.text.normalize import split_units
     from bot.text.parse import parse_message
 
     m = matcher.Matcher(load_knowledge(ROOT / "knowledge"))
@@ -52,8 +51,6 @@ def _stage(name: str, every: int):  # type: ignore[no-untyped-def]
         return features.segments, [(p, p.new_text) for p in parsed]
     if name == "normalise":
         return features.normalise, [(p.new_text,) for p in parsed]
-    if name == "split_units":
-        return split_units, [(features.normalise(p.new_text),) for p in parsed]
     scored = []
     for p in parsed:
         whole, spans, moods = features.segments(p, p.new_text)

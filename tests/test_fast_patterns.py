@@ -78,25 +78,20 @@ _ASCII_TEXTS = st.lists(
 
 @settings(max_examples=3000, deadline=None)
 @given(_ASCII_TEXTS)
-def test_ascii_twins_find_what_the_unicode_patterns_find(text):
-    assert normalize._SENTENCE_SPLIT_ASCII.split(text) == normalize._SENTENCE_SPLIT.split(text)
-    lower = text.lower()
-    all_branches = normalize._lower_split(True, True, True, True, True, True)
-    assert all_branches.split(lower) == normalize._SENTENCE_SPLIT.split(lower)
+def test_digits_of_ascii_text_turn_to_zero_as_the_unicode_pattern_turns_them(text):
     assert features._zero_digits(text) == features._DIGITS.sub("0", text)
 
 
 @settings(max_examples=4000, deadline=None)
 @given(_TEXTS, st.booleans())
 def test_units_split_as_the_plain_patterns_split(text, lower):
-    # lower-case ASCII text is split by a pattern of only the branches its words and marks allow
     text = text.lower() if lower else text
     joined = _PLAIN_WRAPPED_LINE.sub(" ", text)
     expected = [u for u in _PLAIN_SPLIT.split(joined) if u and u.strip()]
     assert normalize.split_units(text) == expected
 
 
-def test_ascii_twins_are_used_only_on_ascii_text():
+def test_units_split_at_any_digit_of_an_item():
     assert normalize.split_units("x (٣) y") == ["x ", " y"]  # "٣" is `\d`, not `[0-9]`
 
 

@@ -3,7 +3,6 @@ numbered items, because one sentence often carries two problems."""
 
 from __future__ import annotations
 
-import functools
 import re
 
 # Where a sentence or clause ends: after ".!?;" and blanks, at line breaks, at "(1)" and "1) ",
@@ -26,33 +25,6 @@ _WORDS = (
 _COMMA = r"(?<=,)\s*(?:and|but)\s+"
 _SPLIT_BRANCHES = "(?:" + "|".join((_STOP, _BREAK, _ITEM, _NUMBERED, _WORDS, _COMMA)) + ")"
 _SENTENCE_SPLIT = re.compile(r"[\s(,\d]" + _SPLIT_BRANCHES, re.I)
-# On ASCII text the opening class spelled as ranges (`\s` there is \t-\r, \x1c-\x1f and the
-# space): `re` tests a category with a function call per character, ranges inline (25% faster).
-_BLANKS = r"\t-\r\x1c-\x1f "
-_SENTENCE_SPLIT_ASCII = re.compile(rf"[{_BLANKS}(,0-9]" + _SPLIT_BRANCHES, re.I)
-
-
-@functools.cache
-def _lower_split(
-    stop: bool, brk: bool, item: bool, numbered: bool, words: bool, comma: bool
-) -> re.Pattern[str] | None:
-    """`_SENTENCE_SPLIT_ASCII` for text with no upper-case letter (`normalise`'s text): without
-    IGNORECASE, as the branches' words are lower case and `re` compares each letter through a
-    case mapping under it, and with only the branches whose words and marks the text holds
-    (None: no branch can match). A branch no position can match never decides a split, so
-    leaving it out splits alike; fewer branches are fewer tries at every blank."""
-    kept = [
-        (on, branch, opening)
-        for on, branch, opening in (
-            (stop, _STOP, _BLANKS), (brk, _BREAK, _BLANKS), (item, _ITEM, "("),
-            (numbered, _NUMBERED, "0-9"), (words, _WORDS, _BLANKS), (comma, _COMMA, ","),
-        )
-        if on
-    ]  # fmt: skip
-    if not kept:
-        return None
-    opening = "".join(dict.fromkeys(o for _, _, o in kept))
-    return re.compile(f"[{opening}](?:" + "|".join(b for _, b, _ in kept) + ")")
 
 
 # A line break inside a paragraph is mail's hard wrapping at ~72 columns, not the end of a
@@ -72,25 +44,6 @@ def join_wrapped_lines(text: str) -> str:
 
 
 def split_units(text: str) -> list[str]:
-    """Sentences and clauses of text, non-empty; hard-wrapped lines are joined first."""
-    text = join_wrapped_lines(text)
-    if not text.isascii():
-        split = _SENTENCE_SPLIT.split
-    elif not text.islower():  # `islower`: no upper-case letter, and some letter
-        split = _SENTENCE_SPLIT_ASCII.split
-    else:
-        # Exact gates, as the text is lower case: each is what its branch's match must hold.
-        and_but = "and" in text or "but" in text
-        pattern = _lower_split(
-            "." in text or "?" in text or "!" in text or ";" in text,
-            "\n" in text,
-            "(" in text,
-            ")" in text,
-            and_but or "also" in text or "plus" in text or "another" in text
-            or "secondly" in text or "besides" in text,
-            and_but and "," in text,
-        )  # fmt: skip
-        if pattern is None:
-            return [text] if text.strip() else []
-        split = pattern.split
-    return [u for u in split(text) if u and u.strip()]
+    """Sentences and clauses of text, non-empty; hard-wrapped lines are joined first. (Most
+    messages are split by the compiled twin of this, `bot/text/_sentences.c`.)"""
+    return [u for u in _SENTENCE_SPLIT.split(join_wrapped_lines(text)) if u and u.strip()]
