@@ -16,6 +16,7 @@ from bot.text.folding import letter_runs
 from bot.text.sentences import (
     _PLEASE,
     COMPLAINT,
+    NEG,
     NEGATION,
     QUESTION_OPENERS,
     segmenter,
@@ -231,6 +232,16 @@ def test_compiled_sentences_refuse_what_they_cannot_read():
     for words in (["x" * 17], ["caf\u00e9"], [3], [""]):
         with pytest.raises(ValueError):
             _sentences.Segmenter(words, [], [])
+    # the cached reader is shared by the process: it is initialised once, and only whole
+    reader = _sentences.Segmenter(["not"], [], [])
+    with pytest.raises(TypeError):
+        reader.__init__(["no"], ["x" * 17], [])
+    assert reader.segment("not here. no there", "not here. no there", 5)[1] == [NEG, 0]
+    with pytest.raises(TypeError):
+        _sentences.Segmenter.__new__(_sentences.Segmenter).segment("no", "no", 1)
+    # a limit past the machine's integers is no limit, as it is for the plain reading
+    assert reader.segment("ab", "ab", 2**70) == ([(0, 2)], [0])
+    assert reader.segment("ab", "ab", -(2**70)) == ([], [])
     assert all(len(w) > 1 for w in NEGATION | COMPLAINT | QUESTION_OPENERS | _PLEASE)
 
 

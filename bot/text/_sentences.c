@@ -34,9 +34,14 @@ typedef struct {
 } MoodWord;
 
 typedef struct {
-    PyObject_HEAD
     MoodWord slots[SLOTS];
     int n_words;
+} MoodTable;
+
+typedef struct {
+    PyObject_HEAD
+    MoodTable table;
+    int ready; /* initialised once: the cached reader is shared by the whole process */
 } Segmenter;
 
 /* `\s` and `\w` of `re` on ASCII (`str.split` splits on the same blanks). */
@@ -56,15 +61,15 @@ static uint32_t word_hash(const Py_UCS1 *s, Py_ssize_t n) {
     return h;
 }
 
-static MoodWord *slot_of(Segmenter *self, const Py_UCS1 *s, Py_ssize_t n) {
+static MoodWord *slot_of(MoodTable *table, const Py_UCS1 *s, Py_ssize_t n) {
     uint32_t at = word_hash(s, n) & (SLOTS - 1);
-    while (self->slots[at].length &&
-           (self->slots[at].length != n || memcmp(self->slots[at].chars, s, (size_t)n) != 0))
+    while (table->slots[at].length &&
+           (table->slots[at].length != n || memcmp(table->slots[at].chars, s, (size_t)n) != 0))
         at = (at + 1) & (SLOTS - 1);
-    return &self->slots[at];
+    return &table->slots[at];
 }
 
-static int add_words(Segmenter *self, PyObject *words, uint8_t bits) {
+static int add_words(MoodTable *table, PyObject *words, uint8_t bits) {
     PyObject *iterator = PyObject_GetIter(words);
     if (iterator == NULL) return -1;
     PyObject *word;
@@ -73,13 +78,13 @@ static int add_words(Segmenter *self, PyObject *words, uint8_t bits) {
         const char *s = PyUnicode_Check(word) ? PyUnicode_AsUTF8AndSize(word, &n) : NULL;
         int fits = s != NULL && PyUnicode_IS_ASCII(word) && n >= 1 && n <= MAX_WORD;
         if (fits) {
-            MoodWord *slot = slot_of(self, (const Py_UCS1 *)s, n);
+            MoodWord *slot = slot_of(table, (const Py_UCS1 *)s, n);
             if (slot->length == 0) {
-                fits = self->n_words < SLOTS / 2;
+                fits = table->n_words < SLOTS / 2;
                 if (fits) {
                     slot->length = (uint8_t)n;
                     memcpy(slot->chars, s, (size_t)n);
-                    self->n_words++;
+                    table->n_words++;
                 }
             }
             slot->bits |= bits;
@@ -104,12 +109,23 @@ static int Segmenter_init(Segmenter *self, PyObject *args, PyObject *kwargs) {
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOO", keywords, &negation, &openers,
                                      &requests))
         return -1;
-    memset(self->slots, 0, sizeof self->slots);
-    self->n_words = 0;
-    if (add_words(self, negation, NEG) < 0 || add_words(self, openers, OPENER) < 0 ||
-        add_words(self, requests, REQ) < 0)
+    if (self->ready) {
+        PyErr_SetString(PyExc_TypeError, "a Segmenter is initialised once");
         return -1;
-    return 0;
+    }
+    MoodTable *table = PyMem_Calloc(1, sizeof(MoodTable));
+    if (table == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    int failed = add_words(table, negation, NEG) < 0 || add_words(table, openers, OPENER) < 0 ||
+                 add_words(table, requests, REQ) < 0;
+    if (!failed) { /* the words all checked: the table is taken whole or not at all */
+        self->table = *table;
+        self->ready = 1;
+    }
+    PyMem_Free(table);
+    return failed ? -1 : 0;
 }
 
 /* --- the separators: `normalize._SENTENCE_SPLIT`'s branches, lower-case text --- */
@@ -164,8 +180,15 @@ static inline Py_ssize_t and_but(const Py_UCS1 *t, Py_ssize_t n, Py_ssize_t k) {
     return spaces(t, n, k + 3);
 }
 
+/* The run of blanks the scan is in: where it ends and where linking words after it end (-1:
+ * none). Every blank of a run reaches the same end, so both are found once per run, not once
+ * per blank (a run of thousands of blanks would cost its square). */
+typedef struct {
+    Py_ssize_t end, words_end;
+} BlankRun;
+
 /* The end of the separator that starts at i, or -1: the pattern's branches in its order. */
-static Py_ssize_t separator_at(const Py_UCS1 *t, Py_ssize_t n, Py_ssize_t i) {
+static Py_ssize_t separator_at(const Py_UCS1 *t, Py_ssize_t n, Py_ssize_t i, BlankRun *run) {
     Py_UCS1 c = t[i];
     Py_ssize_t end;
     if (is_space(c)) {
@@ -177,7 +200,11 @@ static Py_ssize_t separator_at(const Py_UCS1 *t, Py_ssize_t n, Py_ssize_t i) {
             while (end < n && t[end] == '\n') end++;
             return end;
         }
-        if ((end = linking_words(t, n, skip_spaces(t, n, i + 1))) >= 0) return end;
+        if (i >= run->end) { /* i + 1 is in the run (or ends it) for every blank before its end */
+            run->end = skip_spaces(t, n, i + 1);
+            run->words_end = linking_words(t, n, run->end);
+        }
+        if (run->words_end >= 0) return run->words_end;
         /* (?:and|but)\s+(?=btw\b|also\b|my\b|i\b), right after the one blank */
         if ((end = and_but(t, n, i + 1)) >= 0 &&
             (BOUNDED(t, n, end, "btw") || BOUNDED(t, n, end, "also") ||
@@ -234,7 +261,7 @@ static int mood_of(Segmenter *self, const Py_UCS1 *s, Py_ssize_t n) {
         while (i < n && is_word(s[i])) i++;
         Py_ssize_t length = i - start;
         if (length < 2) continue; /* a word is `\w\w+` */
-        int found = length <= MAX_WORD ? slot_of(self, s + start, length)->bits : 0;
+        int found = length <= MAX_WORD ? slot_of(&self->table, s + start, length)->bits : 0;
         bits |= found & (NEG | REQ);
         if (first) {
             first = 0;
@@ -251,10 +278,14 @@ static PyObject *Segmenter_segment(Segmenter *self, PyObject *const *args, Py_ss
         return NULL;
     }
     PyObject *text = args[0], *whole = args[1];
-    Py_ssize_t limit = PyLong_AsSsize_t(args[2]);
+    Py_ssize_t limit = PyNumber_AsSsize_t(args[2], NULL); /* clamped: past 2**63 is no limit */
     if (limit == -1 && PyErr_Occurred()) return NULL;
+    if (!self->ready) {
+        PyErr_SetString(PyExc_TypeError, "the Segmenter was not initialised");
+        return NULL;
+    }
     if (!PyUnicode_IS_ASCII(text) || !PyUnicode_IS_ASCII(whole)) {
-        PyErr_SetString(PyExc_ValueError, "segment reads ASCII text only");
+        PyErr_SetString(PyExc_ValueError, "segment reads ASCII text and whole only");
         return NULL;
     }
     const Py_UCS1 *t = PyUnicode_1BYTE_DATA(text), *w = PyUnicode_1BYTE_DATA(whole);
@@ -269,8 +300,9 @@ static PyObject *Segmenter_segment(Segmenter *self, PyObject *const *args, Py_ss
     if (spans == NULL || moods == NULL || scratch == NULL) goto failed;
 
     Py_ssize_t start = 0, cursor = 0;
+    BlankRun run = {0, -1};
     for (Py_ssize_t i = 0; i <= n && PyList_GET_SIZE(spans) < limit;) {
-        Py_ssize_t end = i < n ? separator_at(t, n, i) : n;
+        Py_ssize_t end = i < n ? separator_at(t, n, i, &run) : n;
         if (end < 0) {
             i++;
             continue;
