@@ -156,37 +156,6 @@ def test_ascii_letter_runs_are_the_letter_pattern_runs(text):
         assert letter_runs(text, pattern) == pattern.findall(text)
 
 
-def _plain_segments(text: str) -> tuple[str, list[tuple[int, int]], list[int]]:
-    """`segments` as it read before sentences' words came from one translated copy."""
-    norm = normalise(text)
-    whole = features.flat(norm)
-    word = features.WORD
-    spans: list[tuple[int, int]] = []
-    cursor = 0
-    for unit in normalize.split_units(norm):
-        unit = features.flat(unit)
-        at = whole.find(unit, cursor) if word.search(unit) else -1
-        if at >= 0:
-            spans.append((at, at + len(unit)))
-            cursor = at + len(unit)
-            if len(spans) == features.MAX_SENTENCES:
-                break
-    moods = [sentence_mood(whole[a:b], word.findall(whole[a:b])) for a, b in spans]
-    return whole, spans, moods
-
-
-_MOOD_PIECES = [
-    *_PIECES, "not", "no", "is", "can", "please", "pls", "error", "help", "where", "didn't",
-    "-", "_", "x_y", "a1", "?", "I can", "é", "ü", "\u00a0", ". ", "\n\n",
-]  # fmt: skip
-
-
-@settings(max_examples=3000, deadline=None)
-@given(st.lists(st.sampled_from(_MOOD_PIECES), max_size=40).map("".join))
-def test_segments_read_the_sentences_and_moods_the_plain_way_reads(text):
-    assert segments(None, text) == _plain_segments(text)  # type: ignore[arg-type]
-
-
 def _plain_sentences(text: str, whole: str, limit: int) -> tuple[list, list]:
     """What the compiled `Segmenter.segment` stands for, with the plain split pattern."""
     spans: list[tuple[int, int]] = []
@@ -201,6 +170,26 @@ def _plain_sentences(text: str, whole: str, limit: int) -> tuple[list, list]:
             moods.append(sentence_mood(unit, words))
             cursor = at + len(unit)
     return spans, moods
+
+
+def _plain_segments(text: str) -> tuple[str, list[tuple[int, int]], list[int]]:
+    """`segments` read the plain way: the plain patterns on the normalised text."""
+    norm = normalise(text)
+    whole = features.flat(norm)
+    joined = _PLAIN_WRAPPED_LINE.sub(" ", norm)
+    return whole, *_plain_sentences(joined, whole, features.MAX_SENTENCES)
+
+
+_MOOD_PIECES = [
+    *_PIECES, "not", "no", "is", "can", "please", "pls", "error", "help", "where", "didn't",
+    "-", "_", "x_y", "a1", "?", "I can", "é", "ü", "\u00a0", ". ", "\n\n",
+]  # fmt: skip
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(_MOOD_PIECES), max_size=40).map("".join))
+def test_segments_read_the_sentences_and_moods_the_plain_way_reads(text):
+    assert segments(None, text) == _plain_segments(text)  # type: ignore[arg-type]
 
 
 _LOWER_ASCII_TEXTS = st.lists(
