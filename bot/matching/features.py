@@ -185,7 +185,7 @@ def segments(parsed: ParsedMessage, text: str) -> tuple[str, list[tuple[int, int
     whole = flat(norm)
     if norm.isascii():
         # Most messages: one pass in C (bot/text/_sentences.c) does what the loop below does,
-        # three Python calls a sentence fewer; tests hold the two to each other.
+        # three Python calls a sentence fewer; tests hold both to the plain patterns.
         spans, moods = segmenter().segment(join_wrapped_lines(norm), whole, MAX_SENTENCES)
         return whole, spans, moods
     spans, moods = [], []
